@@ -1,0 +1,46 @@
+"""Async engine and sessions. One session per request or job; the caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """Any postgres URL -> the psycopg 3 async dialect URL."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {database_url!r}")
+
+
+def libpq_url(database_url: str) -> str:
+    """Any accepted URL -> a plain libpq URL (for psycopg and procrastinate)."""
+    return "postgresql://" + sqlalchemy_url(database_url)[len("postgresql+psycopg://") :]
+
+
+def make_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        # A forgotten open transaction would hold back cleanup of sold keys
+        # (performance.md trap 3); the server ends such sessions.
+        connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session whose work commits on success and rolls back on any error."""
+    async with sessions() as session, session.begin():
+        yield session

@@ -1,0 +1,9 @@
+"""All ORM models. Hot paths use Core SQL in repositories; these define the schema."""
+
+from kameng.models.base import Base
+from kameng.models.card_key import CardKey
+from kameng.models.order import Order, OrderEvent
+from kameng.models.payment import Payment, PaymentNotify
+from kameng.models.product import Product
+
+__all__ = ["Base", "CardKey", "Order", "OrderEvent", "Payment", "PaymentNotify", "Product"]

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kameng.models.base import Base, IdMixin
+
+ORDER_STATUSES = ("unpaid", "expired", "paid", "awaiting_stock", "delivered")
+
+
+class Order(IdMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("order_no ~ '^[1-9][0-9]{15}$'", name="order_no_format"),
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("amount_cents = unit_price_cents * quantity", name="amount_consistent"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")", name="known_status"
+        ),
+        CheckConstraint(
+            "delivered_quantity BETWEEN 0 AND quantity", name="delivered_within_quantity"
+        ),
+        # The expiry sweeper and the restock queue read only these rows.
+        Index("ix_orders_unpaid_expiry", "expires_at", postgresql_where=text("status = 'unpaid'")),
+        Index(
+            "ix_orders_awaiting_stock",
+            "product_id",
+            "paid_at",
+            postgresql_where=text("status = 'awaiting_stock'"),
+        ),
+    )
+
+    order_no: Mapped[str] = mapped_column(String(16), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    contact: Mapped[str | None] = mapped_column(String(120))
+    query_password_hash: Mapped[str | None] = mapped_column(Text)
+    gateway: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24))
+    delivered_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class OrderEvent(IdMixin, Base):
+    """Append-only (a trigger refuses UPDATE and DELETE): the buyer's timeline."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    type: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    actor: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kameng.models.base import Base, IdMixin
+
+
+class Payment(IdMixin, Base):
+    """Money received for an order. One per order; one per gateway trade."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("gateway", "trade_no"),)
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    gateway: Mapped[str] = mapped_column(String(32))
+    trade_no: Mapped[str] = mapped_column(String(64))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+
+
+class PaymentNotify(IdMixin, Base):
+    """Every notify as received, with the verdict given to it (forgeries included)."""
+
+    __tablename__ = "payment_notifies"
+    __table_args__ = (
+        Index("ix_payment_notifies_out_trade_no", "out_trade_no"),
+        Index("ix_payment_notifies_trade_no", "trade_no"),
+    )
+
+    gateway: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    http_method: Mapped[str] = mapped_column(String(8))
+    raw_query: Mapped[str] = mapped_column(Text)
+    raw_body: Mapped[str] = mapped_column(Text)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    out_trade_no: Mapped[str | None] = mapped_column(String(64))
+    trade_no: Mapped[str | None] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))

@@ -1,0 +1,1 @@
+"""Payments: gateway adapters, notify verification, the payment ledger."""

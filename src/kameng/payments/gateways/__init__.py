@@ -1,0 +1,1 @@
+"""Payment gateway adapters behind one protocol (base.py) and a registry."""
