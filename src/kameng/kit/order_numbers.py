@@ -35,8 +35,11 @@ def damm_digit(digits: str) -> int:
 
 
 def is_valid(number: str) -> bool:
-    return len(number) == LENGTH and number.isascii() and number.isdigit() and (
-        damm_digit(number) == 0
+    return (
+        len(number) == LENGTH
+        and number.isascii()
+        and number.isdigit()
+        and (damm_digit(number) == 0)
     )
 
 

@@ -1,0 +1,1 @@
+"""Card keys (卡密): encrypted stock, allocation, bulk import."""

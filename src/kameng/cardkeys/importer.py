@@ -1,0 +1,330 @@
+"""Bulk import of card keys (卡密) from a text file: one ``number password`` per line.
+
+One pass over the lines, one transaction:
+
+1. each line is parsed, fingerprinted and sealed (AES-GCM) in Python, and the
+   first occurrence of every card number is streamed with binary COPY into a
+   temporary table; plaintext never reaches the database;
+2. a malformed line anywhere rejects the whole file: the rest of the file is
+   still read (so every bad line is reported at once), then the transaction
+   rolls back;
+3. lines already in stock are found with one join and dropped, the rest goes
+   into ``card_keys`` with one ``INSERT … SELECT`` in file order (so keys are
+   sold in the order the merchant listed them);
+4. a restock job is deferred and ``card_keys`` analysed, in the same
+   transaction, so waiting orders are served as soon as the keys are visible.
+
+Duplicates are not errors: a repeated card number (in the file or already in
+stock) is skipped and reported with its line numbers, so re-importing a file is
+harmless.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import psycopg
+from psycopg import pq
+
+from kameng.kit import clock
+from kameng.kit.crypto import CardKeyCipher
+from kameng.worker.app import defer
+
+MAX_FIELD_CHARS = 200
+MAX_REPORTED_ERRORS = 50
+EXCERPT_CHARS = 60
+PROGRESS_EVERY = 8192
+
+# Number and password are separated by whitespace (spaces, tabs, the full-width
+# space U+3000) or by one comma, ASCII or full-width, with optional blanks
+# around it. ``a,,b`` is three fields, one of them empty: malformed.
+_SEPARATOR = re.compile(r"\s*[,，]\s*|\s+")
+_COMMAS = (",", "，")
+# Characters that make a line malformed when they are not separators: C0/C1
+# controls, invisible format characters (zero-width space, bidi overrides,
+# a BOM in mid-file) and the Unicode line/paragraph separators.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+# Serialises imports into the same product: the duplicate check and the insert
+# then see the same stock. Two-int advisory lock space, class "KMIM".
+_LOCK_CLASS = 0x4B4D494D
+
+_TEMP_TABLE = "card_key_import"
+
+REASONS: dict[str, tuple[str, str]] = {
+    "missing_password": ("缺少密码", "missing password"),
+    "missing_number": ("缺少卡号", "missing card number"),
+    "too_many_fields": (
+        "字段过多，每行应为“卡号 密码”两项",
+        "too many fields, expected “number password”",
+    ),
+    "field_too_long": (
+        f"字段超过 {MAX_FIELD_CHARS} 个字符",
+        f"field longer than {MAX_FIELD_CHARS} characters",
+    ),
+    "control_character": ("含有控制字符或不可见字符", "contains control or invisible characters"),
+    "invalid_utf8": (
+        "不是有效的 UTF-8 文本（文件可能是 GBK 编码，请另存为 UTF-8）",
+        "not valid UTF-8 (the file may be GBK-encoded; save it as UTF-8)",
+    ),
+}
+
+
+class MalformedLine(NamedTuple):
+    """One rejected line: 1-based physical line number, reason code, excerpt."""
+
+    line_no: int
+    reason: str  # a key of REASONS
+    excerpt: str
+
+    def message(self, lang: str = "zh") -> str:
+        zh, en = REASONS[self.reason]
+        return zh if lang == "zh" else en
+
+
+@dataclass
+class ImportReport:
+    product_sku: str
+    imported: int
+    duplicate_in_file: list[tuple[int, int]]  # (line, line of first occurrence)
+    duplicate_in_stock: list[int]  # lines whose card number is already in stock
+    total_lines: int  # physical lines read, blank ones included
+    product_id: int = 0
+    blank_lines: int = 0
+    restock_deferred: bool = False
+
+
+class UnknownProduct(LookupError):
+    def __init__(self, sku: str) -> None:
+        super().__init__(f"没有商品 {sku!r} / no product with SKU {sku!r}")
+        self.sku = sku
+
+
+class ImportRejected(ValueError):
+    """The file has malformed lines; nothing was imported.
+
+    ``errors`` holds the first ``MAX_REPORTED_ERRORS`` in line order,
+    ``total_errors`` counts them all.
+    """
+
+    def __init__(self, product_sku: str, errors: list[MalformedLine], total_errors: int) -> None:
+        super().__init__(
+            f"{total_errors} 行格式错误，未导入任何卡密 / "
+            f"{total_errors} malformed line(s), nothing imported"
+        )
+        self.product_sku = product_sku
+        self.errors = errors
+        self.total_errors = total_errors
+
+
+class StockChangedDuringImport(RuntimeError):
+    """Keys of the product were added by something else mid-import; rolled back."""
+
+
+class MalformedLineError(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _control_reason(text: str) -> str | None:
+    if text.isprintable():  # fast path: no control, format or exotic space character
+        return None
+    for char in text:
+        if char == "\t":
+            continue
+        category = unicodedata.category(char)
+        if category == "Cs":  # lone surrogate: undecodable byte (surrogateescape)
+            return "invalid_utf8"
+        if category in _CONTROL_CATEGORIES:
+            return "control_character"
+    return None
+
+
+def parse_line(line: str) -> tuple[str, str] | None:
+    """``(number, password)``, or None for a blank line.
+
+    Raises MalformedLineError with a REASONS code. A trailing ``\\n`` or
+    ``\\r\\n`` is ignored; any other control character is an error.
+    """
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):
+        line = line[:-1]
+    reason = _control_reason(line)
+    if reason is not None:
+        raise MalformedLineError(reason)
+    text = line.strip()
+    if not text:
+        return None
+    has_comma = _COMMAS[0] in text or _COMMAS[1] in text
+    fields = _SEPARATOR.split(text) if has_comma else text.split()
+    if len(fields) == 1:
+        raise MalformedLineError("missing_password")
+    if len(fields) > 2:
+        raise MalformedLineError("too_many_fields")
+    number, password = fields
+    if not number:
+        raise MalformedLineError("missing_number")
+    if not password:
+        raise MalformedLineError("missing_password")
+    if len(number) > MAX_FIELD_CHARS or len(password) > MAX_FIELD_CHARS:
+        raise MalformedLineError("field_too_long")
+    return number, password
+
+
+def excerpt(line: str, limit: int = EXCERPT_CHARS) -> str:
+    """The line as a reader should see it: controls escaped, cut at ``limit``."""
+    line = line.rstrip("\r\n")
+    shown = "".join(c if c.isprintable() or c in " \u3000" else ascii(c)[1:-1] for c in line)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+async def import_card_keys(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    product_sku: str,
+    lines: Iterable[str],
+    cipher: CardKeyCipher,
+    progress: Callable[[int], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Import ``lines`` into the stock of ``product_sku``, all or nothing.
+
+    Runs in its own transaction block: a transaction if ``conn`` is idle, a
+    savepoint inside the caller's transaction otherwise. ``progress`` is called
+    with the number of lines read so far (every few thousand lines and at the
+    end of the file); ``on_phase("database")`` once the file is read and the
+    database work starts.
+
+    Raises UnknownProduct (before reading any line), ImportRejected (after
+    reading every line) or StockChangedDuringImport; nothing is written then.
+    """
+    now = clock.now()
+    async with conn.transaction():
+        cur = await conn.execute("SELECT id FROM products WHERE sku = %s", (product_sku,))
+        row = await cur.fetchone()
+        if row is None:
+            raise UnknownProduct(product_sku)
+        product_id: int = row[0]
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashint8(%s))", (_LOCK_CLASS, product_id)
+        )
+        await conn.execute(
+            f"CREATE TEMPORARY TABLE {_TEMP_TABLE} ("
+            " line_no integer NOT NULL, fingerprint bytea NOT NULL, secret bytea NOT NULL"
+            ") ON COMMIT DROP"
+        )
+
+        errors: list[MalformedLine] = []
+        total_errors = 0
+        blank = 0
+        copied = 0
+        line_no = 0
+        duplicate_in_file: list[tuple[int, int]] = []
+        first_seen: dict[bytes, int] = {}  # fingerprint -> line of first occurrence
+        fingerprint = cipher.fingerprint
+        seal = cipher.seal
+
+        async with conn.cursor().copy(
+            f"COPY {_TEMP_TABLE} (line_no, fingerprint, secret) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int4", "bytea", "bytea"])
+            write_row = copy.write_row
+            for line_no, line in enumerate(lines, 1):
+                if progress is not None and line_no % PROGRESS_EVERY == 0:
+                    progress(line_no)
+                if line_no == 1 and line.startswith("\ufeff"):
+                    line = line[1:]
+                try:
+                    pair = parse_line(line)
+                except MalformedLineError as exc:
+                    total_errors += 1
+                    if len(errors) < MAX_REPORTED_ERRORS:
+                        errors.append(MalformedLine(line_no, exc.reason, excerpt(line)))
+                    continue
+                if pair is None:
+                    blank += 1
+                    continue
+                if total_errors:
+                    continue  # rejected already: only look for more bad lines
+                number, password = pair
+                key = fingerprint(number)
+                first = first_seen.setdefault(key, line_no)
+                if first != line_no:
+                    duplicate_in_file.append((line_no, first))
+                    continue
+                await write_row((line_no, key, seal(number, password)))
+                copied += 1
+        del first_seen
+        if progress is not None:
+            progress(line_no)
+        if total_errors:
+            raise ImportRejected(product_sku, errors, total_errors)
+
+        if on_phase is not None:
+            on_phase("database")
+        await conn.execute(f"ANALYZE {_TEMP_TABLE}")
+        cur = await conn.execute(
+            f"DELETE FROM {_TEMP_TABLE} AS t USING card_keys AS k"
+            " WHERE k.product_id = %s AND k.fingerprint = t.fingerprint"
+            " RETURNING t.line_no",
+            (product_id,),
+        )
+        duplicate_in_stock = sorted(r[0] for r in await cur.fetchall())
+        expected = copied - len(duplicate_in_stock)
+        cur = await conn.execute(
+            "INSERT INTO card_keys (product_id, fingerprint, secret, created_at)"
+            f" SELECT %s, fingerprint, secret, %s FROM {_TEMP_TABLE} ORDER BY line_no"
+            " ON CONFLICT (product_id, fingerprint) DO NOTHING",
+            (product_id, now),
+        )
+        if cur.rowcount != expected:
+            raise StockChangedDuringImport(
+                f"expected to insert {expected} keys, inserted {cur.rowcount}: "
+                "stock of the product changed during the import; nothing was imported, retry"
+            )
+        restock_deferred = False
+        if expected:
+            restock_deferred = await _defer_restock(conn, product_id)
+        await conn.execute(f"DROP TABLE {_TEMP_TABLE}")
+        # Without fresh statistics the planner may misjudge the allocation
+        # query after a bulk load; ANALYZE counts our own uncommitted rows.
+        await conn.execute("ANALYZE card_keys")
+
+    return ImportReport(
+        product_sku=product_sku,
+        imported=expected,
+        duplicate_in_file=duplicate_in_file,
+        duplicate_in_stock=duplicate_in_stock,
+        total_lines=line_no,
+        product_id=product_id,
+        blank_lines=blank,
+        restock_deferred=restock_deferred,
+    )
+
+
+async def _defer_restock(conn: psycopg.AsyncConnection[Any], product_id: int) -> bool:
+    """Defer the job that serves orders waiting for this product's stock.
+
+    In a savepoint: when the same job is already queued, procrastinate's
+    INSERT fails (``defer`` swallows AlreadyEnqueued) and would otherwise
+    abort the whole import transaction. Returns whether a new job was queued.
+    """
+    from kameng.fulfilment.tasks import fulfil_awaiting_stock
+
+    async with conn.transaction() as savepoint:
+        await defer(
+            conn,
+            fulfil_awaiting_stock,
+            queueing_lock=f"restock:{product_id}",
+            product_id=product_id,
+        )
+        if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+            raise psycopg.Rollback(savepoint)  # already queued: that job will do
+        return True
+    return False

@@ -1,0 +1,1 @@
+"""Catalogue: products and what is in stock."""

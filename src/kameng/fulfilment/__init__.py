@@ -1,0 +1,1 @@
+"""Fulfilment: turning a paid order into goods, one strategy per product kind."""

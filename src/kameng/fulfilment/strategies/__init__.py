@@ -1,0 +1,1 @@
+"""Fulfilment strategies by product kind (card_key now; top-up, courier, manual later)."""

@@ -1,0 +1,62 @@
+"""Card keys from the shop's own stock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng.cardkeys.repository import claim_keys
+from kameng.orders import repository as orders
+from kameng.orders.repository import OrderRow
+from kameng.orders.states import OrderStatus, append_event, transition
+
+
+class CardKeyStrategy:
+    kind = "card_key"
+
+    async def fulfil(self, session: AsyncSession, order: OrderRow, *, now: datetime) -> None:
+        wanted = order.quantity - order.delivered_quantity
+        claimed = await claim_keys(
+            session,
+            product_id=order.product_id,
+            order_id=order.id,
+            wanted=wanted,
+            first_slot=order.delivered_quantity + 1,
+            now=now,
+        )
+        delivered = order.delivered_quantity + len(claimed)
+        progress = {"delivered": delivered, "quantity": order.quantity}
+        if delivered == order.quantity:
+            await transition(
+                session,
+                order_id=order.id,
+                to=OrderStatus.DELIVERED,
+                event="delivered",
+                actor="system",
+                now=now,
+                params=progress,
+                delivered_quantity=delivered,
+            )
+        elif order.status != OrderStatus.AWAITING_STOCK:
+            # Paid but the pool is short: wait, visibly, never "delivered" without goods.
+            await transition(
+                session,
+                order_id=order.id,
+                to=OrderStatus.AWAITING_STOCK,
+                event="awaiting_stock",
+                actor="system",
+                now=now,
+                params=progress,
+                delivered_quantity=delivered,
+            )
+        elif claimed:
+            await orders.set_delivered_quantity(session, order.id, delivered, now)
+            await append_event(
+                session,
+                order_id=order.id,
+                event="partially_delivered",
+                actor="system",
+                now=now,
+                params=progress,
+            )

@@ -1,0 +1,1 @@
+"""Finding an order from whatever the buyer has at hand."""

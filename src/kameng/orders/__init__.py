@@ -1,0 +1,1 @@
+"""Orders: numbers, the order state machine, the buyer's timeline."""

@@ -1,0 +1,128 @@
+"""Buyer-facing shapes (JSON API and pages share them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kameng.kit.money import format_yuan
+from kameng.orders.repository import OrderRow
+from kameng.orders.service import OrderDetail
+from kameng.orders.texts import event_label, explain, status_label
+
+
+class CreateOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product: str = Field(min_length=1, max_length=64, description="product SKU")
+    quantity: int = Field(default=1, ge=1, le=1000)
+    contact: str | None = Field(default=None, max_length=120, description="e-mail or phone")
+    query_password: str | None = Field(default=None, min_length=4, max_length=64)
+    gateway: str = Field(default="epay", min_length=1, max_length=32)
+
+
+class CreatedOrderOut(BaseModel):
+    order_no: str
+    status: str
+    amount: str = Field(description="yuan, two decimals")
+    amount_cents: int
+    pay_url: str
+    token: str = Field(description="proves this client placed the order; shows the goods")
+    order_url: str
+    expires_at: datetime
+
+
+class TimelineEntry(BaseModel):
+    type: str
+    label: str
+    actor: str
+    at: datetime
+
+
+class CardKeyOut(BaseModel):
+    number: str
+    password: str
+
+
+class OrderSummary(BaseModel):
+    order_no: str
+    status: str
+    status_label: str
+    product: str
+    quantity: int
+    amount: str
+    created_at: datetime
+
+
+class OrderOut(OrderSummary):
+    explanation: str
+    delivered_quantity: int
+    expires_at: datetime
+    paid_at: datetime | None
+    delivered_at: datetime | None
+    timeline: list[TimelineEntry]
+    goods: list[CardKeyOut] | None = Field(
+        description="card keys; null unless the query password or the ordering browser's token "
+        "was given"
+    )
+    goods_hidden: bool
+
+
+class ProductOut(BaseModel):
+    sku: str
+    name: str
+    kind: str
+    price: str
+    price_cents: int
+    max_quantity: int
+    in_stock: int
+    stock_capped: bool = Field(description="true when in_stock is a lower bound")
+    description: str
+
+
+class LookupOut(BaseModel):
+    kind: Literal["order", "trade_no", "suggestions", "not_found", "invalid"]
+    normalized: str
+    message: str
+    order: OrderSummary | None = None
+    suggestions: list[OrderSummary] = []
+
+
+def summary(order: OrderRow, lang: str) -> OrderSummary:
+    return OrderSummary(
+        order_no=order.order_no,
+        status=order.status,
+        status_label=status_label(order.status, lang),
+        product=order.product_name,
+        quantity=order.quantity,
+        amount=format_yuan(order.amount_cents),
+        created_at=order.created_at,
+    )
+
+
+def order_out(detail: OrderDetail, lang: str) -> OrderOut:
+    order = detail.order
+    base = summary(order, lang)
+    return OrderOut(
+        **base.model_dump(),
+        explanation=explain(order, lang),
+        delivered_quantity=order.delivered_quantity,
+        expires_at=order.expires_at,
+        paid_at=order.paid_at,
+        delivered_at=order.delivered_at,
+        timeline=[
+            TimelineEntry(
+                type=e.type,
+                label=event_label(e.type, e.params, lang),
+                actor=e.actor,
+                at=e.created_at,
+            )
+            for e in detail.timeline
+        ],
+        goods=None
+        if detail.goods is None
+        else [CardKeyOut(number=g.number, password=g.password) for g in detail.goods],
+        goods_hidden=detail.goods is None,
+    )

@@ -1,0 +1,119 @@
+"""易支付 V1 (MD5) adapter: builds the signed submit.php link and checks notifies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
+from kameng.payments.gateways import epay_sign
+from kameng.payments.gateways.base import NotifyRejected, PayRequest, VerifiedNotify
+
+_REQUIRED = ("pid", "trade_no", "out_trade_no", "money", "trade_status", "sign")
+_OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]{1,64}$")
+
+
+class EpayV1Gateway:
+    ack_success = "success"
+    ack_failure = "fail"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        pid: str,
+        key: str,
+        pay_type: str = "alipay",
+        title_zh: str = "易支付",
+        title_en: str = "Epay",
+    ) -> None:
+        if not key:
+            # Fail closed: a gateway with no key would accept unsigned notifies.
+            raise ValueError(f"gateway {name}: merchant key is empty")
+        self.name = name
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.pid = pid
+        self._key = key
+        self.pay_type = pay_type
+        self.title_zh = title_zh
+        self.title_en = title_en
+
+    def pay_url(self, request: PayRequest) -> str:
+        params = {
+            "pid": self.pid,
+            "type": self.pay_type,
+            "out_trade_no": request.order_no,
+            "notify_url": request.notify_url,
+            "return_url": request.return_url,
+            "name": request.subject[:40],
+            "money": format_yuan(request.amount_cents),
+        }
+        params["sign"] = epay_sign.sign(params, self._key)
+        params["sign_type"] = "MD5"
+        return f"{self.base_url}submit.php?{urlencode(params)}"
+
+    def parse_notify(self, params: Mapping[str, str]) -> VerifiedNotify:
+        out_trade_no = params.get("out_trade_no")
+        trade_no = params.get("trade_no")
+        missing = [f for f in _REQUIRED if not params.get(f)]
+        if missing:
+            raise NotifyRejected(
+                "malformed",
+                f"missing {','.join(missing)}",
+                out_trade_no=out_trade_no,
+                trade_no=trade_no,
+            )
+        if params.get("sign_type", "MD5").upper() != "MD5":
+            raise NotifyRejected(
+                "bad_signature",
+                "sign_type is not MD5",
+                out_trade_no=out_trade_no,
+                trade_no=trade_no,
+            )
+        if not epay_sign.verify(params, self._key):
+            raise NotifyRejected(
+                "bad_signature",
+                "MD5 signature does not match",
+                out_trade_no=out_trade_no,
+                trade_no=trade_no,
+            )
+        if params["pid"] != self.pid:
+            raise NotifyRejected(
+                "wrong_merchant",
+                f"pid {params['pid']} is not ours",
+                out_trade_no=out_trade_no,
+                trade_no=trade_no,
+            )
+        if params["trade_status"] != "TRADE_SUCCESS":
+            raise NotifyRejected(
+                "not_paid",
+                f"trade_status {params['trade_status']}",
+                out_trade_no=out_trade_no,
+                trade_no=trade_no,
+            )
+        assert out_trade_no is not None and trade_no is not None
+        if not _OUT_TRADE_NO.match(out_trade_no) or len(trade_no) > 64:
+            raise NotifyRejected(
+                "malformed",
+                "bad out_trade_no or trade_no",
+                out_trade_no=out_trade_no[:64],
+                trade_no=trade_no[:64],
+            )
+        try:
+            # Epay sends PHP floats ("1" for 1.00): compare as exact decimals.
+            cents = parse_yuan(params["money"])
+        except MoneyFormatError:
+            raise NotifyRejected(
+                "malformed",
+                f"money {params['money']!r}",
+                out_trade_no=out_trade_no,
+                trade_no=trade_no,
+            ) from None
+        return VerifiedNotify(
+            out_trade_no=out_trade_no,
+            trade_no=trade_no,
+            amount_cents=cents,
+            method=params.get("type", "") or "epay",
+        )

@@ -1,0 +1,92 @@
+"""Payment and notify-log SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    order_id: int
+    gateway: str
+    trade_no: str
+    amount_cents: int
+
+
+async def insert_payment(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    gateway: str,
+    trade_no: str,
+    amount_cents: int,
+    method: str,
+    now: datetime,
+) -> bool:
+    """Record the money; False when this order or this trade is already recorded."""
+    result = await session.execute(
+        text(
+            "INSERT INTO payments (order_id, gateway, trade_no, amount_cents, method, received_at) "
+            "VALUES (:order_id, :gateway, :trade_no, :amount, :method, :now) "
+            "ON CONFLICT DO NOTHING RETURNING id"
+        ),
+        {
+            "order_id": order_id,
+            "gateway": gateway,
+            "trade_no": trade_no,
+            "amount": amount_cents,
+            "method": method,
+            "now": now,
+        },
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def payment_of_order(session: AsyncSession, order_id: int) -> PaymentRow | None:
+    result = await session.execute(
+        text("SELECT order_id, gateway, trade_no, amount_cents FROM payments WHERE order_id = :o"),
+        {"o": order_id},
+    )
+    row = result.first()
+    return PaymentRow(*row) if row else None
+
+
+async def record_notify(
+    session: AsyncSession,
+    *,
+    gateway: str,
+    now: datetime,
+    http_method: str,
+    raw_query: str,
+    raw_body: str,
+    remote_addr: str | None,
+    out_trade_no: str | None,
+    trade_no: str | None,
+    verdict: str,
+    detail: str,
+    order_id: int | None,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO payment_notifies (gateway, received_at, http_method, raw_query, raw_body, "
+            "remote_addr, out_trade_no, trade_no, verdict, detail, order_id) VALUES (:gateway, "
+            ":now, :m, :q, :b, :addr, :otn, :tn, :verdict, :detail, :order_id)"
+        ),
+        {
+            "gateway": gateway[:32],
+            "now": now,
+            "m": http_method[:8],
+            "q": raw_query,
+            "b": raw_body,
+            "addr": remote_addr,
+            "otn": (out_trade_no or None) and out_trade_no[:64],
+            "tn": (trade_no or None) and trade_no[:64],
+            "verdict": verdict,
+            "detail": detail,
+            "order_id": order_id,
+        },
+    )

@@ -1,0 +1,167 @@
+"""Payment notifies: verify, then in one transaction record, mark paid, deliver.
+
+Order of checks follows protocols.md §0: signature and merchant first, then
+order, gateway binding and exact amount, and only then any write. Every
+notify is stored raw with its verdict, whatever the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kameng.fulfilment.service import fulfil
+from kameng.kit.money import format_yuan
+from kameng.orders import repository as orders
+from kameng.orders.states import OrderStatus, append_event, transition
+from kameng.payments import repository
+from kameng.payments.gateways.base import Gateway, NotifyRejected
+
+# Verdicts after which the gateway must stop re-sending: the notify was
+# understood and its money is on record.
+ACKNOWLEDGED = frozenset({"accepted", "accepted_late", "duplicate", "second_payment"})
+
+
+@dataclass(frozen=True, slots=True)
+class RawNotify:
+    http_method: str
+    raw_query: str
+    raw_body: str
+    remote_addr: str | None
+    params: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyOutcome:
+    verdict: str
+    detail: str
+    order_no: str | None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.verdict in ACKNOWLEDGED
+
+
+async def handle_notify(
+    session: AsyncSession,
+    *,
+    gateway_name: str,
+    gateway: Gateway | None,
+    raw: RawNotify,
+    now: datetime,
+) -> NotifyOutcome:
+    """Judge and apply one notify; always leaves a payment_notifies row behind."""
+    order_id: int | None = None
+    out_trade_no = raw.params.get("out_trade_no")
+    trade_no = raw.params.get("trade_no")
+    try:
+        if gateway is None:
+            raise NotifyRejected("unknown_gateway", f"no gateway named {gateway_name!r}")
+        verified = gateway.parse_notify(raw.params)
+        out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
+        order = await orders.lock_by_number(session, verified.out_trade_no)
+        if order is None:
+            raise NotifyRejected("unknown_order", f"no order {verified.out_trade_no}")
+        order_id = order.id
+        if order.gateway != gateway.name:
+            # A notify is bound to the gateway the order was placed with.
+            raise NotifyRejected(
+                "gateway_mismatch", f"order uses {order.gateway}, notify came via {gateway.name}"
+            )
+        if verified.amount_cents != order.amount_cents:
+            raise NotifyRejected(
+                "amount_mismatch",
+                f"paid {format_yuan(verified.amount_cents)}, order is {format_yuan(order.amount_cents)}",
+            )
+        verdict, detail = await _apply_payment(
+            session,
+            order,
+            gateway.name,
+            verified.trade_no,
+            verified.amount_cents,
+            verified.method,
+            now,
+        )
+    except NotifyRejected as rejected:
+        verdict, detail = rejected.verdict, rejected.detail
+        out_trade_no = rejected.out_trade_no or out_trade_no
+        trade_no = rejected.trade_no or trade_no
+    await repository.record_notify(
+        session,
+        gateway=gateway_name,
+        now=now,
+        http_method=raw.http_method,
+        raw_query=raw.raw_query,
+        raw_body=raw.raw_body,
+        remote_addr=raw.remote_addr,
+        out_trade_no=out_trade_no,
+        trade_no=trade_no,
+        verdict=verdict,
+        detail=detail,
+        order_id=order_id,
+    )
+    return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
+
+
+async def _apply_payment(
+    session: AsyncSession,
+    order: orders.OrderRow,
+    gateway: str,
+    trade_no: str,
+    amount_cents: int,
+    method: str,
+    now: datetime,
+) -> tuple[str, str]:
+    # The order row is locked: concurrent duplicates queue here and see the payment.
+    inserted = await repository.insert_payment(
+        session,
+        order_id=order.id,
+        gateway=gateway,
+        trade_no=trade_no,
+        amount_cents=amount_cents,
+        method=method,
+        now=now,
+    )
+    if not inserted:
+        existing = await repository.payment_of_order(session, order.id)
+        if existing is None:
+            raise NotifyRejected("trade_no_reused", f"trade {trade_no} already paid another order")
+        if existing.gateway == gateway and existing.trade_no == trade_no:
+            return "duplicate", "already recorded"
+        # Real money paid twice for one order: keep it on record and in the
+        # timeline so it is refunded, never silently dropped.
+        await append_event(
+            session,
+            order_id=order.id,
+            event="second_payment",
+            actor="gateway",
+            now=now,
+            params={"trade_no": trade_no, "amount_cents": amount_cents},
+        )
+        return "second_payment", f"order already paid by {existing.trade_no}"
+    late = order.status == OrderStatus.EXPIRED
+    await transition(
+        session,
+        order_id=order.id,
+        to=OrderStatus.PAID,
+        event="paid",
+        actor="gateway",
+        now=now,
+        params={
+            "gateway": gateway,
+            "trade_no": trade_no,
+            "amount_cents": amount_cents,
+            "late": late,
+        },
+    )
+    await fulfil(session, _as_paid(order), now=now)
+    return ("accepted_late" if late else "accepted"), "paid"
+
+
+def _as_paid(order: orders.OrderRow) -> orders.OrderRow:
+    from dataclasses import replace
+
+    return replace(order, status=OrderStatus.PAID.value)

@@ -1,0 +1,1 @@
+"""Buyer JSON API (/api/shop)."""

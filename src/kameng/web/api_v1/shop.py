@@ -1,0 +1,126 @@
+"""Buyer JSON API: products, orders, lookup. Documented in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from kameng.catalog.service import list_products
+from kameng.db.engine import transaction
+from kameng.kit.money import format_yuan
+from kameng.lookup.service import lookup
+from kameng.lookup.texts import message
+from kameng.orders.schemas import (
+    CreatedOrderOut,
+    CreateOrderIn,
+    LookupOut,
+    OrderOut,
+    ProductOut,
+    order_out,
+    summary,
+)
+from kameng.web import shared
+from kameng.web.deps import language, remember_cookie, runtime, token_for
+
+router = APIRouter(prefix="/api/shop", tags=["shop"])
+
+ERRORS = {
+    404: {"description": "not found; body: {error, message}"},
+    422: {"description": "invalid input; body: {error, message}"},
+}
+
+
+@router.get("/products", response_model=list[ProductOut])
+async def products(request: Request) -> list[ProductOut]:
+    rt = runtime(request)
+    async with transaction(rt.sessions) as session:
+        listings = await list_products(session)
+    return [
+        ProductOut(
+            sku=x.product.sku,
+            name=x.product.name,
+            kind=x.product.kind,
+            price=format_yuan(x.product.price_cents),
+            price_cents=x.product.price_cents,
+            max_quantity=x.product.max_quantity,
+            in_stock=x.in_stock,
+            stock_capped=x.stock_capped,
+            description=x.product.description,
+        )
+        for x in listings
+    ]
+
+
+@router.post("/orders", status_code=201, response_model=CreatedOrderOut, responses=ERRORS)
+async def create_order(
+    body: CreateOrderIn, request: Request, response: Response
+) -> CreatedOrderOut:
+    """Create an order. Its number is final from now on, before any payment."""
+    rt = runtime(request)
+    async with transaction(rt.sessions) as session:
+        order = await shared.create(
+            session,
+            rt,
+            sku=body.product,
+            quantity=body.quantity,
+            contact=body.contact,
+            query_password=body.query_password,
+            gateway=body.gateway,
+        )
+    token = token_for(rt, order.order_no)
+    response.set_cookie(
+        "kameng_orders",
+        remember_cookie(request, order.order_no, token),
+        max_age=180 * 86400,
+        httponly=True,
+        samesite="lax",
+    )
+    return CreatedOrderOut(
+        order_no=order.order_no,
+        status=order.status,
+        amount=format_yuan(order.amount_cents),
+        amount_cents=order.amount_cents,
+        pay_url=shared.pay_url(rt, order) or "",
+        token=token,
+        order_url=shared.order_url(rt, order.order_no),
+        expires_at=order.expires_at,
+    )
+
+
+@router.get(
+    "/orders/{order_no}",
+    response_model=OrderOut,
+    responses={**ERRORS, 403: {"description": "wrong query password"}},
+)
+async def get_order(
+    order_no: str,
+    request: Request,
+    password: Annotated[str | None, Query(max_length=64)] = None,
+    token: Annotated[str | None, Query(max_length=64)] = None,
+) -> OrderOut:
+    """Status and timeline for anyone with the number; the goods only with the query
+    password or the token (query ``token``, header ``X-Order-Token`` or the cookie)."""
+    rt = runtime(request)
+    async with transaction(rt.sessions) as session:
+        detail = await shared.detail(session, rt, request, order_no, password=password, token=token)
+    return order_out(detail, language(request))
+
+
+@router.get("/lookup", response_model=LookupOut)
+async def lookup_order(
+    request: Request, q: Annotated[str, Query(max_length=128)] = ""
+) -> LookupOut:
+    """Find an order by its number (spaces, dashes, full-width digits and typos
+    tolerated) or by the payment platform's trade number."""
+    rt = runtime(request)
+    lang = language(request)
+    async with transaction(rt.sessions) as session:
+        result = await lookup(session, q)
+    return LookupOut(
+        kind=result.kind.value,
+        normalized=result.normalized,
+        message=message(result, lang),
+        order=summary(result.order, lang) if result.order else None,
+        suggestions=[summary(o, lang) for o in result.suggestions],
+    )

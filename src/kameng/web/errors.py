@@ -1,0 +1,71 @@
+"""One place turns every error into a clear answer in the buyer's language.
+
+JSON for /api and /notify, HTML elsewhere. Unexpected failures answer 503
+(temporary, retry) with a reassuring message: nothing is ever answered 500.
+"""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kameng.kit.errors import KamengError, render
+from kameng.web.deps import language
+from kameng.web.templating import templates
+
+log = structlog.get_logger()
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/notify/")) or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, extra: dict[str, object] | None = None
+) -> Response:
+    if _wants_json(request):
+        return JSONResponse(
+            {"error": code, "message": message, **(extra or {})}, status_code=status
+        )
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"message": message, "status": status, "lang": language(request)},
+        status_code=status,
+    )
+
+
+def _validation_message(exc: RequestValidationError, lang: str) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
+    return render("invalid_input", lang, {"detail": "; ".join(parts)})
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(KamengError)
+    async def kameng_error(request: Request, exc: KamengError) -> Response:
+        return error_response(request, exc.status, exc.code, exc.message(language(request)))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        lang = language(request)
+        return error_response(request, 422, "invalid_input", _validation_message(exc, lang))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_input")
+        message = render(code, language(request), {"detail": str(exc.detail)})
+        return error_response(request, exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", path=request.url.path)
+        return error_response(request, 503, "internal", render("internal", language(request), {}))

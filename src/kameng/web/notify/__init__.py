@@ -1,0 +1,1 @@
+"""Gateway notify endpoints (server-to-server)."""

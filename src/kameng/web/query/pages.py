@@ -1,0 +1,41 @@
+"""查询订单: one box that accepts whatever number the buyer has."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from kameng.db.engine import transaction
+from kameng.lookup.service import LookupKind, lookup
+from kameng.lookup.texts import message
+from kameng.orders.schemas import summary
+from kameng.web.deps import language, remembered_orders, runtime
+from kameng.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/query")
+async def query_page(request: Request, q: Annotated[str, Query(max_length=128)] = "") -> Response:
+    rt = runtime(request)
+    lang = language(request)
+    result = None
+    if q.strip():
+        async with transaction(rt.sessions) as session:
+            result = await lookup(session, q)
+        if result.kind in (LookupKind.ORDER, LookupKind.TRADE_NO) and result.order:
+            return RedirectResponse(f"/o/{result.order.order_no}", status_code=303)
+    return templates.TemplateResponse(
+        request,
+        "query.html",
+        {
+            "q": q,
+            "lang": lang,
+            "result": result,
+            "message": message(result, lang) if result else None,
+            "suggestions": [summary(o, lang) for o in result.suggestions] if result else [],
+            "mine": list(remembered_orders(request)),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Buyer pages: catalogue, checkout, order page."""

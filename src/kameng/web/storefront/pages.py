@@ -1,0 +1,130 @@
+"""Minimal buyer pages for the whole flow (the full storefront comes later)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from kameng.catalog.service import list_products
+from kameng.db.engine import transaction
+from kameng.kit.errors import KamengError, render
+from kameng.orders.schemas import CreateOrderIn, order_out
+from kameng.orders.states import FINAL, OrderStatus
+from kameng.web import shared
+from kameng.web.deps import language, remember_cookie, runtime, token_for
+from kameng.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _index(request: Request, *, error: str | None = None, status: int = 200) -> Response:
+    rt = runtime(request)
+    async with transaction(rt.sessions) as session:
+        listings = await list_products(session)
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "listings": listings,
+            "error": error,
+            "gateways": rt.gateways.all(),
+            "lang": language(request),
+        },
+        status_code=status,
+    )
+
+
+@router.get("/")
+async def index(request: Request) -> Response:
+    return await _index(request)
+
+
+@router.post("/buy")
+async def buy(
+    request: Request,
+    product: Annotated[str, Form(max_length=200)] = "",
+    quantity: Annotated[str, Form(max_length=20)] = "1",
+    contact: Annotated[str, Form(max_length=500)] = "",
+    query_password: Annotated[str, Form(max_length=500)] = "",
+    gateway: Annotated[str, Form(max_length=100)] = "epay",
+) -> Response:
+    rt = runtime(request)
+    lang = language(request)
+    try:
+        body = CreateOrderIn(
+            product=product,
+            quantity=int(quantity) if quantity.isdigit() else 0,
+            contact=contact or None,
+            query_password=query_password or None,
+            gateway=gateway,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        return await _index(
+            request, error=render("invalid_input", lang, {"detail": detail}), status=422
+        )
+    try:
+        async with transaction(rt.sessions) as session:
+            order = await shared.create(
+                session,
+                rt,
+                sku=body.product,
+                quantity=body.quantity,
+                contact=body.contact,
+                query_password=body.query_password,
+                gateway=body.gateway,
+            )
+    except KamengError as exc:
+        return await _index(request, error=exc.message(lang), status=exc.status)
+    response = RedirectResponse(f"/o/{order.order_no}?new=1", status_code=303)
+    response.set_cookie(
+        "kameng_orders",
+        remember_cookie(request, order.order_no, token_for(rt, order.order_no)),
+        max_age=180 * 86400,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def _order_page(
+    request: Request, order_no: str, *, password: str | None, fragment: bool = False
+) -> Response:
+    rt = runtime(request)
+    lang = language(request)
+    async with transaction(rt.sessions) as session:
+        detail = await shared.detail(session, rt, request, order_no, password=password, token=None)
+    view = order_out(detail, lang)
+    status = OrderStatus(detail.order.status)
+    context = {
+        "order": view,
+        "lang": lang,
+        "password_given": bool(password),
+        "pay_url": shared.pay_url(rt, detail.order) if status == OrderStatus.UNPAID else None,
+        "live": status not in FINAL,
+        "is_new": request.query_params.get("new") == "1",
+    }
+    name = "order_live.html" if fragment else "order.html"
+    return templates.TemplateResponse(request, name, context)
+
+
+@router.get("/o/{order_no}")
+async def order_page(request: Request, order_no: str) -> Response:
+    return await _order_page(request, order_no, password=None)
+
+
+@router.post("/o/{order_no}")
+async def order_page_with_password(
+    request: Request, order_no: str, password: Annotated[str, Form(max_length=64)] = ""
+) -> Response:
+    return await _order_page(request, order_no, password=password or None)
+
+
+@router.get("/o/{order_no}/live")
+async def order_live(request: Request, order_no: str) -> Response:
+    """The part of the order page that htmx refreshes while the order is moving."""
+    return await _order_page(request, order_no, password=None, fragment=True)

@@ -1,0 +1,58 @@
+"""The procrastinate app.
+
+Jobs are deferred on the caller's own database connection (``defer``), so a
+job exists if and only if the state change that asked for it committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import procrastinate
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kameng.db.engine import libpq_url
+from kameng.worker.context import set_sessions
+
+TASK_MODULES = ["kameng.orders.tasks", "kameng.fulfilment.tasks"]
+
+# The connector gets its pool at process start (open_app); deferring inside a
+# business transaction needs no pool at all, only that transaction's connection.
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
+
+
+async def open_app(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], *, max_size: int = 4
+) -> AsyncConnectionPool:
+    """Open the job app on ``database_url``; jobs get their sessions from ``sessions``."""
+    set_sessions(sessions)
+    pool: AsyncConnectionPool = AsyncConnectionPool(
+        libpq_url(database_url), open=False, min_size=1, max_size=max_size
+    )
+    await pool.open()
+    await app.open_async(pool)
+    return pool
+
+
+async def close_app(pool: AsyncConnectionPool) -> None:
+    await app.close_async()
+    await pool.close()
+
+
+async def defer(
+    connection: AsyncConnection[Any],
+    task: Any,
+    *,
+    queueing_lock: str | None = None,
+    **kwargs: int | str,
+) -> None:
+    """Defer ``task`` inside the transaction that ``connection`` is in."""
+    configured = task.configure(connection=connection, queueing_lock=queueing_lock)
+    try:
+        await configured.defer_async(**kwargs)
+    except procrastinate.exceptions.AlreadyEnqueued:
+        # Same job already waiting: that one will do the work.
+        pass

@@ -1,0 +1,190 @@
+"""A card-key order from number to delivery, through the buyer API and a signed notify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from kameng.config import Settings
+from kameng.kit import order_numbers
+from tests.factories import Sessions, add_keys, count, create_product, place_order, signed_notify
+
+
+async def notify(client: httpx.AsyncClient, params: dict[str, str]) -> httpx.Response:
+    return await client.get("/notify/epay", params=params)
+
+
+class TestCreateOrder:
+    async def test_number_is_issued_before_payment(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings
+    ) -> None:
+        await create_product(db, price_cents=1050)
+        body = await place_order(client, quantity=2)
+        assert order_numbers.is_valid(body["order_no"])
+        assert body["status"] == "unpaid"
+        assert body["amount"] == "21.00"
+        assert body["amount_cents"] == 2100
+        assert body["pay_url"].startswith("http://epay.sandbox.test/submit.php?")
+        assert f"out_trade_no={body['order_no']}" in body["pay_url"]
+        assert "money=21.00" in body["pay_url"]
+        shown = (await client.get(f"/api/shop/orders/{body['order_no']}")).json()
+        assert shown["status"] == "unpaid"
+        assert [e["type"] for e in shown["timeline"]] == ["created"]
+        assert shown["goods"] == []  # the ordering browser: nothing delivered yet
+
+    async def test_numbers_are_distinct_and_not_sequential(
+        self, client: httpx.AsyncClient, db: Sessions
+    ) -> None:
+        await create_product(db)
+        numbers = [int((await place_order(client))["order_no"]) for _ in range(20)]
+        assert len(set(numbers)) == 20
+        gaps = {b - a for a, b in zip(numbers, numbers[1:], strict=False)}
+        assert len(gaps) > 15  # random, not a counter
+
+    @pytest.mark.parametrize(
+        ("payload", "status", "error"),
+        [
+            ({"product": "NOPE"}, 404, "product_not_found"),
+            ({"product": "GAME-10", "quantity": 0}, 422, "invalid_input"),
+            ({"product": "GAME-10", "quantity": 11}, 422, "quantity_invalid"),
+            ({"product": "GAME-10", "gateway": "paypal"}, 422, "gateway_unknown"),
+            ({"product": "GAME-10", "query_password": "12"}, 422, "invalid_input"),
+            ({"product": "GAME-10", "surprise": 1}, 422, "invalid_input"),
+            ({}, 422, "invalid_input"),
+        ],
+    )
+    async def test_bad_input_is_refused_and_creates_nothing(
+        self,
+        client: httpx.AsyncClient,
+        db: Sessions,
+        payload: dict[str, Any],
+        status: int,
+        error: str,
+    ) -> None:
+        await create_product(db)
+        response = await client.post("/api/shop/orders", json=payload)
+        assert response.status_code == status
+        assert response.json()["error"] == error
+        assert response.json()["message"]
+        assert await count(db, "SELECT count(*) FROM orders") == 0
+
+    async def test_errors_speak_the_buyers_language(
+        self, client: httpx.AsyncClient, db: Sessions
+    ) -> None:
+        zh = await client.post("/api/shop/orders", json={"product": "NOPE"})
+        en = await client.post("/api/shop/orders?lang=en", json={"product": "NOPE"})
+        assert zh.json()["message"] == "商品不存在或已下架：NOPE"
+        assert en.json()["message"] == "No such product, or it is no longer on sale: NOPE"
+
+    async def test_malformed_json_is_a_clear_422(
+        self, client: httpx.AsyncClient, db: Sessions
+    ) -> None:
+        response = await client.post(
+            "/api/shop/orders", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"] == "invalid_input"
+
+
+class TestPayAndDeliver:
+    async def test_paid_notify_delivers_keys_to_the_owner_only(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings
+    ) -> None:
+        product_id = await create_product(db, price_cents=1000)
+        keys = await add_keys(db, settings, product_id, 3)
+        order = await place_order(client, quantity=2, query_password="secret1")
+        response = await notify(client, signed_notify(settings, order["order_no"], 2000))
+        assert response.status_code == 200
+        assert response.text == "success"
+
+        public = await httpx.AsyncClient(
+            transport=client._transport,  # no cookie: a stranger
+            base_url="http://shop.test",
+        ).get(f"/api/shop/orders/{order['order_no']}")
+        body = public.json()
+        assert body["status"] == "delivered"
+        assert body["goods"] is None and body["goods_hidden"] is True
+        assert [e["type"] for e in body["timeline"]] == ["created", "paid", "delivered"]
+
+        owner = (await client.get(f"/api/shop/orders/{order['order_no']}")).json()
+        assert [(g["number"], g["password"]) for g in owner["goods"]] == keys[:2]
+        stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
+        with_password = (
+            await stranger.get(
+                f"/api/shop/orders/{order['order_no']}", params={"password": "secret1"}
+            )
+        ).json()
+        assert [(g["number"], g["password"]) for g in with_password["goods"]] == keys[:2]
+        with_token = (
+            await stranger.get(
+                f"/api/shop/orders/{order['order_no']}", params={"token": order["token"]}
+            )
+        ).json()
+        assert len(with_token["goods"]) == 2
+        assert await count(db, "SELECT count(*) FROM card_keys WHERE status = 'sold'") == 2
+        assert await count(db, "SELECT count(*) FROM payments") == 1
+
+    async def test_wrong_password_is_refused(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings
+    ) -> None:
+        await create_product(db)
+        order = await place_order(client, query_password="secret1")
+        stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
+        response = await stranger.get(
+            f"/api/shop/orders/{order['order_no']}", params={"password": "guess"}
+        )
+        assert response.status_code == 403
+        assert response.json()["error"] == "wrong_password"
+        forged = await stranger.get(
+            f"/api/shop/orders/{order['order_no']}", params={"token": "AAAAAAAAAAAAAAAAAAAAAAAA"}
+        )
+        assert forged.json()["goods"] is None
+
+    async def test_secrets_are_encrypted_at_rest(self, db: Sessions, settings: Settings) -> None:
+        product_id = await create_product(db)
+        keys = await add_keys(db, settings, product_id, 1)
+        async with db() as s:
+            from sqlalchemy import text
+
+            blob = (await s.execute(text("SELECT secret FROM card_keys"))).scalar_one()
+        assert keys[0][0].encode() not in blob and keys[0][1].encode() not in blob
+
+    async def test_out_of_stock_waits_and_import_fulfils(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings, run_jobs: Any
+    ) -> None:
+        product_id = await create_product(db)
+        await add_keys(db, settings, product_id, 1)
+        first = await place_order(client, quantity=2)
+        second = await place_order(client, quantity=1)
+        assert (
+            await notify(client, signed_notify(settings, first["order_no"], 2000))
+        ).text == "success"
+        assert (
+            await notify(client, signed_notify(settings, second["order_no"], 1000))
+        ).text == "success"
+        one = (await client.get(f"/api/shop/orders/{first['order_no']}")).json()
+        assert one["status"] == "awaiting_stock"
+        assert one["delivered_quantity"] == 1 and len(one["goods"]) == 1
+        assert "缺货" in one["explanation"]
+        assert (await client.get(f"/api/shop/orders/{second['order_no']}")).json()["status"] == (
+            "awaiting_stock"
+        )
+
+        from kameng.fulfilment.tasks import fulfil_awaiting_stock
+
+        await add_keys(db, settings, product_id, 1, prefix="RESTOCK")
+        await fulfil_awaiting_stock.defer_async(product_id=product_id)
+        await run_jobs()
+        one = (await client.get(f"/api/shop/orders/{first['order_no']}")).json()
+        two = (await client.get(f"/api/shop/orders/{second['order_no']}")).json()
+        # Oldest paid first: the first order gets the single new key.
+        assert one["status"] == "delivered" and len(one["goods"]) == 2
+        assert [e["type"] for e in one["timeline"]] == [
+            "created",
+            "paid",
+            "awaiting_stock",
+            "delivered",
+        ]
+        assert two["status"] == "awaiting_stock" and two["goods"] == []
