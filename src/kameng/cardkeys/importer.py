@@ -95,7 +95,6 @@ class ImportReport:
     total_lines: int  # physical lines read, blank ones included
     product_id: int = 0
     blank_lines: int = 0
-    restock_deferred: bool = False
 
 
 class UnknownProduct(LookupError):
@@ -288,9 +287,8 @@ async def import_card_keys(
                 f"expected to insert {expected} keys, inserted {cur.rowcount}: "
                 "stock of the product changed during the import; nothing was imported, retry"
             )
-        restock_deferred = False
         if expected:
-            restock_deferred = await _defer_restock(conn, product_id)
+            await _defer_restock(conn, product_id)
         await conn.execute(f"DROP TABLE {_TEMP_TABLE}")
         # Without fresh statistics the planner may misjudge the allocation
         # query after a bulk load; ANALYZE counts our own uncommitted rows.
@@ -304,16 +302,15 @@ async def import_card_keys(
         total_lines=line_no,
         product_id=product_id,
         blank_lines=blank,
-        restock_deferred=restock_deferred,
     )
 
 
-async def _defer_restock(conn: psycopg.AsyncConnection[Any], product_id: int) -> bool:
+async def _defer_restock(conn: psycopg.AsyncConnection[Any], product_id: int) -> None:
     """Defer the job that serves orders waiting for this product's stock.
 
     In a savepoint: when the same job is already queued, procrastinate's
-    INSERT fails (``defer`` swallows AlreadyEnqueued) and would otherwise
-    abort the whole import transaction. Returns whether a new job was queued.
+    INSERT fails; ``defer`` swallows AlreadyEnqueued, but the failed INSERT
+    would still abort the whole import transaction.
     """
     from kameng.fulfilment.tasks import fulfil_awaiting_stock
 
@@ -326,5 +323,3 @@ async def _defer_restock(conn: psycopg.AsyncConnection[Any], product_id: int) ->
         )
         if conn.info.transaction_status == pq.TransactionStatus.INERROR:
             raise psycopg.Rollback(savepoint)  # already queued: that job will do
-        return True
-    return False

@@ -14,7 +14,7 @@ class MoneyFormatError(ValueError):
 def parse_yuan(text: str) -> int:
     """'1', '1.5', '1.50' -> cents. Anything else (sub-cent, exponent, sign) is an error."""
     text = text.strip()
-    if not text or len(text) > 20 or not all(c.isdigit() or c == "." for c in text):
+    if not text or len(text) > 20 or not all(c in "0123456789." for c in text):
         raise MoneyFormatError(text)
     try:
         value = Decimal(text)

@@ -1,0 +1,35 @@
+# Everything goes through uv and the committed uv.lock. If uv is missing it is
+# pip-installed; pip may put it in a bin dir that is not on PATH, hence the
+# `python3 -m uv` fallback.
+
+# Recursively expanded (=): evaluated when a recipe runs, i.e. after `uv-tool`
+# had its chance to install uv.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+
+# Use the Python already on the machine; never download one.
+export UV_PYTHON_DOWNLOADS := never
+
+.DEFAULT_GOAL := run
+.PHONY: run test lint bench install uv-tool
+
+run: install
+	$(UV) run kameng run
+
+test: install
+	$(UV) run pytest -q -p no:cacheprovider
+
+lint: install
+	$(UV) run ruff format --check src tests
+	$(UV) run ruff check src tests
+	$(UV) run mypy
+	$(UV) run lint-imports
+
+bench: install
+	$(UV) run python scripts/bench.py
+
+install: uv-tool
+	$(UV) sync --locked
+
+uv-tool:
+	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv

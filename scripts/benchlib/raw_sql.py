@@ -1,0 +1,217 @@
+"""The raw-SQL side: the app's transactions through bare psycopg 3, no HTTP, no SQLAlchemy.
+
+Same statements (captured from the app, see ``benchlib.sql``), same order, same
+parameters, same transaction boundaries: psycopg's implicit BEGIN before the
+first statement and one COMMIT at the end, as SQLAlchemy's ``session.begin()``
+does over psycopg. Default psycopg settings (server-side prepare after 5
+executions), exactly what the app's driver gets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from benchlib.http_client import Order, trade_no_for
+from benchlib.load import Op, OpFailed
+from benchlib.setup import CONNECT_OPTIONS, SKU
+from benchlib.sql import AppSql
+from kameng.kit import order_numbers
+from kameng.orders.states import OrderStatus, sources_of
+
+Conn = psycopg.AsyncConnection[TupleRow]
+_NUMBER_ATTEMPTS = 5  # kameng.orders.service._NUMBER_ATTEMPTS
+
+
+async def connect(url: str, count: int) -> list[Conn]:
+    return [
+        await psycopg.AsyncConnection.connect(url, options=CONNECT_OPTIONS) for _ in range(count)
+    ]
+
+
+async def close_all(conns: Sequence[Conn]) -> None:
+    for conn in conns:
+        await conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyItem:
+    order: Order
+    raw_query: str  # the same signed query string the HTTP run sends, kept in payment_notifies
+
+
+class RawShop:
+    def __init__(self, app_sql: AppSql, *, unpaid_ttl: timedelta) -> None:
+        by = app_sql.by_kind
+        self.product_by_sku = by("product_by_sku").sql
+        self.insert_order = by("insert_order").sql
+        self.lock_order = by("lock_order").sql
+        self.insert_payment = by("insert_payment").sql
+        self.to_paid = by("transition:paid_at").sql
+        self.claim_keys = by("claim_keys").sql
+        self.to_delivered = by("transition:delivered_at").sql
+        self.record_notify = by("record_notify").sql
+        self.ttl = unpaid_ttl
+        self._paid_sources = sources_of(OrderStatus.PAID)
+        self._delivered_sources = sources_of(OrderStatus.DELIVERED)
+
+    # -- create: catalog.active_by_sku, then orders.insert_order ------------------------
+
+    async def create(self, conn: Conn, quantity: int = 1) -> Order:
+        try:
+            now = datetime.now(UTC)
+            cur = await conn.execute(self.product_by_sku, {"sku": SKU})  # type: ignore[arg-type]
+            product = await cur.fetchone()
+            if product is None:
+                raise OpFailed(f"product {SKU} not found")
+            product_id, price = product[0], product[4]
+            for _ in range(_NUMBER_ATTEMPTS):
+                order_no = order_numbers.generate()
+                cur = await conn.execute(
+                    self.insert_order,  # type: ignore[arg-type]
+                    {
+                        "order_no": order_no,
+                        "product_id": product_id,
+                        "quantity": quantity,
+                        "unit_price_cents": price,
+                        "contact": None,
+                        "query_password_hash": None,
+                        "gateway": "epay",
+                        "now": now,
+                        "expires_at": now + self.ttl,
+                        "params": json.dumps(
+                            {
+                                "quantity": quantity,
+                                "amount_cents": price * quantity,
+                                "gateway": "epay",
+                            },
+                            ensure_ascii=False,
+                        ),
+                    },
+                )
+                if await cur.fetchone() is not None:
+                    await conn.commit()
+                    return Order(order_no, price * quantity)
+            raise OpFailed("could not draw a free order number")
+        except BaseException:
+            await conn.rollback()
+            raise
+
+    # -- notify: payments.service.handle_notify / _apply_payment + CardKeyStrategy ------
+
+    async def notify(self, conn: Conn, item: NotifyItem) -> None:
+        order_no = item.order.order_no
+        trade_no = trade_no_for(order_no)
+        try:
+            now = datetime.now(UTC)
+            cur = await conn.execute(self.lock_order, {"n": order_no})  # type: ignore[arg-type]
+            row = await cur.fetchone()
+            if row is None:
+                raise OpFailed(f"unknown order {order_no}")
+            order_id, quantity, amount = row[0], row[6], row[8]
+            gateway, status, delivered_qty = row[11], row[12], row[13]
+            product_id = row[2]
+            if gateway != "epay" or amount != item.order.amount_cents:
+                raise OpFailed(f"order {order_no}: gateway/amount mismatch")
+            cur = await conn.execute(
+                self.insert_payment,  # type: ignore[arg-type]
+                {
+                    "order_id": order_id,
+                    "gateway": "epay",
+                    "trade_no": trade_no,
+                    "amount": amount,
+                    "method": "alipay",
+                    "now": now,
+                },
+            )
+            if await cur.fetchone() is None:
+                raise OpFailed(f"order {order_no} already paid")
+            late = status == OrderStatus.EXPIRED
+            cur = await conn.execute(
+                self.to_paid,  # type: ignore[arg-type]
+                {
+                    "to": OrderStatus.PAID.value,
+                    "now": now,
+                    "order_id": order_id,
+                    "sources": self._paid_sources,
+                    "event": "paid",
+                    "params": json.dumps(
+                        {"gateway": "epay", "trade_no": trade_no, "amount_cents": amount,
+                         "late": late},
+                        ensure_ascii=False,
+                    ),  # fmt: skip
+                    "actor": "gateway",
+                },
+            )
+            if cur.rowcount != 1:
+                raise OpFailed(f"order {order_no}: illegal transition to paid")
+            wanted = quantity - delivered_qty
+            cur = await conn.execute(
+                self.claim_keys,  # type: ignore[arg-type]
+                {
+                    "product_id": product_id,
+                    "order_id": order_id,
+                    "wanted": wanted,
+                    "first_slot": delivered_qty + 1,
+                    "now": now,
+                },
+            )
+            claimed = await cur.fetchall()
+            delivered = delivered_qty + len(claimed)
+            if delivered != quantity:
+                raise OpFailed(f"order {order_no}: only {len(claimed)}/{wanted} keys in stock")
+            cur = await conn.execute(
+                self.to_delivered,  # type: ignore[arg-type]
+                {
+                    "to": OrderStatus.DELIVERED.value,
+                    "now": now,
+                    "order_id": order_id,
+                    "sources": self._delivered_sources,
+                    "event": "delivered",
+                    "params": json.dumps(
+                        {"delivered": delivered, "quantity": quantity}, ensure_ascii=False
+                    ),
+                    "actor": "system",
+                    "delivered_quantity": delivered,
+                },
+            )
+            if cur.rowcount != 1:
+                raise OpFailed(f"order {order_no}: illegal transition to delivered")
+            await conn.execute(
+                self.record_notify,  # type: ignore[arg-type]
+                {
+                    "gateway": "epay",
+                    "now": now,
+                    "m": "GET",
+                    "q": item.raw_query,
+                    "b": "",
+                    "addr": "127.0.0.1",
+                    "otn": order_no,
+                    "tn": trade_no,
+                    "verdict": "accepted",
+                    "detail": "paid",
+                    "order_id": order_id,
+                },
+            )
+            await conn.commit()
+        except BaseException:
+            await conn.rollback()
+            raise
+
+    def create_op(self, conn: Conn) -> Op[int, Order]:
+        async def op(_: int) -> Order:
+            return await self.create(conn)
+
+        return op
+
+    def notify_op(self, conn: Conn) -> Op[NotifyItem, None]:
+        async def op(item: NotifyItem) -> None:
+            await self.notify(conn, item)
+
+        return op
+

@@ -1,0 +1,253 @@
+"""Bench fixtures: a throw-away database, its seed, and the app server process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+
+from kameng.config import PROJECT_ROOT, Settings
+from kameng.db.embedded import resolve_database_url
+from kameng.db.engine import libpq_url
+from kameng.db.migrate import upgrade
+from kameng.kit.crypto import CardKeyCipher
+
+SKU = "BENCH-10"
+PRICE_CENTS = 1000
+PRODUCT_NAME = "游戏点卡 10 元"
+SECRET_KEY = "kameng-bench-secret-key"
+EPAY_PID = "1001"
+EPAY_KEY = "kameng-bench-merchant-key"
+
+# The app's sessions carry this option (kameng.db.engine.make_engine); the raw
+# connections carry it too, so both sides open identical sessions.
+CONNECT_OPTIONS = "-c idle_in_transaction_session_timeout=60000"
+
+
+def bench_settings(database_url: str) -> Settings:
+    """The settings the server runs with (env of the subprocess mirrors them)."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        secret_key=SECRET_KEY,
+        card_key_encryption_key=None,
+        epay_pid=EPAY_PID,
+        epay_key=EPAY_KEY,
+    )
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[bench] {message}\n")
+    sys.stderr.flush()
+
+
+def with_database(url: str, name: str) -> str:
+    """Same server, another database (URLs with ``?host=`` keep their socket)."""
+    parts = urlsplit(libpq_url(url))
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@dataclass
+class BenchDatabase:
+    server_url: str
+    url: str
+    name: str
+    embedded: bool
+    server_version: str
+    settings_shown: dict[str, str]
+
+
+@contextmanager
+def bench_database() -> Iterator[BenchDatabase]:
+    """A fresh migrated ``kameng_bench_<random>`` database, dropped (FORCE) afterwards."""
+    explicit = os.environ.get("DATABASE_URL") or None
+    server_url, handle = resolve_database_url(explicit, PROJECT_ROOT / "var")
+    name = f"kameng_bench_{secrets.token_hex(4)}"
+    admin = libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = with_database(server_url, name)
+        log(f"database {name} created; migrating")
+        upgrade(url)
+        shown: dict[str, str] = {}
+        with psycopg.connect(url, autocommit=True) as conn:
+            version = str(_one(conn, "SHOW server_version"))
+            for setting in ("synchronous_commit", "fsync", "shared_buffers", "autovacuum"):
+                shown[setting] = str(_one(conn, f"SHOW {setting}"))
+        yield BenchDatabase(
+            server_url=server_url,
+            url=url,
+            name=name,
+            embedded=handle is not None,
+            server_version=version,
+            settings_shown=shown,
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        log(f"database {name} dropped")
+        del handle  # the embedded server stops with its last handle
+
+
+def _one(conn: psycopg.Connection[Any], sql: str) -> Any:
+    row = conn.execute(sql).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return row[0]
+
+
+def seed(url: str, settings: Settings, keys: int) -> int:
+    """One product and ``keys`` real sealed card keys (COPY); returns the product id."""
+    started = time.perf_counter()
+    cipher = CardKeyCipher(settings.aes_key())
+    now = datetime.now(UTC)
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "INSERT INTO products (sku, name, kind, price_cents, max_quantity, description, "
+            "active, created_at) VALUES (%s, %s, 'card_key', %s, 10, '', true, %s) RETURNING id",
+            (SKU, PRODUCT_NAME, PRICE_CENTS, now),
+        ).fetchone()
+        assert row is not None
+        product_id = int(row[0])
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY card_keys (product_id, fingerprint, secret, created_at) FROM STDIN"
+            ) as copy,
+        ):
+            for i in range(keys):
+                number = f"BK{product_id}-{i:08d}"
+                copy.write_row(
+                    (product_id, cipher.fingerprint(number), cipher.seal(number, f"PW{i:08d}"), now)
+                )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    log(f"seeded 1 product and {keys} sealed card keys in {time.perf_counter() - started:.2f}s")
+    return product_id
+
+
+def settle(url: str) -> None:
+    """Same starting line for every measured phase: dead rows vacuumed, stats fresh,
+    dirty pages flushed (so a checkpoint does not land inside one phase only)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+        try:
+            conn.execute("CHECKPOINT")
+        except psycopg.Error:
+            pass  # needs superuser / pg_checkpoint; the bench still runs
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AppServer:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_file: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_tail(self, chars: int = 4000) -> str:
+        self.log_file.flush()
+        return Path(self.log_file.name).read_text(errors="replace")[-chars:]
+
+
+@contextmanager
+def app_server(database_url: str) -> Iterator[AppServer]:
+    """uvicorn, 1 worker, uvloop + httptools, no access log, on 127.0.0.1:<free port>."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAMENG_")}
+    env.update(
+        DATABASE_URL=database_url,
+        KAMENG_SECRET_KEY=SECRET_KEY,
+        KAMENG_EPAY_PID=EPAY_PID,
+        KAMENG_EPAY_KEY=EPAY_KEY,
+        KAMENG_PUBLIC_URL=base_url,
+    )
+    command = [
+        sys.executable, "-m", "uvicorn", "kameng.web.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
+        "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
+    ]  # fmt: skip
+    with tempfile.NamedTemporaryFile(prefix="kameng-bench-server-", suffix=".log") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        server = AppServer(process, base_url, log_file)
+        try:
+            _wait_ready(server)
+            log(f"app server pid {process.pid} answering on {base_url}")
+            yield server
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=15)
+            log("app server stopped")
+
+
+def _wait_ready(server: AppServer, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=server.base_url, timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"app server exited early:\n{server.log_tail()}")
+            try:
+                if client.get("/api/shop/products").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    raise RuntimeError(f"app server did not answer within {timeout:.0f}s:\n{server.log_tail()}")
+
+
+def database_state(url: str) -> dict[str, Any]:
+    """What the runs left behind, for the sanity line of the report."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        statuses = dict(conn.execute("SELECT status, count(*) FROM orders GROUP BY 1").fetchall())
+        verdicts = dict(
+            conn.execute("SELECT verdict, count(*) FROM payment_notifies GROUP BY 1").fetchall()
+        )
+        keys = dict(conn.execute("SELECT status, count(*) FROM card_keys GROUP BY 1").fetchall())
+        payments = _one(conn, "SELECT count(*) FROM payments")
+        misdelivered = _one(
+            conn,
+            "SELECT count(*) FROM orders o WHERE o.status = 'delivered' AND "
+            "(SELECT count(*) FROM card_keys k WHERE k.order_id = o.id) <> o.quantity",
+        )
+    return {
+        "orders": {str(k): int(v) for k, v in statuses.items()},
+        "notify_verdicts": {str(k): int(v) for k, v in verdicts.items()},
+        "card_keys": {str(k): int(v) for k, v in keys.items()},
+        "payments": int(payments),
+        "delivered_without_exact_keys": int(misdelivered),
+    }

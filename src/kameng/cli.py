@@ -1,0 +1,285 @@
+"""The ``kameng`` command: ``run`` (the whole demo in one command) and the
+pieces it is made of (``web``, ``worker``, ``sandbox``, ``migrate``, ...).
+
+Heavy imports live inside the commands so ``kameng --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import typer
+
+from kameng.config import Settings, get_settings
+from kameng.db.embedded import resolve_database_url
+
+if TYPE_CHECKING:
+    from kameng.supervisor import Supervisor
+
+app = typer.Typer(
+    name="kameng",
+    help="kameng 卡盟 shop. `kameng run` starts the whole demo (shop, worker, payment sandbox).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+WORKER_CONCURRENCY = 4
+READY_TIMEOUT = 30.0
+
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+
+
+def database(settings: Settings) -> tuple[str, Any | None]:
+    """DATABASE_URL when set, else the embedded PostgreSQL under ``data_dir/pg``.
+
+    Returns the URL and the embedded server's handle (None for DATABASE_URL);
+    keep the handle referenced for as long as the database is needed.
+    """
+    return resolve_database_url(settings.database_url, settings.data_dir)
+
+
+def _echo(message: str) -> None:
+    typer.echo(f"[kameng] {message}", err=True)
+
+
+@app.command()
+def run(
+    port: Annotated[int, typer.Option(help="Port of the shop.")] = 8000,
+    sandbox_port: Annotated[int, typer.Option(help="Port of the 易支付 sandbox.")] = 8001,
+    host: Host = "127.0.0.1",
+) -> None:
+    """Start the whole demo: database, shop, worker and 易支付 sandbox.
+
+    PostgreSQL is embedded (data in var/pg) unless DATABASE_URL is set. Migrations
+    are applied and demo data is loaded into a shop without products. Ctrl-C stops
+    all of it.
+    """
+    from kameng.supervisor import interrupt_on_termination, port_free, release_embedded
+
+    interrupt_on_termination()
+    settings = get_settings()
+    busy = [p for p in (port, sandbox_port) if not port_free(host, p)]
+    if busy:
+        _echo(f"port {', '.join(map(str, busy))} on {host} is already in use")
+        _echo("stop whatever uses it, or pick others with --port / --sandbox-port")
+        raise typer.Exit(1)
+    if settings.database_url:
+        _echo(f"using DATABASE_URL ({_redact(settings.database_url)})")
+    else:
+        _echo(f"starting embedded PostgreSQL (data in {settings.data_dir / 'pg'})")
+    url, server = database(settings)
+    try:
+        code = _run_with_database(url, settings, host, port, sandbox_port)
+    finally:
+        if server is not None:
+            _echo("stopping embedded PostgreSQL")
+            others = release_embedded(server)
+            if others:
+                pids = ", ".join(map(str, others))
+                _echo(f"PostgreSQL is still used by pid {pids}; it stops when they exit")
+            else:
+                _echo("PostgreSQL stopped")
+    raise typer.Exit(code)
+
+
+def _run_with_database(
+    url: str, settings: Settings, host: str, port: int, sandbox_port: int
+) -> int:
+    from kameng.db.migrate import upgrade
+    from kameng.demo import load_demo
+    from kameng.supervisor import Supervisor, describe_exit
+
+    _echo("applying migrations")
+    upgrade(url)
+    if asyncio.run(load_demo(url, settings)):
+        _echo("loaded demo products and card keys")
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shop = f"http://{local}:{port}"
+    sandbox = f"http://{local}:{sandbox_port}/"
+    env = {
+        **os.environ,
+        # Children use this very server (no second embedded instance, no handle).
+        "DATABASE_URL": url,
+        "KAMENG_PUBLIC_URL": shop,
+        "KAMENG_EPAY_URL": sandbox,
+        "PYTHONUNBUFFERED": "1",
+    }
+    supervisor = Supervisor(env=env, echo=_echo)
+    supervisor.install_signal_handlers()
+    try:
+        serve = ["--host", host]
+        supervisor.start("web", ["-m", "kameng", "web", *serve, "--port", str(port)], shop + "/")
+        supervisor.start("worker", ["-m", "kameng", "worker"])
+        supervisor.start(
+            "sandbox", ["-m", "kameng", "sandbox", *serve, "--port", str(sandbox_port)], sandbox
+        )
+        problem = supervisor.wait_ready(READY_TIMEOUT)
+        if problem is not None:
+            _echo(problem)
+            return 0 if supervisor.stopping else 1
+        _banner(settings, shop, sandbox, url)
+        dead = supervisor.wait()
+        if dead is None:
+            _echo("stopping (signal received)")
+            return 0
+        _echo(f"{dead.name} {describe_exit(dead.process.returncode)}; stopping everything")
+        return 1
+    finally:
+        _stop_children(supervisor)
+
+
+def _stop_children(supervisor: Supervisor) -> None:
+    from kameng.supervisor import describe_exit
+
+    supervisor.stop_all(grace=10.0)
+    for child in supervisor.children:
+        code = child.process.returncode
+        # uvicorn re-raises the SIGTERM we sent once it has shut down cleanly.
+        outcome = "stopped" if code in (0, -signal.SIGTERM) else describe_exit(code)
+        _echo(f"{child.name} (pid {child.pid}) {outcome}")
+
+
+def _banner(settings: Settings, shop: str, sandbox: str, url: str) -> None:
+    data = (
+        f"{settings.data_dir / 'pg'} (embedded PostgreSQL, kept between runs; "
+        "delete it to start over)"
+        if not settings.database_url
+        else f"{_redact(url)} (DATABASE_URL)"
+    )
+    lines = [
+        "",
+        typer.style("kameng is running / 卡盟已启动", bold=True),
+        f"  商店 Shop            {shop}/",
+        f"  订单查询 Lookup      {shop}/query",
+        f"  API 文档 API docs    {shop}/docs",
+        f"  易支付沙箱 Sandbox   {sandbox}",
+        f"  商户号 Merchant pid  {settings.epay_pid}",
+        f"  商户密钥 Key         {settings.epay_key}",
+        f"  数据 Data            {data}",
+        "",
+        typer.style("Ctrl-C to stop / 按 Ctrl-C 停止", bold=True),
+        "",
+    ]
+    typer.echo("\n".join(lines))
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@app.command()
+def web(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the shop (web pages and the buyer API) with uvicorn."""
+    import uvicorn
+
+    from kameng.web.app import create_app
+
+    settings = get_settings()
+    url, _server = database(settings)
+    shop_settings = settings.model_copy(update={"database_url": url})
+    uvicorn.run(
+        lambda: create_app(shop_settings),
+        factory=True,
+        host=host,
+        port=port,
+        # Live order pages hold SSE connections open; don't wait on them forever.
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the job worker (payments, fulfilment, expiry) on every queue."""
+    import logging
+
+    # Job starts and ends are the worker's only sign of life in a terminal.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     [worker] %(message)s")
+    settings = get_settings()
+    url, _server = database(settings)
+    asyncio.run(_work(url))
+
+
+async def _work(url: str) -> None:
+    from kameng.db.engine import make_engine, make_sessionmaker
+    from kameng.worker.app import app as jobs
+    from kameng.worker.app import close_app, open_app
+
+    engine = make_engine(url, pool_size=WORKER_CONCURRENCY + 1)
+    # One connection per concurrent job plus the LISTEN/NOTIFY one.
+    pool = await open_app(url, make_sessionmaker(engine), max_size=WORKER_CONCURRENCY + 2)
+    try:
+        await jobs.run_worker_async(concurrency=WORKER_CONCURRENCY, install_signal_handlers=True)
+    finally:
+        await close_app(pool)
+        await engine.dispose()
+
+
+@app.command()
+def sandbox(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+) -> None:
+    """Serve the 易支付 V1 sandbox gateway (merchant = KAMENG_EPAY_PID / KAMENG_EPAY_KEY)."""
+    import uvicorn
+
+    from kameng.sandbox.epay import create_app
+
+    settings = get_settings()
+    merchants = {settings.epay_pid: settings.epay_key}
+    scale = settings.sandbox_time_scale
+    uvicorn.run(
+        lambda: create_app(merchants=merchants, time_scale=scale),
+        factory=True,
+        host=host,
+        port=port,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (a no-op when it already is)."""
+    from kameng.db.migrate import upgrade
+
+    url, _server = database(get_settings())
+    upgrade(url)
+    _echo("database schema is up to date")
+
+
+@app.command("demo-data")
+def demo_data() -> None:
+    """Apply migrations, then load the demo products and keys into a shop without products."""
+    from kameng.db.migrate import upgrade
+    from kameng.demo import load_demo
+
+    settings = get_settings()
+    url, _server = database(settings)
+    upgrade(url)
+    if asyncio.run(load_demo(url, settings)):
+        _echo("loaded demo products DEMO-CARD-10 (100 keys), DEMO-CARD-50 (20), DEMO-EMPTY (0)")
+    else:
+        _echo("the shop already has products; demo data not loaded")
+
+
+@app.command("import-cards")
+def import_cards(
+    product: Annotated[str, typer.Option("--product", help="SKU of the product.")],
+    file: Annotated[
+        Path, typer.Argument(help="Text file, one `number password` per line (UTF-8).")
+    ],
+) -> None:
+    """Import card keys from a file into a product's stock (all or nothing)."""
+    from kameng.cardkeys.cli import import_cards_command
+
+    raise typer.Exit(import_cards_command(product, file, get_settings().database_url))

@@ -1,0 +1,117 @@
+"""Demo data for ``make run``: three products, two with card keys, one sold out."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from kameng.config import Settings
+from kameng.db.engine import make_engine
+from kameng.kit import clock
+from kameng.kit.crypto import CardKeyCipher
+
+# Any constant works; it only has to be the same for every process loading demo data.
+_DEMO_LOCK = 0x6B616D656E67
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    sku: str
+    name: str
+    price_cents: int
+    keys: int
+    key_prefix: str
+    description: str
+
+
+DEMO_PRODUCTS = (
+    DemoProduct(
+        "DEMO-CARD-10",
+        "游戏点卡 10 元 (演示)",
+        1000,
+        100,
+        "DEMO10",
+        "演示商品：付款使用沙箱易支付，不会产生真实扣款。",
+    ),
+    DemoProduct(
+        "DEMO-CARD-50",
+        "游戏点卡 50 元 (演示)",
+        5000,
+        20,
+        "DEMO50",
+        "演示商品：付款使用沙箱易支付，不会产生真实扣款。",
+    ),
+    DemoProduct(
+        "DEMO-EMPTY",
+        "礼品卡 (演示·缺货)",
+        2000,
+        0,
+        "DEMOGIFT",
+        "演示缺货流程：付款后订单进入“等待补货”，导入卡密后自动发货。",
+    ),
+)
+
+_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _password() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+async def load_demo(database_url: str, settings: Settings) -> bool:
+    """Insert the demo products and keys unless the shop already has products.
+
+    Returns True when it loaded them, False when products already existed (so
+    a shop with real products is never touched). Safe to run concurrently.
+    """
+    cipher = CardKeyCipher(settings.aes_key())
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            # Two `kameng run` at once must not both see an empty shop.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DEMO_LOCK})
+            if (await conn.execute(text("SELECT EXISTS (SELECT 1 FROM products)"))).scalar_one():
+                return False
+            now = clock.now()
+            for product in DEMO_PRODUCTS:
+                product_id = (
+                    await conn.execute(
+                        text(
+                            "INSERT INTO products (sku, name, kind, price_cents, max_quantity, "
+                            "description, active, created_at) VALUES "
+                            "(:sku, :name, 'card_key', :price, 10, :description, true, :now) "
+                            "RETURNING id"
+                        ),
+                        {
+                            "sku": product.sku,
+                            "name": product.name,
+                            "price": product.price_cents,
+                            "description": product.description,
+                            "now": now,
+                        },
+                    )
+                ).scalar_one()
+                if not product.keys:
+                    continue
+                numbers = [f"{product.key_prefix}-{i:04d}" for i in range(1, product.keys + 1)]
+                await conn.execute(
+                    text(
+                        "INSERT INTO card_keys (product_id, fingerprint, secret, created_at) "
+                        "VALUES (:product_id, :fingerprint, :secret, :now)"
+                    ),
+                    [
+                        {
+                            "product_id": product_id,
+                            "fingerprint": cipher.fingerprint(number),
+                            "secret": cipher.seal(number, _password()),
+                            "now": now,
+                        }
+                        for number in numbers
+                    ],
+                )
+            return True
+    finally:
+        await engine.dispose()

@@ -1,0 +1,164 @@
+"""Pins the plan of the allocation query (performance.md trap 1).
+
+With 100,000 keys in stock and the 2,000 oldest (lowest pool_seq) sold, taking
+the next keys must go through the partial index ``ix_card_keys_pool`` and touch
+a handful of pages: a plan that walks sold keys (a non-partial index, the
+primary key, a sequential scan) costs a page per sold key here, because the
+keys' pool order is deliberately unrelated to where they lie on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from kameng.cardkeys.repository import CLAIM_KEYS_SQL
+from kameng.db.engine import libpq_url
+from tests.factories import Sessions
+
+IN_STOCK = 100_000
+SOLD = 2_000
+OTHER_PRODUCT_KEYS = 20_000
+WANTED = 10
+
+# Inner SELECT of CLAIM_KEYS_SQL: what EXPLAIN ANALYZE runs (and rolls back).
+INNER_SELECT = re.search(
+    r"\(\s*(SELECT id, pool_seq FROM card_keys.*?SKIP LOCKED)", CLAIM_KEYS_SQL, re.S
+)
+
+
+def inline(sql: str, values: dict[str, str]) -> str:
+    """Replace ``:name`` parameters by SQL literals (EXPLAIN takes no binds here)."""
+    return re.sub(r"(?<!:):(\w+)", lambda m: values[m.group(1)], sql)
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+@pytest.fixture
+def pool(db: Sessions, database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int, int]]:
+    """(connection, product id, order id): a big pool, its oldest keys sold, vacuumed."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        product_id, other_id = (
+            conn.execute(
+                "INSERT INTO products (sku, name, kind, price_cents, max_quantity, description,"
+                " active, created_at) VALUES (%s, %s, 'card_key', 100, 10, '', true, now())"
+                " RETURNING id",
+                (sku, sku),
+            ).fetchone()[0]  # type: ignore[index]
+            for sku in ("GAME-10", "GAME-50")
+        )
+        # Another product's keys come first in pool order: an index on pool_seq
+        # alone would walk them too.
+        conn.execute(
+            "INSERT INTO card_keys (product_id, pool_seq, fingerprint, secret, created_at)"
+            " SELECT %s, g, int8send(g), '\\x00'::bytea, now()"
+            " FROM generate_series(1, %s) AS g",
+            (other_id, OTHER_PRODUCT_KEYS),
+        )
+        # pool_seq a permutation of the insertion order (7919 is prime to 100000):
+        # keys next to each other in the pool are on different heap pages.
+        conn.execute(
+            "INSERT INTO card_keys (product_id, pool_seq, fingerprint, secret, created_at)"
+            " SELECT %s, %s + 1 + (g * 7919) %% %s, int8send(g), '\\x00'::bytea, now()"
+            " FROM generate_series(0, %s - 1) AS g",
+            (product_id, OTHER_PRODUCT_KEYS, IN_STOCK, IN_STOCK),
+        )
+        order_id = conn.execute(
+            "INSERT INTO orders (order_no, product_id, quantity, unit_price_cents, amount_cents,"
+            " gateway, status, delivered_quantity, created_at, expires_at, paid_at,"
+            " delivered_at, updated_at)"
+            " VALUES ('1000000000000001', %s, %s, 100, %s, 'epay', 'delivered', %s,"
+            " now(), now(), now(), now(), now()) RETURNING id",
+            (product_id, SOLD, 100 * SOLD, SOLD),
+        ).fetchone()[0]  # type: ignore[index]
+        sold = conn.execute(
+            "UPDATE card_keys AS k SET status = 'sold', order_id = %s, slot = s.n, sold_at = now()"
+            " FROM (SELECT id, row_number() OVER (ORDER BY pool_seq) AS n FROM card_keys"
+            "       WHERE product_id = %s ORDER BY pool_seq LIMIT %s) AS s"
+            " WHERE k.id = s.id",
+            (order_id, product_id, SOLD),
+        ).rowcount
+        assert sold == SOLD
+        # Steady state: the sold keys' old index entries vacuumed away, fresh
+        # statistics. (Before VACUUM the first scan still visits the 2,000 dead
+        # entries once and marks them killed; that is cleanup, not plan choice.)
+        conn.execute("VACUUM (ANALYZE) card_keys")
+        first = OTHER_PRODUCT_KEYS + 1
+        assert conn.execute(
+            "SELECT status, count(*), min(pool_seq), max(pool_seq) FROM card_keys"
+            " WHERE product_id = %s GROUP BY status ORDER BY status",
+            (product_id,),
+        ).fetchall() == [
+            ("available", IN_STOCK - SOLD, first + SOLD, first + IN_STOCK - 1),
+            ("sold", SOLD, first, first + SOLD - 1),
+        ]
+        yield conn, product_id, order_id
+
+
+def test_claim_plan_uses_the_partial_pool_index(
+    pool: tuple[psycopg.Connection[Any], int, int],
+) -> None:
+    conn, product_id, order_id = pool
+    sql = inline(
+        CLAIM_KEYS_SQL,
+        {
+            "product_id": str(product_id),
+            "wanted": str(WANTED),
+            "order_id": str(order_id),
+            "first_slot": str(SOLD + 1),
+            "now": "'2026-11-25 12:00:00+00'",
+        },
+    )
+    raw = conn.execute("EXPLAIN (FORMAT JSON) " + sql).fetchone()[0]  # type: ignore[index]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    scans = sorted(
+        (n["Node Type"], n.get("Index Name", ""), n["Alias"])
+        for n in nodes(plan)
+        if n.get("Relation Name") == "card_keys" and n["Node Type"] != "ModifyTable"
+    )
+    # The pool is read through ix_card_keys_pool; the primary key only serves
+    # the UPDATE's join back to the picked ids, never the choice of keys.
+    assert scans == [
+        ("Index Scan", "ix_card_keys_pool", "card_keys"),
+        ("Index Scan", "pk_card_keys", "k"),
+    ]
+    pk_scan = next(n for n in nodes(plan) if n.get("Index Name") == "pk_card_keys")
+    assert pk_scan["Index Cond"] == "(id = picked.id)"
+    # Picking is a LIMIT straight over the index, in index order: no Sort (which
+    # would read every available key first).
+    limit = next(n for n in nodes(plan) if n["Node Type"] == "Limit")
+    assert [(n["Node Type"], n.get("Index Name")) for n in nodes(limit)] == [
+        ("Limit", None),
+        ("LockRows", None),
+        ("Index Scan", "ix_card_keys_pool"),
+    ]
+    pool_scan = next(nodes(limit["Plans"][0]["Plans"][0]))
+    assert pool_scan["Index Cond"] == f"(product_id = {product_id})"
+    assert pool_scan["Scan Direction"] == "Forward"
+
+
+def test_claiming_reads_few_pages_despite_sold_keys(
+    pool: tuple[psycopg.Connection[Any], int, int],
+) -> None:
+    conn, product_id, _ = pool
+    assert INNER_SELECT is not None
+    sql = inline(INNER_SELECT.group(1), {"product_id": str(product_id), "wanted": str(WANTED)})
+    with conn.transaction(force_rollback=True):  # EXPLAIN ANALYZE really locks the rows
+        raw = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql).fetchone()[0]  # type: ignore[index]
+        rows = conn.execute(sql).fetchall()
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    touched = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
+    assert plan["Actual Rows"] == WANTED
+    assert touched < 50, json.dumps(plan, indent=1)
+    # and the keys taken are the oldest unsold ones
+    first = OTHER_PRODUCT_KEYS + 1
+    assert [r[1] for r in rows] == list(range(first + SOLD, first + SOLD + WANTED))

@@ -1,0 +1,84 @@
+"""Unpaid orders expire on the worker; a payment that comes later is still honoured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from kameng.config import Settings
+from kameng.kit.clock import FrozenClock
+from tests.factories import Sessions, add_keys, create_product, place_order, signed_notify
+
+
+async def status_of(db: Sessions, order_no: str) -> str:
+    async with db() as s:
+        return str((await s.execute(text("SELECT status FROM orders WHERE order_no = :n"),
+                                    {"n": order_no})).scalar_one())
+
+
+async def run_expiry(run_jobs: Any) -> None:
+    from kameng.orders.tasks import expire_unpaid
+
+    await expire_unpaid.defer_async(timestamp=0)
+    await run_jobs()
+
+
+class TestExpiry:
+    async def test_expires_only_after_the_deadline(
+        self, client: httpx.AsyncClient, db: Sessions, clock: FrozenClock, run_jobs: Any,
+        settings: Settings,
+    ) -> None:
+        await create_product(db)
+        order = await place_order(client)
+        clock.advance(seconds=settings.unpaid_ttl_seconds - 1)
+        await run_expiry(run_jobs)
+        assert await status_of(db, order["order_no"]) == "unpaid"
+        clock.advance(seconds=1)
+        await run_expiry(run_jobs)
+        assert await status_of(db, order["order_no"]) == "expired"
+        body = (await client.get(f"/api/shop/orders/{order['order_no']}")).json()
+        assert [e["type"] for e in body["timeline"]] == ["created", "expired"]
+        assert "已过期" in body["explanation"] and "自动恢复" in body["explanation"]
+
+    async def test_paid_orders_never_expire(
+        self, client: httpx.AsyncClient, db: Sessions, clock: FrozenClock, run_jobs: Any,
+        settings: Settings,
+    ) -> None:
+        product_id = await create_product(db)
+        await add_keys(db, settings, product_id, 1)
+        order = await place_order(client)
+        await client.get("/notify/epay", params=signed_notify(settings, order["order_no"], 1000))
+        clock.advance(days=2)
+        await run_expiry(run_jobs)
+        assert await status_of(db, order["order_no"]) == "delivered"
+
+    async def test_late_notify_revives_and_delivers(
+        self, client: httpx.AsyncClient, db: Sessions, clock: FrozenClock, run_jobs: Any,
+        settings: Settings,
+    ) -> None:
+        product_id = await create_product(db)
+        await add_keys(db, settings, product_id, 1)
+        order = await place_order(client)
+        clock.advance(hours=3)
+        await run_expiry(run_jobs)
+        assert await status_of(db, order["order_no"]) == "expired"
+        response = await client.get("/notify/epay",
+                                    params=signed_notify(settings, order["order_no"], 1000))
+        assert response.text == "success"
+        body = (await client.get(f"/api/shop/orders/{order['order_no']}")).json()
+        assert body["status"] == "delivered"
+        assert [e["type"] for e in body["timeline"]] == ["created", "expired", "paid", "delivered"]
+        assert len(body["goods"]) == 1
+
+    async def test_late_notify_without_stock_waits_for_stock(
+        self, client: httpx.AsyncClient, db: Sessions, clock: FrozenClock, run_jobs: Any,
+        settings: Settings,
+    ) -> None:
+        await create_product(db)
+        order = await place_order(client)
+        clock.advance(hours=3)
+        await run_expiry(run_jobs)
+        await client.get("/notify/epay", params=signed_notify(settings, order["order_no"], 1000))
+        assert await status_of(db, order["order_no"]) == "awaiting_stock"
