@@ -135,6 +135,9 @@ async def client(
     from kameng.web.app import create_app
 
     app = create_app(settings, engine=engine)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    # Errors reach the client as responses, as they would over a socket.
+    transport = httpx.ASGITransport(
+        app=app, client=("127.0.0.1", 40000), raise_app_exceptions=False
+    )
     async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as c:
         yield c

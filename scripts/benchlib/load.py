@@ -9,6 +9,7 @@ is sampled around the phase, so the report can say who used the cores.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -32,6 +33,7 @@ class CpuSample:
     machine_busy: float | None  # CPU-seconds, all cores
     generator: float  # CPU-seconds of this process
     server: float | None  # CPU-seconds of the app server process
+    postgres: dict[int, float]  # backend pid -> CPU-seconds, backends of the bench database
 
 
 def _machine_busy() -> float | None:
@@ -43,7 +45,8 @@ def _machine_busy() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _process_cpu(pid: int | None) -> float | None:
+def process_cpu(pid: int | None) -> float | None:
+    """utime + stime of a local process, in seconds (None when not readable)."""
     if pid is None:
         return None
     try:
@@ -51,17 +54,29 @@ def _process_cpu(pid: int | None) -> float | None:
     except OSError:
         return None
     rest = stat[stat.rindex(")") + 2 :].split()
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_sample(server_pid: int | None) -> CpuSample:
-    times = os.times()
-    return CpuSample(
-        wall=time.perf_counter(),
-        machine_busy=_machine_busy(),
-        generator=times.user + times.system,
-        server=_process_cpu(server_pid),
-    )
+class CpuMonitor:
+    """Who used the cores during a phase: this process (the load generator), the app
+    server, the PostgreSQL backends serving the bench database, and everything else
+    (PG's background writers, other users of the machine)."""
+
+    def __init__(self, server_pid: int | None, backends: Callable[[], list[int]] | None) -> None:
+        self.server_pid = server_pid
+        self._backends = backends
+
+    def sample(self) -> CpuSample:
+        pids = self._backends() if self._backends else []
+        postgres = {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
+        times = os.times()
+        return CpuSample(
+            wall=time.perf_counter(),
+            machine_busy=_machine_busy(),
+            generator=times.user + times.system,
+            server=process_cpu(self.server_pid),
+            postgres=postgres,
+        )
 
 
 @dataclass
@@ -70,16 +85,30 @@ class CpuShare:
 
     generator: float
     server: float | None
-    database_and_rest: float | None  # machine busy - generator - server
+    postgres: float | None  # backends of the bench database (None: not local / not readable)
+    other: float | None  # machine busy - the above: PG background processes, other users
 
     def as_dict(self) -> dict[str, float | None]:
+        def r(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
         return {
-            "generator_cores": round(self.generator, 3),
-            "server_cores": None if self.server is None else round(self.server, 3),
-            "postgres_and_rest_cores": (
-                None if self.database_and_rest is None else round(self.database_and_rest, 3)
-            ),
+            "generator_cores": r(self.generator),
+            "server_cores": r(self.server),
+            "postgres_backend_cores": r(self.postgres),
+            "other_cores": r(self.other),
         }
+
+    def ms_per_op(self, rate: float) -> dict[str, float | None]:
+        return {
+            "generator": _per_op(self.generator, rate),
+            "server": _per_op(self.server, rate),
+            "postgres_backends": _per_op(self.postgres, rate),
+        }
+
+
+def _per_op(cores: float | None, rate: float) -> float | None:
+    return None if cores is None or rate <= 0 else round(cores / rate * 1000, 3)
 
 
 def cpu_share(before: CpuSample, after: CpuSample) -> CpuShare:
@@ -90,11 +119,16 @@ def cpu_share(before: CpuSample, after: CpuSample) -> CpuShare:
         if before.server is None or after.server is None
         else (after.server - before.server) / wall
     )
-    rest = None
+    pg: float | None = None
+    if after.postgres:
+        # A backend born during the phase counts whole; one gone by the end is lost.
+        used = sum(cpu - before.postgres.get(pid, 0.0) for pid, cpu in after.postgres.items())
+        pg = used / wall
+    other = None
     if before.machine_busy is not None and after.machine_busy is not None:
-        rest = (after.machine_busy - before.machine_busy) / wall - gen - (srv or 0.0)
-        rest = max(rest, 0.0)
-    return CpuShare(generator=gen, server=srv, database_and_rest=rest)
+        busy = (after.machine_busy - before.machine_busy) / wall
+        other = max(busy - gen - (srv or 0.0) - (pg or 0.0), 0.0)
+    return CpuShare(generator=gen, server=srv, postgres=pg, other=other)
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float | None:
@@ -142,6 +176,7 @@ class PhaseResult(Generic[R]):
             "latency_p99_ms": None if p99 is None else round(p99, 2),
             "errors": self.errors,
             "cpu": None if self.cpu is None else self.cpu.as_dict(),
+            "cpu_ms_per_op": None if self.cpu is None else self.cpu.ms_per_op(self.rate),
             **self.extra,
         }
 
@@ -155,22 +190,19 @@ async def run_phase(
     workers: Sequence[Op[T, R]],
     *,
     duration: float | None = None,
-    server_pid: int | None = None,
+    monitor: CpuMonitor | None = None,
 ) -> PhaseResult[R]:
     """Drain ``items`` with one coroutine per entry of ``workers`` (each its own connection).
 
     An operation raising is a failure (counted, first errors kept); the phase
     never retries. ``duration`` stops handing out items after that many seconds.
     """
-    import asyncio
-
     source: Iterator[T] = iter(items)
     results: list[R] = []
     latencies: list[float] = []
     errors: list[str] = []
     counters = {"attempted": 0, "failed": 0}
-    started = time.perf_counter()
-    deadline = None if duration is None else started + duration
+    deadline: float | None = None
 
     async def worker(op: Op[T, R]) -> None:
         while deadline is None or time.perf_counter() < deadline:
@@ -189,16 +221,21 @@ async def run_phase(
             latencies.append(time.perf_counter() - t0)
             results.append(result)
 
-    before = cpu_sample(server_pid)
+    monitor = monitor or CpuMonitor(None, None)
+    before = monitor.sample()
+    t_start = time.perf_counter()
+    if duration is not None:
+        deadline = t_start + duration
     await asyncio.gather(*(worker(op) for op in workers))
-    after = cpu_sample(server_pid)
+    t_end = time.perf_counter()
+    after = monitor.sample()
     return PhaseResult(
         name=name,
         attempted=counters["attempted"],
         results=results,
         failures=counters["failed"],
         errors=errors,
-        elapsed=after.wall - before.wall,
+        elapsed=t_end - t_start,
         latencies=latencies,
         cpu=cpu_share(before, after),
     )

@@ -141,10 +141,14 @@ class RawShop:
                     "sources": self._paid_sources,
                     "event": "paid",
                     "params": json.dumps(
-                        {"gateway": "epay", "trade_no": trade_no, "amount_cents": amount,
-                         "late": late},
+                        {
+                            "gateway": "epay",
+                            "trade_no": trade_no,
+                            "amount_cents": amount,
+                            "late": late,
+                        },
                         ensure_ascii=False,
-                    ),  # fmt: skip
+                    ),
                     "actor": "gateway",
                 },
             )
@@ -214,4 +218,3 @@ class RawShop:
             await self.notify(conn, item)
 
         return op
-

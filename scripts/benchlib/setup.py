@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -9,13 +10,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -145,10 +146,36 @@ def settle(url: str) -> None:
     dirty pages flushed (so a checkpoint does not land inside one phase only)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
-        try:
+        # CHECKPOINT needs superuser or pg_checkpoint; without it the bench still runs.
+        with contextlib.suppress(psycopg.Error):
             conn.execute("CHECKPOINT")
-        except psycopg.Error:
-            pass  # needs superuser / pg_checkpoint; the bench still runs
+
+
+def backend_lister(url: str) -> Callable[[], list[int]] | None:
+    """Pids of the PostgreSQL backends serving the bench database, when PostgreSQL runs
+    on this machine (checked: each pid must be a local ``postgres`` process)."""
+    host = urlsplit(libpq_url(url)).hostname
+    query = parse_qs(urlsplit(libpq_url(url)).query).get("host", [""])[0]
+    local = host in (None, "", "127.0.0.1", "localhost", "::1") or query.startswith("/")
+    if not local:
+        return None
+
+    def backends() -> list[int]:
+        with psycopg.connect(url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        return [int(r[0]) for r in rows if _is_local_postgres(int(r[0]))]
+
+    return backends
+
+
+def _is_local_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
 
 
 def free_port() -> int:
@@ -173,8 +200,11 @@ class AppServer:
 
 
 @contextmanager
-def app_server(database_url: str) -> Iterator[AppServer]:
-    """uvicorn, 1 worker, uvloop + httptools, no access log, on 127.0.0.1:<free port>."""
+def app_server(database_url: str, *, profile_to: Path | None = None) -> Iterator[AppServer]:
+    """uvicorn, 1 worker, uvloop + httptools, no access log, on 127.0.0.1:<free port>.
+
+    With ``profile_to`` the server runs under cProfile (CPU clock) and writes its
+    stats there when it stops."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAMENG_")}
@@ -185,8 +215,12 @@ def app_server(database_url: str) -> Iterator[AppServer]:
         KAMENG_EPAY_KEY=EPAY_KEY,
         KAMENG_PUBLIC_URL=base_url,
     )
+    launcher = [sys.executable, "-m", "uvicorn"]
+    if profile_to is not None:
+        launcher = [sys.executable, str(Path(__file__).with_name("profiled_server.py")),
+                    str(profile_to)]  # fmt: skip
     command = [
-        sys.executable, "-m", "uvicorn", "kameng.web.app:create_app", "--factory",
+        *launcher, "kameng.web.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
         "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
     ]  # fmt: skip

@@ -479,3 +479,15 @@ class TestCommand:
 
         assert await self.run_cli("GAME-10", tmp_path, database_url, settings) == 2
         assert await scalar(conn, "SELECT count(*) FROM card_keys") == 0
+
+    async def test_unreachable_database_exits_3(
+        self,
+        tmp_path: Path,
+        settings: Settings,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        file = tmp_path / "cards.txt"
+        file.write_text("K1 p1\n", encoding="utf-8")
+        url = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
+        assert await self.run_cli("GAME-10", file, url, settings) == 3
+        assert "database error, nothing imported" in capsys.readouterr().err

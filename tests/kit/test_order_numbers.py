@@ -14,7 +14,8 @@ class TestOrderNumbers:
         # Damm's published example: 572 -> check digit 4.
         assert order_numbers.damm_digit("572") == 4
         assert order_numbers.is_valid("1234567890123452") is (
-            order_numbers.damm_digit("123456789012345") == 2)
+            order_numbers.damm_digit("123456789012345") == 2
+        )
 
     @given(numbers)
     def test_generated_numbers_are_16_valid_digits(self, number: str) -> None:

@@ -29,18 +29,24 @@ def fullwidth(text: str) -> str:
 
 
 class TestLookup:
-    async def test_exact_and_sloppy_forms_find_the_order(self, client: httpx.AsyncClient,
-                                                         order: dict[str, Any]) -> None:
+    async def test_exact_and_sloppy_forms_find_the_order(
+        self, client: httpx.AsyncClient, order: dict[str, Any]
+    ) -> None:
         n = order["order_no"]
-        for typed in (n, f" {n[:4]} {n[4:8]} {n[8:12]} {n[12:]} ", f"{n[:8]}-{n[8:]}",
-                      fullwidth(n)):
+        for typed in (
+            n,
+            f" {n[:4]} {n[4:8]} {n[8:12]} {n[12:]} ",
+            f"{n[:8]}-{n[8:]}",
+            fullwidth(n),
+        ):
             body = await lookup(client, typed)
             assert body["kind"] == "order", typed
             assert body["order"]["order_no"] == n
             assert "goods" not in body["order"]  # a lookup never reveals keys
 
-    async def test_wrong_check_digit_suggests(self, client: httpx.AsyncClient,
-                                              order: dict[str, Any]) -> None:
+    async def test_wrong_check_digit_suggests(
+        self, client: httpx.AsyncClient, order: dict[str, Any]
+    ) -> None:
         n = order["order_no"]
         typo = n[:5] + str((int(n[5]) + 1) % 10) + n[6:]
         body = await lookup(client, typo)
@@ -48,8 +54,9 @@ class TestLookup:
         assert [s["order_no"] for s in body["suggestions"]] == [n]
         assert "您是不是要找" in body["message"]
 
-    async def test_swapped_and_missing_digits_suggest(self, client: httpx.AsyncClient,
-                                                      order: dict[str, Any]) -> None:
+    async def test_swapped_and_missing_digits_suggest(
+        self, client: httpx.AsyncClient, order: dict[str, Any]
+    ) -> None:
         n = order["order_no"]
         i = next(i for i in range(15) if n[i] != n[i + 1])
         swapped = n[:i] + n[i + 1] + n[i] + n[i + 2 :]
@@ -62,8 +69,10 @@ class TestLookup:
     ) -> None:
         product_id = (await client.get("/api/shop/products")).json()[0]["sku"]
         assert product_id == "GAME-10"
-        await client.get("/notify/epay", params=signed_notify(
-            settings, order["order_no"], 1000, trade_no="2026112599887766"))
+        await client.get(
+            "/notify/epay",
+            params=signed_notify(settings, order["order_no"], 1000, trade_no="2026112599887766"),
+        )
         body = await lookup(client, "2026112599887766")
         assert body["kind"] == "trade_no"
         assert body["order"]["order_no"] == order["order_no"]
@@ -80,21 +89,24 @@ class TestLookup:
             ("x" * 128, "not_found", "没有找到"),
         ],
     )
-    async def test_misses_are_explained(self, client: httpx.AsyncClient, order: dict[str, Any],
-                                        q: str, kind: str, phrase: str) -> None:
+    async def test_misses_are_explained(
+        self, client: httpx.AsyncClient, order: dict[str, Any], q: str, kind: str, phrase: str
+    ) -> None:
         body = await lookup(client, q)
         assert body["kind"] == kind
         assert phrase in body["message"]
         assert body["order"] is None and body["suggestions"] == []
 
-    async def test_over_long_query_is_a_clear_422(self, client: httpx.AsyncClient,
-                                                  db: Sessions) -> None:
+    async def test_over_long_query_is_a_clear_422(
+        self, client: httpx.AsyncClient, db: Sessions
+    ) -> None:
         response = await client.get("/api/shop/lookup", params={"q": "1" * 500})
         assert response.status_code == 422
         assert response.json()["error"] == "invalid_input"
 
-    async def test_order_path_with_typo_is_422_not_500(self, client: httpx.AsyncClient,
-                                                       order: dict[str, Any]) -> None:
+    async def test_order_path_with_typo_is_422_not_500(
+        self, client: httpx.AsyncClient, order: dict[str, Any]
+    ) -> None:
         response = await client.get("/api/shop/orders/123")
         assert response.status_code == 422
         assert response.json()["error"] == "order_number_invalid"
@@ -103,11 +115,14 @@ class TestLookup:
         assert missing.json()["error"] == "order_not_found"
 
 
-async def test_products_list_shows_capped_stock(client: httpx.AsyncClient, db: Sessions,
-                                                settings: Settings) -> None:
+async def test_products_list_shows_capped_stock(
+    client: httpx.AsyncClient, db: Sessions, settings: Settings
+) -> None:
     product_id = await create_product(db)
     await add_keys(db, settings, product_id, 3)
     await create_product(db, sku="EMPTY", name="空", price_cents=1)
     body = (await client.get("/api/shop/products")).json()
     assert [(p["sku"], p["in_stock"], p["stock_capped"], p["price"]) for p in body] == [
-        ("GAME-10", 3, False, "10.00"), ("EMPTY", 0, False, "0.01")]
+        ("GAME-10", 3, False, "10.00"),
+        ("EMPTY", 0, False, "0.01"),
+    ]

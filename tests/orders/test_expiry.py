@@ -14,8 +14,13 @@ from tests.factories import Sessions, add_keys, create_product, place_order, sig
 
 async def status_of(db: Sessions, order_no: str) -> str:
     async with db() as s:
-        return str((await s.execute(text("SELECT status FROM orders WHERE order_no = :n"),
-                                    {"n": order_no})).scalar_one())
+        return str(
+            (
+                await s.execute(
+                    text("SELECT status FROM orders WHERE order_no = :n"), {"n": order_no}
+                )
+            ).scalar_one()
+        )
 
 
 async def run_expiry(run_jobs: Any) -> None:
@@ -27,7 +32,11 @@ async def run_expiry(run_jobs: Any) -> None:
 
 class TestExpiry:
     async def test_expires_only_after_the_deadline(
-        self, client: httpx.AsyncClient, db: Sessions, clock: FrozenClock, run_jobs: Any,
+        self,
+        client: httpx.AsyncClient,
+        db: Sessions,
+        clock: FrozenClock,
+        run_jobs: Any,
         settings: Settings,
     ) -> None:
         await create_product(db)
@@ -43,7 +52,11 @@ class TestExpiry:
         assert "已过期" in body["explanation"] and "自动恢复" in body["explanation"]
 
     async def test_paid_orders_never_expire(
-        self, client: httpx.AsyncClient, db: Sessions, clock: FrozenClock, run_jobs: Any,
+        self,
+        client: httpx.AsyncClient,
+        db: Sessions,
+        clock: FrozenClock,
+        run_jobs: Any,
         settings: Settings,
     ) -> None:
         product_id = await create_product(db)
@@ -55,7 +68,11 @@ class TestExpiry:
         assert await status_of(db, order["order_no"]) == "delivered"
 
     async def test_late_notify_revives_and_delivers(
-        self, client: httpx.AsyncClient, db: Sessions, clock: FrozenClock, run_jobs: Any,
+        self,
+        client: httpx.AsyncClient,
+        db: Sessions,
+        clock: FrozenClock,
+        run_jobs: Any,
         settings: Settings,
     ) -> None:
         product_id = await create_product(db)
@@ -64,8 +81,9 @@ class TestExpiry:
         clock.advance(hours=3)
         await run_expiry(run_jobs)
         assert await status_of(db, order["order_no"]) == "expired"
-        response = await client.get("/notify/epay",
-                                    params=signed_notify(settings, order["order_no"], 1000))
+        response = await client.get(
+            "/notify/epay", params=signed_notify(settings, order["order_no"], 1000)
+        )
         assert response.text == "success"
         body = (await client.get(f"/api/shop/orders/{order['order_no']}")).json()
         assert body["status"] == "delivered"
@@ -73,7 +91,11 @@ class TestExpiry:
         assert len(body["goods"]) == 1
 
     async def test_late_notify_without_stock_waits_for_stock(
-        self, client: httpx.AsyncClient, db: Sessions, clock: FrozenClock, run_jobs: Any,
+        self,
+        client: httpx.AsyncClient,
+        db: Sessions,
+        clock: FrozenClock,
+        run_jobs: Any,
         settings: Settings,
     ) -> None:
         await create_product(db)

@@ -31,8 +31,10 @@ def signed(params: dict[str, str]) -> dict[str, str]:
 
 
 def test_signature_matches_a_hand_computed_md5() -> None:
-    expected_string = ("money=10&name=游戏点卡 10 元&out_trade_no=1234567890123452&pid=1001&"
-                       "trade_no=2026112512000012345&trade_status=TRADE_SUCCESS&type=alipay")
+    expected_string = (
+        "money=10&name=游戏点卡 10 元&out_trade_no=1234567890123452&pid=1001&"
+        "trade_no=2026112512000012345&trade_status=TRADE_SUCCESS&type=alipay"
+    )
     assert epay_sign.signing_string(BASE | {"param": ""}) == expected_string
     assert epay_sign.sign(BASE, KEY) == hashlib.md5((expected_string + KEY).encode()).hexdigest()
 
@@ -40,7 +42,10 @@ def test_signature_matches_a_hand_computed_md5() -> None:
 def test_untouched_notify_verifies() -> None:
     verified = gateway.parse_notify(signed(BASE))
     assert (verified.out_trade_no, verified.trade_no, verified.amount_cents) == (
-        "1234567890123452", "2026112512000012345", 1000)
+        "1234567890123452",
+        "2026112512000012345",
+        1000,
+    )
 
 
 def test_empty_key_is_refused_at_configuration() -> None:
@@ -58,8 +63,10 @@ def test_any_changed_field_is_rejected(field: str, value: str) -> None:
         gateway.parse_notify(params)
 
 
-@given(extra=st.text(st.characters(categories=["Ll"]), min_size=1, max_size=8),
-       value=st.text(min_size=1, max_size=8))
+@given(
+    extra=st.text(st.characters(categories=["Ll"]), min_size=1, max_size=8),
+    value=st.text(min_size=1, max_size=8),
+)
 def test_an_added_field_is_rejected(extra: str, value: str) -> None:
     params = signed(BASE)
     if extra in params:

@@ -21,18 +21,25 @@ async def send(client: httpx.AsyncClient, params: dict[str, str]) -> httpx.Respo
 async def state(db: Sessions, order_no: str) -> tuple[str, int, int, int]:
     """status, payments, sold keys, events of one order."""
     async with db() as s:
-        row = (await s.execute(text(
-            "SELECT o.status, (SELECT count(*) FROM payments p WHERE p.order_id = o.id), "
-            "(SELECT count(*) FROM card_keys k WHERE k.order_id = o.id), "
-            "(SELECT count(*) FROM order_events e WHERE e.order_id = o.id) "
-            "FROM orders o WHERE o.order_no = :n"), {"n": order_no})).one()
+        row = (
+            await s.execute(
+                text(
+                    "SELECT o.status, (SELECT count(*) FROM payments p WHERE p.order_id = o.id), "
+                    "(SELECT count(*) FROM card_keys k WHERE k.order_id = o.id), "
+                    "(SELECT count(*) FROM order_events e WHERE e.order_id = o.id) "
+                    "FROM orders o WHERE o.order_no = :n"
+                ),
+                {"n": order_no},
+            )
+        ).one()
     return row[0], row[1], row[2], row[3]
 
 
 async def verdicts(db: Sessions) -> list[str]:
     async with db() as s:
-        return list((await s.execute(text(
-            "SELECT verdict FROM payment_notifies ORDER BY id"))).scalars())
+        return list(
+            (await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))).scalars()
+        )
 
 
 @pytest.fixture
@@ -53,8 +60,13 @@ class TestRejected:
         ],
     )
     async def test_tampered_notify_fails_and_changes_nothing(
-        self, client: httpx.AsyncClient, db: Sessions, settings: Settings,
-        order: dict[str, Any], change: dict[str, str], verdict: str,
+        self,
+        client: httpx.AsyncClient,
+        db: Sessions,
+        settings: Settings,
+        order: dict[str, Any],
+        change: dict[str, str],
+        verdict: str,
     ) -> None:
         params = signed_notify(settings, order["order_no"], 1000) | change
         response = await send(client, params)
@@ -70,8 +82,9 @@ class TestRejected:
         assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
         assert await verdicts(db) == ["amount_mismatch"]
 
-    async def test_other_merchant_fails(self, client: httpx.AsyncClient, db: Sessions,
-                                        settings: Settings, order: dict[str, Any]) -> None:
+    async def test_other_merchant_fails(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
+    ) -> None:
         response = await send(client, signed_notify(settings, order["order_no"], 1000, pid="9999"))
         assert response.text == "fail"
         assert await verdicts(db) == ["wrong_merchant"]
@@ -79,9 +92,12 @@ class TestRejected:
     async def test_unknown_order_and_unknown_gateway_fail(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
     ) -> None:
-        assert (await send(client, signed_notify(settings, "1234567890123452", 1000))).text == "fail"
-        other = await client.get("/notify/alipay",
-                                 params=signed_notify(settings, order["order_no"], 1000))
+        assert (
+            await send(client, signed_notify(settings, "1234567890123452", 1000))
+        ).text == "fail"
+        other = await client.get(
+            "/notify/alipay", params=signed_notify(settings, order["order_no"], 1000)
+        )
         assert other.text == "fail"
         assert await verdicts(db) == ["unknown_order", "unknown_gateway"]
         assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
@@ -92,28 +108,38 @@ class TestRejected:
         second = await place_order(client)
         ok = await send(client, signed_notify(settings, order["order_no"], 1000, trade_no="T1"))
         assert ok.text == "success"
-        replay = await send(client, signed_notify(settings, second["order_no"], 1000,
-                                                  trade_no="T1"))
+        replay = await send(
+            client, signed_notify(settings, second["order_no"], 1000, trade_no="T1")
+        )
         assert replay.text == "fail"
         assert await state(db, second["order_no"]) == ("unpaid", 0, 0, 1)
         assert await verdicts(db) == ["accepted", "trade_no_reused"]
 
-    @pytest.mark.parametrize("query", ["", "pid=1001", "a=1&a=2", "money=abc&sign=x"])
-    async def test_garbage_fails_cleanly(self, client: httpx.AsyncClient, db: Sessions,
-                                         query: str) -> None:
+    @pytest.mark.parametrize(
+        "query", ["", "pid=1001", "a=1&a=2", "money=abc&sign=x", "out_trade_no=%05A%00"]
+    )
+    async def test_garbage_fails_cleanly(
+        self, client: httpx.AsyncClient, db: Sessions, query: str
+    ) -> None:
         response = await client.get(f"/notify/epay?{query}")
         assert response.status_code == 200
         assert response.text == "fail"
         assert await verdicts(db) == ["malformed"]
         assert await count(db, "SELECT count(*) FROM payments") == 0
 
-    async def test_every_notify_is_stored_raw(self, client: httpx.AsyncClient, db: Sessions,
-                                              settings: Settings, order: dict[str, Any]) -> None:
+    async def test_every_notify_is_stored_raw(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
+    ) -> None:
         params = signed_notify(settings, order["order_no"], 1000) | {"sign": "f" * 32}
         await send(client, params)
         async with db() as s:
-            row = (await s.execute(text(
-                "SELECT http_method, raw_query, out_trade_no, verdict FROM payment_notifies"))).one()
+            row = (
+                await s.execute(
+                    text(
+                        "SELECT http_method, raw_query, out_trade_no, verdict FROM payment_notifies"
+                    )
+                )
+            ).one()
         assert row[0] == "GET"
         assert f"out_trade_no={order['order_no']}" in row[1] and "sign=" + "f" * 32 in row[1]
         assert row[2] == order["order_no"]
@@ -124,8 +150,9 @@ class TestAccepted:
     async def test_post_form_notify_is_accepted_too(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
     ) -> None:
-        response = await client.post("/notify/epay",
-                                     data=signed_notify(settings, order["order_no"], 1000))
+        response = await client.post(
+            "/notify/epay", data=signed_notify(settings, order["order_no"], 1000)
+        )
         assert response.text == "success"
         assert await state(db, order["order_no"]) == ("delivered", 1, 1, 3)
 
@@ -143,8 +170,9 @@ class TestAccepted:
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
     ) -> None:
         await send(client, signed_notify(settings, order["order_no"], 1000, trade_no="A"))
-        response = await send(client, signed_notify(settings, order["order_no"], 1000,
-                                                    trade_no="B"))
+        response = await send(
+            client, signed_notify(settings, order["order_no"], 1000, trade_no="B")
+        )
         assert response.text == "success"  # stop the gateway re-sending; the money is on record
         assert await state(db, order["order_no"]) == ("delivered", 1, 1, 4)
         assert await verdicts(db) == ["accepted", "second_payment"]
@@ -173,9 +201,14 @@ class TestAccepted:
         assert await count(db, "SELECT count(*) FROM payments") == 200
         assert await count(db, "SELECT count(*) FROM card_keys WHERE status = 'sold'") == 100
         assert await count(db, "SELECT count(DISTINCT order_id) FROM card_keys") == 100
-        assert await count(
-            db, "SELECT count(*) FROM orders o WHERE status = 'delivered' AND "
-            "(SELECT count(*) FROM card_keys k WHERE k.order_id = o.id) <> 1") == 0
+        assert (
+            await count(
+                db,
+                "SELECT count(*) FROM orders o WHERE status = 'delivered' AND "
+                "(SELECT count(*) FROM card_keys k WHERE k.order_id = o.id) <> 1",
+            )
+            == 0
+        )
 
 
 class TestDatabaseGuards:
@@ -187,9 +220,12 @@ class TestDatabaseGuards:
 
         with pytest.raises(IntegrityError, match="uq_card_keys_order_id_slot"):
             async with db() as s, s.begin():
-                await s.execute(text(
-                    "UPDATE card_keys SET status = 'sold', order_id = (SELECT order_id FROM "
-                    "card_keys WHERE status = 'sold'), slot = 1 WHERE status = 'available'"))
+                await s.execute(
+                    text(
+                        "UPDATE card_keys SET status = 'sold', order_id = (SELECT order_id FROM "
+                        "card_keys WHERE status = 'sold'), slot = 1 WHERE status = 'available'"
+                    )
+                )
         assert await count(db, "SELECT count(*) FROM card_keys WHERE status = 'sold'") == 1
 
     async def test_timeline_is_append_only(self, db: Sessions, order: dict[str, Any]) -> None:

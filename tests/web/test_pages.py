@@ -12,8 +12,9 @@ from tests.factories import Sessions, add_keys, count, create_product, signed_no
 
 
 class TestPages:
-    async def test_buy_shows_number_then_keys(self, client: httpx.AsyncClient, db: Sessions,
-                                              settings: Settings) -> None:
+    async def test_buy_shows_number_then_keys(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings
+    ) -> None:
         product_id = await create_product(db)
         keys = await add_keys(db, settings, product_id, 2)
         index = await client.get("/")
@@ -37,8 +38,9 @@ class TestPages:
     ) -> None:
         product_id = await create_product(db)
         keys = await add_keys(db, settings, product_id, 1)
-        bought = await client.post("/buy", data={"product": "GAME-10", "quantity": "1",
-                                                  "query_password": "pass1234"})
+        bought = await client.post(
+            "/buy", data={"product": "GAME-10", "quantity": "1", "query_password": "pass1234"}
+        )
         order_no = bought.headers["location"].split("/")[2].split("?")[0]
         await client.get("/notify/epay", params=signed_notify(settings, order_no, 1000))
         stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
@@ -51,16 +53,19 @@ class TestPages:
         self, client: httpx.AsyncClient, db: Sessions
     ) -> None:
         await create_product(db)
-        for data, phrase in (({"product": "GAME-10", "quantity": "99"}, "购买数量须在 1 到 10 之间"),
-                             ({"product": "NOPE"}, "商品不存在"),
-                             ({"product": "GAME-10", "quantity": "-1"}, "输入有误")):
+        for data, phrase in (
+            ({"product": "GAME-10", "quantity": "99"}, "购买数量须在 1 到 10 之间"),
+            ({"product": "NOPE"}, "商品不存在"),
+            ({"product": "GAME-10", "quantity": "-1"}, "输入有误"),
+        ):
             response = await client.post("/buy", data=data)
             assert response.status_code in (404, 422)
             assert phrase in response.text
         assert await count(db, "SELECT count(*) FROM orders") == 0
 
-    async def test_query_page_redirects_and_suggests(self, client: httpx.AsyncClient,
-                                                     db: Sessions) -> None:
+    async def test_query_page_redirects_and_suggests(
+        self, client: httpx.AsyncClient, db: Sessions
+    ) -> None:
         await create_product(db)
         bought = await client.post("/buy", data={"product": "GAME-10"})
         order_no = bought.headers["location"].split("/")[2].split("?")[0]
@@ -71,8 +76,9 @@ class TestPages:
         assert suggested.status_code == 200 and f"/o/{order_no}" in suggested.text
         assert "本浏览器下过的订单" in suggested.text
 
-    async def test_unknown_page_is_a_friendly_404(self, client: httpx.AsyncClient,
-                                                  db: Sessions) -> None:
+    async def test_unknown_page_is_a_friendly_404(
+        self, client: httpx.AsyncClient, db: Sessions
+    ) -> None:
         response = await client.get("/nope")
         assert response.status_code == 404 and "页面不存在" in response.text
 
@@ -82,12 +88,21 @@ class TestPages:
         assert "Order now" in response.text
 
 
-paths = st.sampled_from(["/o/{}", "/o/{}/live", "/query?q={}", "/api/shop/orders/{}",
-                         "/api/shop/lookup?q={}", "/notify/epay?out_trade_no={}"])
+paths = st.sampled_from(
+    [
+        "/o/{}",
+        "/o/{}/live",
+        "/query?q={}",
+        "/api/shop/orders/{}",
+        "/api/shop/lookup?q={}",
+        "/notify/epay?out_trade_no={}",
+    ]
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(path=paths, junk=st.text(max_size=40))
 async def test_no_input_gives_a_500(client: httpx.AsyncClient, path: str, junk: str) -> None:
     from urllib.parse import quote
@@ -97,7 +112,8 @@ async def test_no_input_gives_a_500(client: httpx.AsyncClient, path: str, junk: 
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
-async def test_wrong_method_is_405_not_500(client: httpx.AsyncClient, db: Sessions,
-                                           method: str) -> None:
+async def test_wrong_method_is_405_not_500(
+    client: httpx.AsyncClient, db: Sessions, method: str
+) -> None:
     response = await client.request(method, "/api/shop/products")
     assert response.status_code == 405

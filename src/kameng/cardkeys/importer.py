@@ -287,12 +287,12 @@ async def import_card_keys(
                 f"expected to insert {expected} keys, inserted {cur.rowcount}: "
                 "stock of the product changed during the import; nothing was imported, retry"
             )
+        await conn.execute(f"DROP TABLE {_TEMP_TABLE}")
         if expected:
             await _defer_restock(conn, product_id)
-        await conn.execute(f"DROP TABLE {_TEMP_TABLE}")
-        # Without fresh statistics the planner may misjudge the allocation
-        # query after a bulk load; ANALYZE counts our own uncommitted rows.
-        await conn.execute("ANALYZE card_keys")
+            # Without fresh statistics the planner may misjudge the allocation
+            # query after a bulk load; ANALYZE counts our own uncommitted rows.
+            await conn.execute("ANALYZE card_keys")
 
     return ImportReport(
         product_sku=product_sku,

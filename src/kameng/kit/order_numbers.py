@@ -51,7 +51,7 @@ def generate() -> str:
 
 
 def normalize(text: str) -> str:
-    """What a buyer typed -> bare ASCII digits and letters (full-width folded, separators dropped)."""
+    """What a buyer typed -> ASCII digits and letters (full-width folded, separators gone)."""
     folded = unicodedata.normalize("NFKC", text)
     return "".join(ch for ch in folded if ch.isalnum()).upper()
 

@@ -36,7 +36,8 @@ class LookupResult:
 
 
 async def lookup(session: AsyncSession, query: str) -> LookupResult:
-    raw = query.strip()[:MAX_QUERY]
+    # Control characters (NUL included) can be part of no number: drop them.
+    raw = "".join(ch for ch in query if ch.isprintable()).strip()[:MAX_QUERY]
     normalized = order_numbers.normalize(raw)
     if not normalized:
         return LookupResult(LookupKind.INVALID, normalized, hint="empty")

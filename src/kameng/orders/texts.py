@@ -67,7 +67,8 @@ def explain(order: OrderRow, lang: str) -> str:
             return (
                 f"订单尚未支付（¥{amount}）。请在 {expires} 前完成付款，付款后卡密立即显示在本页。"
                 if zh
-                else f"Not paid yet (¥{amount}). Pay before {expires}; the card keys appear here at once."
+                else f"Not paid yet (¥{amount}). Pay before {expires}; "
+                "the card keys appear here at once."
             )
         case "expired":
             return (
@@ -88,7 +89,8 @@ def explain(order: OrderRow, lang: str) -> str:
                 f"已收到付款，但商品暂时缺货（已发 {order.delivered_quantity}/{order.quantity}）。"
                 "补货后按付款先后顺序自动发放，无需任何操作；您的款项安全。"
                 if zh
-                else f"Paid, but out of stock ({order.delivered_quantity}/{order.quantity} delivered). "
+                else f"Paid, but out of stock "
+                f"({order.delivered_quantity}/{order.quantity} delivered). "
                 "Keys are delivered automatically on restock, first paid first served; "
                 "your money is safe."
             )

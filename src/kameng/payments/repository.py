@@ -55,6 +55,14 @@ async def payment_of_order(session: AsyncSession, order_id: int) -> PaymentRow |
     return PaymentRow(*row) if row else None
 
 
+def _storable(value: str | None, limit: int | None = None) -> str | None:
+    """PostgreSQL text cannot hold NUL: keep it visible as an escape instead."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "\\x00")
+    return value[:limit] if limit else value
+
+
 async def record_notify(
     session: AsyncSession,
     *,
@@ -77,16 +85,16 @@ async def record_notify(
             ":now, :m, :q, :b, :addr, :otn, :tn, :verdict, :detail, :order_id)"
         ),
         {
-            "gateway": gateway[:32],
+            "gateway": _storable(gateway, 32),
             "now": now,
-            "m": http_method[:8],
-            "q": raw_query,
-            "b": raw_body,
-            "addr": remote_addr,
-            "otn": (out_trade_no or None) and out_trade_no[:64],
-            "tn": (trade_no or None) and trade_no[:64],
+            "m": _storable(http_method, 8),
+            "q": _storable(raw_query),
+            "b": _storable(raw_body),
+            "addr": _storable(remote_addr, 64),
+            "otn": _storable(out_trade_no or None, 64),
+            "tn": _storable(trade_no or None, 64),
             "verdict": verdict,
-            "detail": detail,
+            "detail": _storable(detail),
             "order_id": order_id,
         },
     )

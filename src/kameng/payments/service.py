@@ -74,7 +74,8 @@ async def handle_notify(
         if verified.amount_cents != order.amount_cents:
             raise NotifyRejected(
                 "amount_mismatch",
-                f"paid {format_yuan(verified.amount_cents)}, order is {format_yuan(order.amount_cents)}",
+                f"paid {format_yuan(verified.amount_cents)}, "
+                f"order is {format_yuan(order.amount_cents)}",
             )
         verdict, detail = await _apply_payment(
             session,

@@ -11,7 +11,6 @@ from typing import Any
 import procrastinate
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kameng.db.engine import libpq_url
@@ -52,7 +51,9 @@ async def defer(
     """Defer ``task`` inside the transaction that ``connection`` is in."""
     configured = task.configure(connection=connection, queueing_lock=queueing_lock)
     try:
-        await configured.defer_async(**kwargs)
+        # A savepoint: a refused duplicate must not abort the caller's transaction.
+        async with connection.transaction():
+            await configured.defer_async(**kwargs)
     except procrastinate.exceptions.AlreadyEnqueued:
         # Same job already waiting: that one will do the work.
         pass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -25,7 +25,7 @@ from kameng.web.deps import language, remember_cookie, runtime, token_for
 
 router = APIRouter(prefix="/api/shop", tags=["shop"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "not found; body: {error, message}"},
     422: {"description": "invalid input; body: {error, message}"},
 }

@@ -11,8 +11,8 @@ from fastapi.responses import PlainTextResponse
 
 from kameng.db.engine import transaction
 from kameng.kit import clock
-from kameng.payments.service import RawNotify, handle_notify
 from kameng.payments.repository import record_notify
+from kameng.payments.service import RawNotify, handle_notify
 from kameng.web.deps import runtime
 
 router = APIRouter(tags=["notify"], include_in_schema=False)

@@ -204,7 +204,9 @@ def upgrade() -> None:
     )
     # procrastinate's job tables, from the SQL it ships: one migration history.
     # Sent through the driver without parameters: the SQL holds literal % signs.
-    op.get_bind().connection.driver_connection.execute(SchemaManager.get_schema())
+    op.get_bind().connection.driver_connection.execute(  # type: ignore[union-attr]
+        SchemaManager.get_schema()
+    )
 
 
 def downgrade() -> None:
