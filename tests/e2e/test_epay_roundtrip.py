@@ -20,32 +20,37 @@ from tests.factories import Sessions, add_keys, create_product, place_order
 
 
 @pytest.fixture
-async def wired(db: Sessions, settings: Settings,
-                engine: AsyncEngine) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient,
-                                                            Any]]:
+async def wired(
+    db: Sessions, settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, Any]]:
     shop = create_app(settings, engine=engine)
-    shop_transport = httpx.ASGITransport(app=shop, client=("127.0.0.1", 40001),
-                                         raise_app_exceptions=False)
-    sandbox = create_sandbox(merchants={settings.epay_pid: settings.epay_key}, time_scale=0.0001,
-                             http_transport=shop_transport)
+    shop_transport = httpx.ASGITransport(
+        app=shop, client=("127.0.0.1", 40001), raise_app_exceptions=False
+    )
+    sandbox = create_sandbox(
+        merchants={settings.epay_pid: settings.epay_key},
+        time_scale=0.0001,
+        http_transport=shop_transport,
+    )
     buyer_shop = httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test")
-    buyer_epay = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox),
-                                   base_url="http://epay.sandbox.test")
+    buyer_epay = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox), base_url="http://epay.sandbox.test"
+    )
     yield buyer_shop, buyer_epay, sandbox
     await sandbox.state.epay.aclose()
     await buyer_shop.aclose()
     await buyer_epay.aclose()
 
 
-async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
+async def wait_for(predicate: Any) -> None:
+    async with asyncio.timeout(5):
+        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
+            await asyncio.sleep(0.02)
 
 
-async def test_pay_through_the_sandbox_delivers(wired: Any, db: Sessions,
-                                                settings: Settings) -> None:
+async def test_pay_through_the_sandbox_delivers(
+    wired: Any, db: Sessions, settings: Settings
+) -> None:
     shop, epay, _sandbox = wired
     product_id = await create_product(db, price_cents=1050)
     keys = await add_keys(db, settings, product_id, 2)
@@ -79,7 +84,15 @@ async def test_gateway_query_agrees(wired: Any, db: Sessions, settings: Settings
     await create_product(db)
     order = await place_order(shop)
     await epay.get(order["pay_url"].removeprefix("http://epay.sandbox.test"))
-    answer = (await epay.get("/api.php", params={"act": "order", "pid": settings.epay_pid,
-                                                 "key": settings.epay_key,
-                                                 "out_trade_no": order["order_no"]})).json()
+    answer = (
+        await epay.get(
+            "/api.php",
+            params={
+                "act": "order",
+                "pid": settings.epay_pid,
+                "key": settings.epay_key,
+                "out_trade_no": order["order_no"],
+            },
+        )
+    ).json()
     assert (answer["code"], answer["status"], answer["money"]) == (1, 0, "10.00")
