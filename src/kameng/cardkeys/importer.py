@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import psycopg
-from psycopg import pq
 
+from kameng.cardkeys import import_repository as repo
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher
 from kameng.worker.app import defer
@@ -48,12 +48,6 @@ _COMMAS = (",", "，")
 # controls, invisible format characters (zero-width space, bidi overrides,
 # a BOM in mid-file) and the Unicode line/paragraph separators.
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-# Serialises imports into the same product: the duplicate check and the insert
-# then see the same stock. Two-int advisory lock space, class "KMIM".
-_LOCK_CLASS = 0x4B4D494D
-
-_TEMP_TABLE = "card_key_import"
 
 REASONS: dict[str, tuple[str, str]] = {
     "missing_password": ("缺少密码", "missing password"),
@@ -205,19 +199,11 @@ async def import_card_keys(
     """
     now = clock.now()
     async with conn.transaction():
-        cur = await conn.execute("SELECT id FROM products WHERE sku = %s", (product_sku,))
-        row = await cur.fetchone()
-        if row is None:
+        product_id = await repo.product_id_by_sku(conn, product_sku)
+        if product_id is None:
             raise UnknownProduct(product_sku)
-        product_id: int = row[0]
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashint8(%s))", (_LOCK_CLASS, product_id)
-        )
-        await conn.execute(
-            f"CREATE TEMPORARY TABLE {_TEMP_TABLE} ("
-            " line_no integer NOT NULL, fingerprint bytea NOT NULL, secret bytea NOT NULL"
-            ") ON COMMIT DROP"
-        )
+        await repo.lock_product_imports(conn, product_id)
+        await repo.create_staging_table(conn)
 
         errors: list[MalformedLine] = []
         total_errors = 0
@@ -229,9 +215,7 @@ async def import_card_keys(
         fingerprint = cipher.fingerprint
         seal = cipher.seal
 
-        async with conn.cursor().copy(
-            f"COPY {_TEMP_TABLE} (line_no, fingerprint, secret) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        async with repo.copy_into_staging(conn) as copy:
             copy.set_types(["int4", "bytea", "bytea"])
             write_row = copy.write_row
             for line_no, line in enumerate(lines, 1):
@@ -267,32 +251,17 @@ async def import_card_keys(
 
         if on_phase is not None:
             on_phase("database")
-        await conn.execute(f"ANALYZE {_TEMP_TABLE}")
-        cur = await conn.execute(
-            f"DELETE FROM {_TEMP_TABLE} AS t USING card_keys AS k"
-            " WHERE k.product_id = %s AND k.fingerprint = t.fingerprint"
-            " RETURNING t.line_no",
-            (product_id,),
-        )
-        duplicate_in_stock = sorted(r[0] for r in await cur.fetchall())
+        duplicate_in_stock = await repo.drop_stock_duplicates(conn, product_id)
         expected = copied - len(duplicate_in_stock)
-        cur = await conn.execute(
-            "INSERT INTO card_keys (product_id, fingerprint, secret, created_at)"
-            f" SELECT %s, fingerprint, secret, %s FROM {_TEMP_TABLE} ORDER BY line_no"
-            " ON CONFLICT (product_id, fingerprint) DO NOTHING",
-            (product_id, now),
-        )
-        if cur.rowcount != expected:
+        inserted = await repo.insert_staged(conn, product_id, now)
+        if inserted != expected:
             raise StockChangedDuringImport(
-                f"expected to insert {expected} keys, inserted {cur.rowcount}: "
+                f"expected to insert {expected} keys, inserted {inserted}: "
                 "stock of the product changed during the import; nothing was imported, retry"
             )
-        await conn.execute(f"DROP TABLE {_TEMP_TABLE}")
         if expected:
             await _defer_restock(conn, product_id)
-            # Without fresh statistics the planner may misjudge the allocation
-            # query after a bulk load; ANALYZE counts our own uncommitted rows.
-            await conn.execute("ANALYZE card_keys")
+            await repo.analyze_stock(conn)
 
     return ImportReport(
         product_sku=product_sku,
@@ -306,20 +275,10 @@ async def import_card_keys(
 
 
 async def _defer_restock(conn: psycopg.AsyncConnection[Any], product_id: int) -> None:
-    """Defer the job that serves orders waiting for this product's stock.
-
-    In a savepoint: when the same job is already queued, procrastinate's
-    INSERT fails; ``defer`` swallows AlreadyEnqueued, but the failed INSERT
-    would still abort the whole import transaction.
-    """
+    """Defer the job that serves orders waiting for this product's stock, in the
+    import's transaction: the keys and the job that hands them out commit together."""
     from kameng.fulfilment.tasks import fulfil_awaiting_stock
 
-    async with conn.transaction() as savepoint:
-        await defer(
-            conn,
-            fulfil_awaiting_stock,
-            queueing_lock=f"restock:{product_id}",
-            product_id=product_id,
-        )
-        if conn.info.transaction_status == pq.TransactionStatus.INERROR:
-            raise psycopg.Rollback(savepoint)  # already queued: that job will do
+    await defer(
+        conn, fulfil_awaiting_stock, queueing_lock=f"restock:{product_id}", product_id=product_id
+    )
