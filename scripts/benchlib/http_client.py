@@ -7,12 +7,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
 
 from benchlib.load import OpFailed
+from benchlib.mini_http import MiniClient
 from benchlib.setup import PRODUCT_NAME, SKU
 from kameng.config import Settings
 from kameng.payments.gateways import epay_sign
@@ -35,8 +36,29 @@ class _NoCookies(CookieJar):
         return None
 
 
-def client(base_url: str) -> httpx.AsyncClient:
+class Response(Protocol):
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+
+
+class HttpClient(Protocol):
+    """What the bench needs of a client: httpx.AsyncClient, or MiniClient."""
+
+    async def get(self, url: str, *, params: dict[str, str] | None = None) -> Response: ...
+    async def post(self, url: str, *, json: Any = None) -> Response: ...
+    async def aclose(self) -> None: ...
+
+
+CLIENTS = ("httpx", "minimal")
+
+
+def client(base_url: str, kind: str = "httpx") -> HttpClient:
     """One keep-alive HTTP/1.1 connection (one per worker, so C workers = C connections)."""
+    if kind == "minimal":
+        return MiniClient(base_url)
     return httpx.AsyncClient(
         base_url=base_url,
         http1=True,
@@ -78,7 +100,7 @@ def notify_query(settings: Settings, order: Order) -> str:
     return urlencode(fields)
 
 
-async def create_order(http: httpx.AsyncClient) -> Order:
+async def create_order(http: HttpClient) -> Order:
     response = await http.post("/api/shop/orders", json={"product": SKU, "quantity": 1})
     if response.status_code != 201:
         raise OpFailed(f"create: HTTP {response.status_code} {response.text[:200]!r}")
@@ -86,7 +108,7 @@ async def create_order(http: httpx.AsyncClient) -> Order:
     return Order(body["order_no"], int(body["amount_cents"]), body["token"])
 
 
-async def notify(http: httpx.AsyncClient, target: str) -> None:
+async def notify(http: HttpClient, target: str) -> None:
     """GET /notify/epay?<signed query>; the shop must answer exactly ``success``."""
     response = await http.get(target)
     if response.status_code != 200 or response.text != "success":
@@ -104,7 +126,7 @@ class Visible:
     polls: int  # GETs needed (1 = keys were there at the first look)
 
 
-async def notify_until_visible(http: httpx.AsyncClient, item: tuple[Order, str]) -> Visible:
+async def notify_until_visible(http: HttpClient, item: tuple[Order, str]) -> Visible:
     order, target = item
     started = time.perf_counter()
     await notify(http, target)
@@ -121,5 +143,5 @@ async def notify_until_visible(http: httpx.AsyncClient, item: tuple[Order, str])
     raise OpFailed(f"keys of {order.order_no} not visible after {POLL_LIMIT} polls")
 
 
-async def close_all(clients: Sequence[httpx.AsyncClient]) -> None:
+async def close_all(clients: Sequence[HttpClient]) -> None:
     await asyncio.gather(*(c.aclose() for c in clients))

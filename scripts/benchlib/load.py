@@ -33,7 +33,7 @@ class CpuSample:
     machine_busy: float | None  # CPU-seconds, all cores
     generator: float  # CPU-seconds of this process
     server: float | None  # CPU-seconds of the app server process
-    postgres: dict[int, float]  # backend pid -> CPU-seconds, backends of the bench database
+    postgres: float | None  # CPU-seconds of the whole PostgreSQL server, exited backends included
 
 
 def _machine_busy() -> float | None:
@@ -45,30 +45,52 @@ def _machine_busy() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu(pid: int | None) -> float | None:
-    """utime + stime of a local process, in seconds (None when not readable)."""
-    if pid is None:
-        return None
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state is [0], ppid [1])."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    rest = stat[stat.rindex(")") + 2 :].split()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """utime + stime of a local process, in seconds (None when not readable)."""
+    if pid is None or (rest := _stat_fields(pid)) is None:
+        return None
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parent_pid(pid: int) -> int | None:
+    rest = _stat_fields(pid)
+    return None if rest is None else int(rest[1])
+
+
+def server_tree_cpu(postmaster: int | None) -> float | None:
+    """CPU-seconds of a PostgreSQL server: the postmaster, its live children (backends,
+    WAL writer, autovacuum…) and, through cutime/cstime, every child already reaped."""
+    if postmaster is None or (own := _stat_fields(postmaster)) is None:
+        return None
+    ticks = sum(int(x) for x in own[11:15])  # utime, stime, cutime, cstime
+    parent = str(postmaster)
+    for entry in Path("/proc").iterdir():
+        rest = _stat_fields(entry.name) if entry.name.isdigit() else None
+        if rest is not None and rest[1] == parent:
+            ticks += int(rest[11]) + int(rest[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class CpuMonitor:
     """Who used the cores during a phase: this process (the load generator), the app
-    server, the PostgreSQL backends serving the bench database, and everything else
-    (PG's background writers, other users of the machine)."""
+    server, the PostgreSQL server (when it runs on this machine), and everything else
+    (kernel softirq work for loopback TCP, other users of the machine)."""
 
-    def __init__(self, server_pid: int | None, backends: Callable[[], list[int]] | None) -> None:
+    def __init__(self, server_pid: int | None, postmaster_pid: int | None) -> None:
         self.server_pid = server_pid
-        self._backends = backends
+        self.postmaster_pid = postmaster_pid
 
     def sample(self) -> CpuSample:
-        pids = self._backends() if self._backends else []
-        postgres = {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
+        postgres = server_tree_cpu(self.postmaster_pid)
         times = os.times()
         return CpuSample(
             wall=time.perf_counter(),
@@ -85,8 +107,8 @@ class CpuShare:
 
     generator: float
     server: float | None
-    postgres: float | None  # backends of the bench database (None: not local / not readable)
-    other: float | None  # machine busy - the above: PG background processes, other users
+    postgres: float | None  # the whole PostgreSQL server (None: not local / not readable)
+    other: float | None  # machine busy - the above: softirq, other users of the box
 
     def as_dict(self) -> dict[str, float | None]:
         def r(value: float | None) -> float | None:
@@ -95,7 +117,7 @@ class CpuShare:
         return {
             "generator_cores": r(self.generator),
             "server_cores": r(self.server),
-            "postgres_backend_cores": r(self.postgres),
+            "postgres_cores": r(self.postgres),
             "other_cores": r(self.other),
         }
 
@@ -103,7 +125,7 @@ class CpuShare:
         return {
             "generator": _per_op(self.generator, rate),
             "server": _per_op(self.server, rate),
-            "postgres_backends": _per_op(self.postgres, rate),
+            "postgres": _per_op(self.postgres, rate),
         }
 
 
@@ -120,10 +142,8 @@ def cpu_share(before: CpuSample, after: CpuSample) -> CpuShare:
         else (after.server - before.server) / wall
     )
     pg: float | None = None
-    if after.postgres:
-        # A backend born during the phase counts whole; one gone by the end is lost.
-        used = sum(cpu - before.postgres.get(pid, 0.0) for pid, cpu in after.postgres.items())
-        pg = used / wall
+    if before.postgres is not None and after.postgres is not None:
+        pg = (after.postgres - before.postgres) / wall
     other = None
     if before.machine_busy is not None and after.machine_busy is not None:
         busy = (after.machine_busy - before.machine_busy) / wall

@@ -65,7 +65,7 @@ class RawShop:
     async def create(self, conn: Conn, quantity: int = 1) -> Order:
         try:
             now = datetime.now(UTC)
-            cur = await conn.execute(self.product_by_sku, {"sku": SKU})  # type: ignore[arg-type]
+            cur = await conn.execute(self.product_by_sku, {"sku": SKU})
             product = await cur.fetchone()
             if product is None:
                 raise OpFailed(f"product {SKU} not found")
@@ -73,7 +73,7 @@ class RawShop:
             for _ in range(_NUMBER_ATTEMPTS):
                 order_no = order_numbers.generate()
                 cur = await conn.execute(
-                    self.insert_order,  # type: ignore[arg-type]
+                    self.insert_order,
                     {
                         "order_no": order_no,
                         "product_id": product_id,
@@ -109,7 +109,7 @@ class RawShop:
         trade_no = trade_no_for(order_no)
         try:
             now = datetime.now(UTC)
-            cur = await conn.execute(self.lock_order, {"n": order_no})  # type: ignore[arg-type]
+            cur = await conn.execute(self.lock_order, {"n": order_no})
             row = await cur.fetchone()
             if row is None:
                 raise OpFailed(f"unknown order {order_no}")
@@ -119,7 +119,7 @@ class RawShop:
             if gateway != "epay" or amount != item.order.amount_cents:
                 raise OpFailed(f"order {order_no}: gateway/amount mismatch")
             cur = await conn.execute(
-                self.insert_payment,  # type: ignore[arg-type]
+                self.insert_payment,
                 {
                     "order_id": order_id,
                     "gateway": "epay",
@@ -133,7 +133,7 @@ class RawShop:
                 raise OpFailed(f"order {order_no} already paid")
             late = status == OrderStatus.EXPIRED
             cur = await conn.execute(
-                self.to_paid,  # type: ignore[arg-type]
+                self.to_paid,
                 {
                     "to": OrderStatus.PAID.value,
                     "now": now,
@@ -156,7 +156,7 @@ class RawShop:
                 raise OpFailed(f"order {order_no}: illegal transition to paid")
             wanted = quantity - delivered_qty
             cur = await conn.execute(
-                self.claim_keys,  # type: ignore[arg-type]
+                self.claim_keys,
                 {
                     "product_id": product_id,
                     "order_id": order_id,
@@ -170,7 +170,7 @@ class RawShop:
             if delivered != quantity:
                 raise OpFailed(f"order {order_no}: only {len(claimed)}/{wanted} keys in stock")
             cur = await conn.execute(
-                self.to_delivered,  # type: ignore[arg-type]
+                self.to_delivered,
                 {
                     "to": OrderStatus.DELIVERED.value,
                     "now": now,
@@ -187,7 +187,7 @@ class RawShop:
             if cur.rowcount != 1:
                 raise OpFailed(f"order {order_no}: illegal transition to delivered")
             await conn.execute(
-                self.record_notify,  # type: ignore[arg-type]
+                self.record_notify,
                 {
                     "gateway": "epay",
                     "now": now,

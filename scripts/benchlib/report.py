@@ -25,6 +25,7 @@ class Meta:
     latency_sample: int
     latency_concurrency: int
     server_profiled: bool = False
+    client: str = "httpx"
 
 
 @dataclass
@@ -130,7 +131,7 @@ def _cores(phase: PhaseResult[Any]) -> str:
     parts = [part("generator", c.generator)]
     if c.server is not None:
         parts.append(part("app server", c.server))
-    parts.append(part("PG backends", c.postgres))
+    parts.append(part("PostgreSQL", c.postgres))
     parts.append("other " + ("n/a" if c.other is None else f"{c.other:.2f}"))
     return ", ".join(parts)
 
@@ -149,7 +150,7 @@ def as_table(r: Results) -> str:
     lines = [
         f"kameng bench — {m.when}, PostgreSQL {m.pg_version} {m.pg_kind} ({settings})",
         f"{m.cores} CPU cores shared by PG + app server (1 uvicorn worker, uvloop, httptools) "
-        f"+ load generator (httpx / psycopg, one process)",
+        f"+ load generator (one process: {m.client} for HTTP, psycopg for raw SQL)",
         f"concurrency {m.concurrency}, {span}, warm-up {m.warmup} per path (not counted)",
         *_noise_warning(r),
         "",

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import httpx
 import psycopg
 
+from benchlib.load import parent_pid
 from kameng.config import PROJECT_ROOT, Settings
 from kameng.db.embedded import resolve_database_url
 from kameng.db.engine import libpq_url
@@ -42,7 +43,7 @@ CONNECT_OPTIONS = "-c idle_in_transaction_session_timeout=60000"
 def bench_settings(database_url: str) -> Settings:
     """The settings the server runs with (env of the subprocess mirrors them)."""
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=database_url,
         secret_key=SECRET_KEY,
         card_key_encryption_key=None,
@@ -106,7 +107,7 @@ def bench_database() -> Iterator[BenchDatabase]:
 
 
 def _one(conn: psycopg.Connection[Any], sql: str) -> Any:
-    row = conn.execute(sql).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(sql).fetchone()
     assert row is not None
     return row[0]
 
@@ -151,31 +152,24 @@ def settle(url: str) -> None:
             conn.execute("CHECKPOINT")
 
 
-def backend_lister(url: str) -> Callable[[], list[int]] | None:
-    """Pids of the PostgreSQL backends serving the bench database, when PostgreSQL runs
-    on this machine (checked: each pid must be a local ``postgres`` process)."""
-    host = urlsplit(libpq_url(url)).hostname
-    query = parse_qs(urlsplit(libpq_url(url)).query).get("host", [""])[0]
-    local = host in (None, "", "127.0.0.1", "localhost", "::1") or query.startswith("/")
-    if not local:
+def local_postmaster(url: str) -> int | None:
+    """Pid of the PostgreSQL server when it runs on this machine (its CPU can then be
+    read from /proc): the parent of our own backend, checked to be ``postgres``."""
+    parts = urlsplit(libpq_url(url))
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    if parts.hostname not in (None, "", "127.0.0.1", "localhost", "::1") and not (
+        socket_dir.startswith("/")
+    ):
         return None
-
-    def backends() -> list[int]:
-        with psycopg.connect(url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchall()
-        return [int(r[0]) for r in rows if _is_local_postgres(int(r[0]))]
-
-    return backends
-
-
-def _is_local_postgres(pid: int) -> bool:
+    with psycopg.connect(url, autocommit=True) as conn:
+        ppid = parent_pid(conn.info.backend_pid)
+    if ppid is None:
+        return None
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+        comm = Path(f"/proc/{ppid}/comm").read_text().strip()
     except OSError:
-        return False
+        return None
+    return ppid if comm == "postgres" else None
 
 
 def free_port() -> int:
@@ -267,11 +261,15 @@ def _wait_ready(server: AppServer, timeout: float = 60.0) -> None:
 def database_state(url: str) -> dict[str, Any]:
     """What the runs left behind, for the sanity line of the report."""
     with psycopg.connect(url, autocommit=True) as conn:
-        statuses = dict(conn.execute("SELECT status, count(*) FROM orders GROUP BY 1").fetchall())
-        verdicts = dict(
+        statuses: dict[str, int] = dict(
+            conn.execute("SELECT status, count(*) FROM orders GROUP BY 1").fetchall()
+        )
+        verdicts: dict[str, int] = dict(
             conn.execute("SELECT verdict, count(*) FROM payment_notifies GROUP BY 1").fetchall()
         )
-        keys = dict(conn.execute("SELECT status, count(*) FROM card_keys GROUP BY 1").fetchall())
+        keys: dict[str, int] = dict(
+            conn.execute("SELECT status, count(*) FROM card_keys GROUP BY 1").fetchall()
+        )
         payments = _one(conn, "SELECT count(*) FROM payments")
         misdelivered = _one(
             conn,
