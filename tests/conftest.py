@@ -103,12 +103,10 @@ def clock() -> Iterator[FrozenClock]:
 
 
 @pytest.fixture(scope="session")
-async def job_app(
-    database_url: str, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Any]:
+async def job_app(database_url: str) -> AsyncIterator[Any]:
     from kameng.worker.app import app, close_app, open_app
 
-    pool = await open_app(database_url, sessions)
+    pool = await open_app(database_url)
     yield app
     await close_app(pool)
 
@@ -125,16 +123,27 @@ def run_jobs(job_app: Any) -> Any:
     return run
 
 
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[Any]:
+    """The psycopg pool the shop's request path runs on."""
+    from kameng.db.connection import make_pool
+
+    shop_pool = make_pool(database_url, size=30)
+    await shop_pool.open()
+    yield shop_pool
+    await shop_pool.close()
+
+
 @pytest.fixture
 async def client(
-    db: async_sessionmaker[AsyncSession], settings: Settings, engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession], settings: Settings, pool: Any
 ) -> AsyncIterator[Any]:
     """The web app in-process over real HTTP semantics (httpx ASGI transport)."""
     import httpx
 
     from kameng.web.app import create_app
 
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, pool=pool)
     # Errors reach the client as responses, as they would over a socket.
     transport = httpx.ASGITransport(
         app=app, client=("127.0.0.1", 40000), raise_app_exceptions=False

@@ -212,18 +212,16 @@ def worker() -> None:
 
 
 async def _work(url: str) -> None:
-    from kameng.db.engine import make_engine, make_sessionmaker
     from kameng.worker.app import app as jobs
     from kameng.worker.app import close_app, open_app
 
-    engine = make_engine(url, pool_size=WORKER_CONCURRENCY + 1)
-    # One connection per concurrent job plus the LISTEN/NOTIFY one.
-    pool = await open_app(url, make_sessionmaker(engine), max_size=WORKER_CONCURRENCY + 2)
+    # Per concurrent job: its own transaction plus procrastinate's bookkeeping;
+    # plus the LISTEN/NOTIFY connection.
+    pool = await open_app(url, size=2 * WORKER_CONCURRENCY + 1)
     try:
         await jobs.run_worker_async(concurrency=WORKER_CONCURRENCY, install_signal_handlers=True)
     finally:
         await close_app(pool)
-        await engine.dispose()
 
 
 @app.command()

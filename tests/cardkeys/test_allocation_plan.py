@@ -33,8 +33,8 @@ INNER_SELECT = re.search(
 
 
 def inline(sql: str, values: dict[str, str]) -> str:
-    """Replace ``:name`` parameters by SQL literals (EXPLAIN takes no binds here)."""
-    return re.sub(r"(?<!:):(\w+)", lambda m: values[m.group(1)], sql)
+    """Replace ``%(name)s`` parameters by SQL literals (EXPLAIN takes no binds here)."""
+    return re.sub(r"%\((\w+)\)s", lambda m: values[m.group(1)], sql)
 
 
 def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -44,7 +44,7 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def pool(db: Sessions, database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int, int]]:
+def stock(db: Sessions, database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int, int]]:
     """(connection, product id, order id): a big pool, its oldest keys sold, vacuumed."""
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         product_id, other_id = (
@@ -105,9 +105,9 @@ def pool(db: Sessions, database_url: str) -> Iterator[tuple[psycopg.Connection[A
 
 
 def test_claim_plan_uses_the_partial_pool_index(
-    pool: tuple[psycopg.Connection[Any], int, int],
+    stock: tuple[psycopg.Connection[Any], int, int],
 ) -> None:
-    conn, product_id, order_id = pool
+    conn, product_id, order_id = stock
     sql = inline(
         CLAIM_KEYS_SQL,
         {
@@ -147,9 +147,9 @@ def test_claim_plan_uses_the_partial_pool_index(
 
 
 def test_claiming_reads_few_pages_despite_sold_keys(
-    pool: tuple[psycopg.Connection[Any], int, int],
+    stock: tuple[psycopg.Connection[Any], int, int],
 ) -> None:
-    conn, product_id, _ = pool
+    conn, product_id, _ = stock
     assert INNER_SELECT is not None
     sql = inline(INNER_SELECT.group(1), {"product_id": str(product_id), "wanted": str(WANTED)})
     with conn.transaction(force_rollback=True):  # EXPLAIN ANALYZE really locks the rows

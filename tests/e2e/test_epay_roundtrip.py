@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kameng.config import Settings
 from kameng.sandbox.epay import create_app as create_sandbox
@@ -21,9 +20,9 @@ from tests.factories import Sessions, add_keys, create_product, place_order
 
 @pytest.fixture
 async def wired(
-    db: Sessions, settings: Settings, engine: AsyncEngine
+    db: Sessions, settings: Settings, pool: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, Any]]:
-    shop = create_app(settings, engine=engine)
+    shop = create_app(settings, pool=pool)
     shop_transport = httpx.ASGITransport(
         app=shop, client=("127.0.0.1", 40001), raise_app_exceptions=False
     )

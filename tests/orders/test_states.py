@@ -4,12 +4,13 @@ exactly the transitions of the table through, and each leaves one event."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
+from kameng.db.connection import fetch_one, transaction
 from kameng.kit import clock
 from kameng.kit.errors import IllegalTransition
 from kameng.orders.service import create_order
@@ -34,9 +35,9 @@ def test_table_shape() -> None:
 
 
 @pytest.fixture
-async def product(db: Sessions) -> Sessions:
+async def product(db: Sessions, pool: Any) -> Any:
     await create_product(db)
-    return db
+    return pool
 
 
 @settings(
@@ -44,12 +45,12 @@ async def product(db: Sessions) -> Sessions:
 )
 @given(steps=st.lists(st.sampled_from(list(OrderStatus)), min_size=1, max_size=8))
 async def test_random_transition_sequences_follow_the_table(
-    product: Sessions, steps: list[OrderStatus]
+    product: Any, steps: list[OrderStatus]
 ) -> None:
-    db = product
-    async with db() as s, s.begin():
+    pool = product
+    async with transaction(pool) as conn:
         order = await create_order(
-            s,
+            conn,
             sku="GAME-10",
             quantity=1,
             contact=None,
@@ -63,9 +64,9 @@ async def test_random_transition_sequences_follow_the_table(
     for target in steps:
         allowed = can_transition(current, target)
         try:
-            async with db() as s, s.begin():
+            async with transaction(pool) as conn:
                 await transition(
-                    s,
+                    conn,
                     order_id=order.id,
                     to=target,
                     event=f"to_{target}",
@@ -77,14 +78,11 @@ async def test_random_transition_sequences_follow_the_table(
         else:
             assert allowed, (current, target)
             current, events = target, events + 1
-        async with db() as s:
-            row = (
-                await s.execute(
-                    text(
-                        "SELECT status, (SELECT count(*) FROM order_events WHERE order_id = :id) "
-                        "FROM orders WHERE id = :id"
-                    ),
-                    {"id": order.id},
-                )
-            ).one()
+        async with transaction(pool) as conn:
+            row = await fetch_one(
+                conn,
+                "SELECT status, (SELECT count(*) FROM order_events WHERE order_id = %(id)s) "
+                "FROM orders WHERE id = %(id)s",
+                {"id": order.id},
+            )
         assert (row[0], row[1]) == (current.value, events)

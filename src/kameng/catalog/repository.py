@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from kameng.db.connection import Conn, fetch_all, fetch_one
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,27 +18,15 @@ class ProductRow:
     description: str
 
 
-_COLUMNS = "id, sku, name, kind, price_cents, max_quantity, description"
+_SELECT = "SELECT id, sku, name, kind, price_cents, max_quantity, description FROM products"
 
 
-async def active_by_sku(session: AsyncSession, sku: str) -> ProductRow | None:
-    result = await session.execute(
-        text(f"SELECT {_COLUMNS} FROM products WHERE sku = :sku AND active"), {"sku": sku}
-    )
-    row = result.first()
+async def active_by_sku(conn: Conn, sku: str) -> ProductRow | None:
+    row = await fetch_one(conn, _SELECT + " WHERE sku = %(sku)s AND active", {"sku": sku})
     return ProductRow(*row) if row else None
 
 
-async def by_sku(session: AsyncSession, sku: str) -> ProductRow | None:
-    result = await session.execute(
-        text(f"SELECT {_COLUMNS} FROM products WHERE sku = :sku"), {"sku": sku}
-    )
-    row = result.first()
-    return ProductRow(*row) if row else None
-
-
-async def list_active(session: AsyncSession) -> list[ProductRow]:
-    result = await session.execute(
-        text(f"SELECT {_COLUMNS} FROM products WHERE active ORDER BY id")
-    )
-    return [ProductRow(*row) for row in result]
+async def list_active(conn: Conn) -> list[ProductRow]:
+    return [
+        ProductRow(*row) for row in await fetch_all(conn, _SELECT + " WHERE active ORDER BY id")
+    ]

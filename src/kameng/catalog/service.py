@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kameng.cardkeys.repository import available_counts
 from kameng.catalog import repository
 from kameng.catalog.repository import ProductRow
+from kameng.db.connection import Conn
 
 STOCK_CAP = 1000  # shown as "999+" above this; exact counts are an operator concern
 
@@ -21,9 +20,9 @@ class Listing:
     stock_capped: bool
 
 
-async def list_products(session: AsyncSession) -> list[Listing]:
-    products = await repository.list_active(session)
-    counts = await available_counts(session, [p.id for p in products], STOCK_CAP)
+async def list_products(conn: Conn) -> list[Listing]:
+    products = await repository.list_active(conn)
+    counts = await available_counts(conn, [p.id for p in products], STOCK_CAP)
     return [
         Listing(
             product=p, in_stock=counts.get(p.id, 0), stock_capped=counts.get(p.id, 0) >= STOCK_CAP

@@ -1,9 +1,8 @@
-"""Async engine and sessions. One session per request or job; the caller commits."""
+"""SQLAlchemy engine (migrations, demo data, test set-up) and URL helpers.
+
+The request and job paths use psycopg directly: see db/connection.py."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -40,12 +39,3 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-
-
-@asynccontextmanager
-async def transaction(
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """A session whose work commits on success and rolls back on any error."""
-    async with sessions() as session, session.begin():
-        yield session

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from kameng.db.engine import transaction
+from kameng.db.connection import transaction
 from kameng.fulfilment import service
 from kameng.kit import clock
 from kameng.orders import repository as orders
 from kameng.worker.app import app
-from kameng.worker.context import sessions
+from kameng.worker.context import pool
 
 
 @app.task(name="fulfilment.fulfil_awaiting_stock", queue="fulfil", retry=5)
@@ -18,8 +18,8 @@ async def fulfil_awaiting_stock(product_id: int) -> None:
     each order is re-read under lock (already-delivered orders are skipped).
     """
     while True:
-        async with transaction(sessions()) as session:
-            served = await service.fulfil_next_waiting(session, product_id, now=clock.now())
+        async with transaction(pool()) as conn:
+            served = await service.fulfil_next_waiting(conn, product_id, now=clock.now())
         if not served:
             return
 
@@ -28,7 +28,7 @@ async def fulfil_awaiting_stock(product_id: int) -> None:
 @app.task(name="fulfilment.sweep_awaiting_stock", queue="fulfil", queueing_lock="restock-sweep")
 async def sweep_awaiting_stock(timestamp: int) -> None:
     """Catches any order a restock job missed (e.g. keys skipped while locked)."""
-    async with transaction(sessions()) as session:
-        product_ids = await orders.products_awaiting_stock(session)
+    async with transaction(pool()) as conn:
+        product_ids = await orders.products_awaiting_stock(conn)
     for product_id in product_ids:
         await fulfil_awaiting_stock(product_id)

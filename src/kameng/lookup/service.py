@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from kameng.db.connection import Conn
 from kameng.kit import order_numbers
 from kameng.orders import repository
 from kameng.orders.repository import OrderRow
@@ -35,24 +34,24 @@ class LookupResult:
     hint: str = ""  # a reason code the web layer turns into words
 
 
-async def lookup(session: AsyncSession, query: str) -> LookupResult:
+async def lookup(conn: Conn, query: str) -> LookupResult:
     # Control characters (NUL included) can be part of no number: drop them.
     raw = "".join(ch for ch in query if ch.isprintable()).strip()[:MAX_QUERY]
     normalized = order_numbers.normalize(raw)
     if not normalized:
         return LookupResult(LookupKind.INVALID, normalized, hint="empty")
     if order_numbers.is_valid(normalized):
-        order = await repository.get_by_number(session, normalized)
+        order = await repository.get_by_number(conn, normalized)
         if order is not None:
             return LookupResult(LookupKind.ORDER, normalized, order=order)
     # Trade numbers are the platform's own strings: match them as typed too.
     for candidate in dict.fromkeys((raw, normalized)):
         if 0 < len(candidate) <= 64:
-            paid = await repository.find_by_trade_no(session, candidate)
+            paid = await repository.find_by_trade_no(conn, candidate)
             if paid is not None:
                 return LookupResult(LookupKind.TRADE_NO, normalized, order=paid)
     if normalized.isdigit():
-        near = await repository.existing_numbers(session, order_numbers.near_misses(normalized))
+        near = await repository.existing_numbers(conn, order_numbers.near_misses(normalized))
         if near:
             return LookupResult(
                 LookupKind.SUGGESTIONS,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kameng.cardkeys.repository import secrets_of_order
 from kameng.catalog import repository as catalog
+from kameng.db.connection import Conn
 from kameng.kit import order_numbers
 from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.errors import (
@@ -40,7 +39,7 @@ class OrderDetail:
 
 
 async def create_order(
-    session: AsyncSession,
+    conn: Conn,
     *,
     sku: str,
     quantity: int,
@@ -54,7 +53,7 @@ async def create_order(
     """Create an unpaid order; its number exists from this moment on."""
     if gateway not in known_gateways:
         raise GatewayUnknown(gateway=gateway)
-    product = await catalog.active_by_sku(session, sku)
+    product = await catalog.active_by_sku(conn, sku)
     if product is None:
         raise ProductNotFound(sku=sku)
     if not 1 <= quantity <= product.max_quantity:
@@ -70,7 +69,7 @@ async def create_order(
     for _ in range(_NUMBER_ATTEMPTS):
         order_no = order_numbers.generate()
         order_id = await repository.insert_order(
-            session,
+            conn,
             order_no=order_no,
             product_id=product.id,
             quantity=quantity,
@@ -111,30 +110,28 @@ async def create_order(
 
 
 async def get_detail(
-    session: AsyncSession,
+    conn: Conn,
     order_no: str,
     *,
     cipher: CardKeyCipher,
     authorised: bool,
 ) -> OrderDetail:
-    order = await repository.get_by_number(session, order_no)
+    order = await repository.get_by_number(conn, order_no)
     if order is None:
         raise OrderNotFound(order_no=order_no)
-    timeline = await repository.events_of(session, order.id)
+    timeline = await repository.events_of(conn, order.id)
     goods: list[CardKeyItem] | None = None
     if authorised:
-        goods = [
-            CardKeyItem(*cipher.open(blob)) for blob in await secrets_of_order(session, order.id)
-        ]
+        goods = [CardKeyItem(*cipher.open(blob)) for blob in await secrets_of_order(conn, order.id)]
     return OrderDetail(order=order, timeline=timeline, goods=goods)
 
 
-async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 200) -> int:
+async def expire_due(conn: Conn, *, now: datetime, limit: int = 200) -> int:
     """Expire unpaid orders past their deadline; returns how many."""
-    ids = await repository.lock_expired_unpaid(session, now=now, limit=limit)
+    ids = await repository.lock_expired_unpaid(conn, now=now, limit=limit)
     for order_id in ids:
         await transition(
-            session,
+            conn,
             order_id=order_id,
             to=OrderStatus.EXPIRED,
             event="expired",

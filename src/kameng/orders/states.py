@@ -8,14 +8,13 @@ may leave from, and nothing is written.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from psycopg.types.json import Jsonb
 
+from kameng.db.connection import Conn, execute
 from kameng.kit.errors import IllegalTransition
 
 
@@ -53,8 +52,31 @@ def can_transition(source: OrderStatus, target: OrderStatus) -> bool:
     return target in ALLOWED[source]
 
 
+def _transition_sql(target: OrderStatus, with_quantity: bool) -> str:
+    sets = ["status = %(to)s", "updated_at = %(now)s"]
+    stamp = _STAMPS.get(target)
+    if stamp:
+        sets.append(f"{stamp} = COALESCE({stamp}, %(now)s)")
+    if with_quantity:
+        sets.append("delivered_quantity = %(delivered_quantity)s")
+    return f"""
+        WITH moved AS (
+            UPDATE orders SET {", ".join(sets)}
+            WHERE id = %(order_id)s AND status = ANY(%(sources)s)
+            RETURNING id
+        )
+        INSERT INTO order_events (order_id, type, params, actor, created_at)
+        SELECT id, %(event)s, %(params)s, %(actor)s, %(now)s FROM moved
+    """
+
+
+# Built once: the same text each time lets psycopg prepare the statements.
+_SQL = {(t, q): _transition_sql(t, q) for t in OrderStatus for q in (False, True)}
+_SOURCES = {t: sources_of(t) for t in OrderStatus}
+
+
 async def transition(
-    session: AsyncSession,
+    conn: Conn,
     *,
     order_id: int,
     to: OrderStatus,
@@ -65,41 +87,26 @@ async def transition(
     delivered_quantity: int | None = None,
 ) -> None:
     """Move the order to ``to`` and append ``event``; raises IllegalTransition."""
-    sets = ["status = :to", "updated_at = :now"]
-    stamp = _STAMPS.get(to)
-    if stamp:
-        sets.append(f"{stamp} = COALESCE({stamp}, :now)")
-    if delivered_quantity is not None:
-        sets.append("delivered_quantity = :delivered_quantity")
-    result = await session.execute(
-        text(
-            f"""
-            WITH moved AS (
-                UPDATE orders SET {", ".join(sets)}
-                WHERE id = :order_id AND status = ANY(:sources)
-                RETURNING id
-            )
-            INSERT INTO order_events (order_id, type, params, actor, created_at)
-            SELECT id, :event, CAST(:params AS jsonb), :actor, :now FROM moved
-            """
-        ),
+    moved = await execute(
+        conn,
+        _SQL[to, delivered_quantity is not None],
         {
             "to": to.value,
             "now": now,
             "order_id": order_id,
-            "sources": sources_of(to),
+            "sources": _SOURCES[to],
             "event": event,
-            "params": json.dumps(params or {}, ensure_ascii=False),
+            "params": Jsonb(params or {}),
             "actor": actor,
             "delivered_quantity": delivered_quantity,
         },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if moved != 1:
         raise IllegalTransition(order_id=order_id, to=to.value)
 
 
 async def append_event(
-    session: AsyncSession,
+    conn: Conn,
     *,
     order_id: int,
     event: str,
@@ -108,15 +115,14 @@ async def append_event(
     params: dict[str, Any] | None = None,
 ) -> None:
     """A timeline entry that changes no status (e.g. a partial delivery)."""
-    await session.execute(
-        text(
-            "INSERT INTO order_events (order_id, type, params, actor, created_at) "
-            "VALUES (:order_id, :event, CAST(:params AS jsonb), :actor, :now)"
-        ),
+    await execute(
+        conn,
+        "INSERT INTO order_events (order_id, type, params, actor, created_at) "
+        "VALUES (%(order_id)s, %(event)s, %(params)s, %(actor)s, %(now)s)",
         {
             "order_id": order_id,
             "event": event,
-            "params": json.dumps(params or {}, ensure_ascii=False),
+            "params": Jsonb(params or {}),
             "actor": actor,
             "now": now,
         },

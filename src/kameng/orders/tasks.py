@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from kameng.db.engine import transaction
+from kameng.db.connection import transaction
 from kameng.kit import clock
 from kameng.orders import service
 from kameng.worker.app import app
-from kameng.worker.context import sessions
+from kameng.worker.context import pool
 
 BATCH = 200
 
@@ -17,7 +17,7 @@ async def expire_unpaid(timestamp: int) -> None:
     """Batches under SKIP LOCKED: an order being paid right now is left alone
     (its notify holds the lock) and a late payment can still revive it."""
     while True:
-        async with transaction(sessions()) as session:
-            done = await service.expire_due(session, now=clock.now(), limit=BATCH)
+        async with transaction(pool()) as conn:
+            done = await service.expire_due(conn, now=clock.now(), limit=BATCH)
         if done < BATCH:
             return

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from kameng.db.connection import Conn, fetch_one
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +17,7 @@ class PaymentRow:
 
 
 async def insert_payment(
-    session: AsyncSession,
+    conn: Conn,
     *,
     order_id: int,
     gateway: str,
@@ -28,12 +27,11 @@ async def insert_payment(
     now: datetime,
 ) -> bool:
     """Record the money; False when this order or this trade is already recorded."""
-    result = await session.execute(
-        text(
-            "INSERT INTO payments (order_id, gateway, trade_no, amount_cents, method, received_at) "
-            "VALUES (:order_id, :gateway, :trade_no, :amount, :method, :now) "
-            "ON CONFLICT DO NOTHING RETURNING id"
-        ),
+    row = await fetch_one(
+        conn,
+        "INSERT INTO payments (order_id, gateway, trade_no, amount_cents, method, received_at) "
+        "VALUES (%(order_id)s, %(gateway)s, %(trade_no)s, %(amount)s, %(method)s, %(now)s) "
+        "ON CONFLICT DO NOTHING RETURNING id",
         {
             "order_id": order_id,
             "gateway": gateway,
@@ -43,15 +41,15 @@ async def insert_payment(
             "now": now,
         },
     )
-    return result.scalar_one_or_none() is not None
+    return row is not None
 
 
-async def payment_of_order(session: AsyncSession, order_id: int) -> PaymentRow | None:
-    result = await session.execute(
-        text("SELECT order_id, gateway, trade_no, amount_cents FROM payments WHERE order_id = :o"),
+async def payment_of_order(conn: Conn, order_id: int) -> PaymentRow | None:
+    row = await fetch_one(
+        conn,
+        "SELECT order_id, gateway, trade_no, amount_cents FROM payments WHERE order_id = %(o)s",
         {"o": order_id},
     )
-    row = result.first()
     return PaymentRow(*row) if row else None
 
 
@@ -64,7 +62,7 @@ def _storable(value: str | None, limit: int | None = None) -> str | None:
 
 
 async def record_notify(
-    session: AsyncSession,
+    conn: Conn,
     *,
     gateway: str,
     now: datetime,
@@ -78,12 +76,11 @@ async def record_notify(
     detail: str,
     order_id: int | None,
 ) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO payment_notifies (gateway, received_at, http_method, raw_query, raw_body, "
-            "remote_addr, out_trade_no, trade_no, verdict, detail, order_id) VALUES (:gateway, "
-            ":now, :m, :q, :b, :addr, :otn, :tn, :verdict, :detail, :order_id)"
-        ),
+    await conn.execute(
+        "INSERT INTO payment_notifies (gateway, received_at, http_method, raw_query, raw_body, "
+        "remote_addr, out_trade_no, trade_no, verdict, detail, order_id) VALUES (%(gateway)s, "
+        "%(now)s, %(m)s, %(q)s, %(b)s, %(addr)s, %(otn)s, %(tn)s, %(verdict)s, %(detail)s, "
+        "%(order_id)s)",
         {
             "gateway": _storable(gateway, 32),
             "now": now,

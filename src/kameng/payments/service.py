@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from kameng.db.connection import Conn
 from kameng.fulfilment.service import fulfil
 from kameng.kit.money import format_yuan
 from kameng.orders import repository as orders
@@ -46,7 +45,7 @@ class NotifyOutcome:
 
 
 async def handle_notify(
-    session: AsyncSession,
+    conn: Conn,
     *,
     gateway_name: str,
     gateway: Gateway | None,
@@ -62,7 +61,7 @@ async def handle_notify(
             raise NotifyRejected("unknown_gateway", f"no gateway named {gateway_name!r}")
         verified = gateway.parse_notify(raw.params)
         out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
-        order = await orders.lock_by_number(session, verified.out_trade_no)
+        order = await orders.lock_by_number(conn, verified.out_trade_no)
         if order is None:
             raise NotifyRejected("unknown_order", f"no order {verified.out_trade_no}")
         order_id = order.id
@@ -78,7 +77,7 @@ async def handle_notify(
                 f"order is {format_yuan(order.amount_cents)}",
             )
         verdict, detail = await _apply_payment(
-            session,
+            conn,
             order,
             gateway.name,
             verified.trade_no,
@@ -91,7 +90,7 @@ async def handle_notify(
         out_trade_no = rejected.out_trade_no or out_trade_no
         trade_no = rejected.trade_no or trade_no
     await repository.record_notify(
-        session,
+        conn,
         gateway=gateway_name,
         now=now,
         http_method=raw.http_method,
@@ -108,7 +107,7 @@ async def handle_notify(
 
 
 async def _apply_payment(
-    session: AsyncSession,
+    conn: Conn,
     order: orders.OrderRow,
     gateway: str,
     trade_no: str,
@@ -118,7 +117,7 @@ async def _apply_payment(
 ) -> tuple[str, str]:
     # The order row is locked: concurrent duplicates queue here and see the payment.
     inserted = await repository.insert_payment(
-        session,
+        conn,
         order_id=order.id,
         gateway=gateway,
         trade_no=trade_no,
@@ -127,7 +126,7 @@ async def _apply_payment(
         now=now,
     )
     if not inserted:
-        existing = await repository.payment_of_order(session, order.id)
+        existing = await repository.payment_of_order(conn, order.id)
         if existing is None:
             raise NotifyRejected("trade_no_reused", f"trade {trade_no} already paid another order")
         if existing.gateway == gateway and existing.trade_no == trade_no:
@@ -135,7 +134,7 @@ async def _apply_payment(
         # Real money paid twice for one order: keep it on record and in the
         # timeline so it is refunded, never silently dropped.
         await append_event(
-            session,
+            conn,
             order_id=order.id,
             event="second_payment",
             actor="gateway",
@@ -145,7 +144,7 @@ async def _apply_payment(
         return "second_payment", f"order already paid by {existing.trade_no}"
     late = order.status == OrderStatus.EXPIRED
     await transition(
-        session,
+        conn,
         order_id=order.id,
         to=OrderStatus.PAID,
         event="paid",
@@ -158,7 +157,7 @@ async def _apply_payment(
             "late": late,
         },
     )
-    await fulfil(session, _as_paid(order), now=now)
+    await fulfil(conn, _as_paid(order), now=now)
     return ("accepted_late" if late else "accepted"), "paid"
 
 

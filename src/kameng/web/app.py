@@ -8,11 +8,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.ext.asyncio import AsyncEngine
+from psycopg_pool import AsyncConnectionPool
 
 from kameng.config import Settings, get_settings
+from kameng.db.connection import Conn, make_pool
 from kameng.db.embedded import resolve_database_url
-from kameng.db.engine import make_engine, make_sessionmaker
 from kameng.kit.crypto import CardKeyCipher
 from kameng.payments.gateways.registry import from_settings
 from kameng.web import errors
@@ -23,32 +23,36 @@ from kameng.web.runtime import Runtime
 from kameng.web.storefront.pages import router as storefront_pages
 
 
-def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
+def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtime:
     return Runtime(
         settings=settings,
-        engine=engine,
-        sessions=make_sessionmaker(engine),
+        pool=pool,
         gateways=from_settings(settings),
         cipher=CardKeyCipher(settings.aes_key()),
         token_secret=settings.derived_key("order-token"),
     )
 
 
-def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, pool: AsyncConnectionPool[Conn] | None = None
+) -> FastAPI:
+    """The shop. Given a ``pool`` (tests), it uses it; otherwise the lifespan
+    resolves the database (DATABASE_URL or embedded) and opens its own."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if engine is not None:
+        if pool is not None:
             yield
             return
         url, _server = resolve_database_url(settings.database_url, settings.data_dir)
-        own = make_engine(url, pool_size=settings.db_pool_size)
+        own = make_pool(url, size=settings.db_pool_size)
+        await own.open()
         app.state.runtime = build_runtime(settings, own)
         try:
             yield
         finally:
-            await own.dispose()
+            await own.close()
 
     app = FastAPI(
         title="kameng shop API",
@@ -58,8 +62,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         "`{error, message}` with the message in the buyer's language "
         "(`?lang=en` or Accept-Language).",
     )
-    if engine is not None:
-        app.state.runtime = build_runtime(settings, engine)
+    if pool is not None:
+        app.state.runtime = build_runtime(settings, pool)
     errors.install(app)
     app.include_router(shop_api)
     app.include_router(notify_router)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from psycopg_pool import AsyncConnectionPool
 
 from kameng.config import Settings
+from kameng.db.connection import Conn
 from kameng.kit.crypto import CardKeyCipher
 from kameng.payments.gateways.registry import GatewayRegistry
 
@@ -14,8 +15,7 @@ from kameng.payments.gateways.registry import GatewayRegistry
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    pool: AsyncConnectionPool[Conn]
     gateways: GatewayRegistry
     cipher: CardKeyCipher
     token_secret: bytes

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Request, Response
 
+from kameng.db.connection import Conn, transaction
 from kameng.kit import clock, order_numbers
 from kameng.kit.errors import OrderNumberInvalid, WrongPassword
 from kameng.kit.passwords import verify_password
 from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
 from kameng.orders.repository import OrderRow
+from kameng.orders.schemas import CreateOrderIn
 from kameng.orders.service import OrderDetail
 from kameng.payments.gateways.base import PayRequest
-from kameng.web.deps import browser_owns
+from kameng.web.deps import COOKIE, browser_owns, remember_cookie, token_for
 from kameng.web.runtime import Runtime
 
 
@@ -47,31 +48,37 @@ def checked_number(text: str) -> str:
     return number
 
 
-async def create(
-    session: AsyncSession,
-    rt: Runtime,
-    *,
-    sku: str,
-    quantity: int,
-    contact: str | None,
-    query_password: str | None,
-    gateway: str,
-) -> OrderRow:
-    return await orders.create_order(
-        session,
-        sku=sku,
-        quantity=quantity,
-        contact=contact,
-        query_password=query_password,
-        gateway=gateway,
-        known_gateways=rt.gateways.names(),
-        ttl=timedelta(seconds=rt.settings.unpaid_ttl_seconds),
-        now=clock.now(),
+async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
+    """Create the order and commit: its number exists from here on."""
+    async with transaction(rt.pool) as conn:
+        return await orders.create_order(
+            conn,
+            sku=body.product,
+            quantity=body.quantity,
+            contact=body.contact,
+            query_password=body.query_password,
+            gateway=body.gateway,
+            known_gateways=rt.gateways.names(),
+            ttl=timedelta(seconds=rt.settings.unpaid_ttl_seconds),
+            now=clock.now(),
+        )
+
+
+def remember(response: Response, request: Request, rt: Runtime, order_no: str) -> str:
+    """Give this browser the order's token in a cookie; returns the token."""
+    token = token_for(rt, order_no)
+    response.set_cookie(
+        COOKIE,
+        remember_cookie(request, order_no, token),
+        max_age=180 * 86400,
+        httponly=True,
+        samesite="lax",
     )
+    return token
 
 
 async def detail(
-    session: AsyncSession,
+    conn: Conn,
     rt: Runtime,
     request: Request,
     order_no: str,
@@ -88,9 +95,9 @@ async def detail(
     number = checked_number(order_no)
     authorised = browser_owns(request, rt, number, token)
     if password and not authorised:
-        order = await orders_repo.get_by_number(session, number)
+        order = await orders_repo.get_by_number(conn, number)
         if order is not None:
             if not verify_password(order.query_password_hash, password):
                 raise WrongPassword()
             authorised = True
-    return await orders.get_detail(session, number, cipher=rt.cipher, authorised=authorised)
+    return await orders.get_detail(conn, number, cipher=rt.cipher, authorised=authorised)

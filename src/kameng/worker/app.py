@@ -11,10 +11,9 @@ from typing import Any
 import procrastinate
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kameng.db.engine import libpq_url
-from kameng.worker.context import set_sessions
+from kameng.db.connection import Conn, make_pool
+from kameng.worker.context import set_pool
 
 TASK_MODULES = ["kameng.orders.tasks", "kameng.fulfilment.tasks"]
 
@@ -23,20 +22,16 @@ TASK_MODULES = ["kameng.orders.tasks", "kameng.fulfilment.tasks"]
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 
 
-async def open_app(
-    database_url: str, sessions: async_sessionmaker[AsyncSession], *, max_size: int = 4
-) -> AsyncConnectionPool:
-    """Open the job app on ``database_url``; jobs get their sessions from ``sessions``."""
-    set_sessions(sessions)
-    pool: AsyncConnectionPool = AsyncConnectionPool(
-        libpq_url(database_url), open=False, min_size=1, max_size=max_size
-    )
+async def open_app(database_url: str, *, size: int = 6) -> AsyncConnectionPool[Conn]:
+    """Open the job app on ``database_url``: one pool for the queue and the jobs."""
+    pool = make_pool(database_url, size=size)
     await pool.open()
+    set_pool(pool)
     await app.open_async(pool)
     return pool
 
 
-async def close_app(pool: AsyncConnectionPool) -> None:
+async def close_app(pool: AsyncConnectionPool[Conn]) -> None:
     await app.close_async()
     await pool.close()
 

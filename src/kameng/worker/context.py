@@ -1,18 +1,20 @@
-"""The database sessions jobs use, set once per worker process."""
+"""The connection pool jobs use, set once per worker process."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from psycopg_pool import AsyncConnectionPool
 
-_sessions: async_sessionmaker[AsyncSession] | None = None
+from kameng.db.connection import Conn
 
-
-def set_sessions(factory: async_sessionmaker[AsyncSession]) -> None:
-    global _sessions
-    _sessions = factory
+_pool: AsyncConnectionPool[Conn] | None = None
 
 
-def sessions() -> async_sessionmaker[AsyncSession]:
-    if _sessions is None:
-        raise RuntimeError("worker sessions not configured (call set_sessions at start)")
-    return _sessions
+def set_pool(pool: AsyncConnectionPool[Conn]) -> None:
+    global _pool
+    _pool = pool
+
+
+def pool() -> AsyncConnectionPool[Conn]:
+    if _pool is None:
+        raise RuntimeError("worker pool not configured (open_app sets it)")
+    return _pool

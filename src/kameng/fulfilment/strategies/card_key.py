@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kameng.cardkeys.repository import claim_keys
+from kameng.db.connection import Conn
 from kameng.orders import repository as orders
 from kameng.orders.repository import OrderRow
 from kameng.orders.states import OrderStatus, append_event, transition
@@ -15,10 +14,10 @@ from kameng.orders.states import OrderStatus, append_event, transition
 class CardKeyStrategy:
     kind = "card_key"
 
-    async def fulfil(self, session: AsyncSession, order: OrderRow, *, now: datetime) -> None:
+    async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> None:
         wanted = order.quantity - order.delivered_quantity
         claimed = await claim_keys(
-            session,
+            conn,
             product_id=order.product_id,
             order_id=order.id,
             wanted=wanted,
@@ -29,7 +28,7 @@ class CardKeyStrategy:
         progress = {"delivered": delivered, "quantity": order.quantity}
         if delivered == order.quantity:
             await transition(
-                session,
+                conn,
                 order_id=order.id,
                 to=OrderStatus.DELIVERED,
                 event="delivered",
@@ -41,7 +40,7 @@ class CardKeyStrategy:
         elif order.status != OrderStatus.AWAITING_STOCK:
             # Paid but the pool is short: wait, visibly, never "delivered" without goods.
             await transition(
-                session,
+                conn,
                 order_id=order.id,
                 to=OrderStatus.AWAITING_STOCK,
                 event="awaiting_stock",
@@ -51,9 +50,9 @@ class CardKeyStrategy:
                 delivered_quantity=delivered,
             )
         elif claimed:
-            await orders.set_delivered_quantity(session, order.id, delivered, now)
+            await orders.set_delivered_quantity(conn, order.id, delivered, now)
             await append_event(
-                session,
+                conn,
                 order_id=order.id,
                 event="partially_delivered",
                 actor="system",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from kameng.catalog.service import list_products
-from kameng.db.engine import transaction
+from kameng.db.connection import transaction
 from kameng.kit.money import format_yuan
 from kameng.lookup.service import lookup
 from kameng.lookup.texts import message
@@ -21,7 +21,7 @@ from kameng.orders.schemas import (
     summary,
 )
 from kameng.web import shared
-from kameng.web.deps import language, remember_cookie, runtime, token_for
+from kameng.web.deps import language, runtime
 
 router = APIRouter(prefix="/api/shop", tags=["shop"])
 
@@ -34,8 +34,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get("/products", response_model=list[ProductOut])
 async def products(request: Request) -> list[ProductOut]:
     rt = runtime(request)
-    async with transaction(rt.sessions) as session:
-        listings = await list_products(session)
+    async with transaction(rt.pool) as conn:
+        listings = await list_products(conn)
     return [
         ProductOut(
             sku=x.product.sku,
@@ -58,24 +58,8 @@ async def create_order(
 ) -> CreatedOrderOut:
     """Create an order. Its number is final from now on, before any payment."""
     rt = runtime(request)
-    async with transaction(rt.sessions) as session:
-        order = await shared.create(
-            session,
-            rt,
-            sku=body.product,
-            quantity=body.quantity,
-            contact=body.contact,
-            query_password=body.query_password,
-            gateway=body.gateway,
-        )
-    token = token_for(rt, order.order_no)
-    response.set_cookie(
-        "kameng_orders",
-        remember_cookie(request, order.order_no, token),
-        max_age=180 * 86400,
-        httponly=True,
-        samesite="lax",
-    )
+    order = await shared.create(rt, body)
+    token = shared.remember(response, request, rt, order.order_no)
     return CreatedOrderOut(
         order_no=order.order_no,
         status=order.status,
@@ -102,8 +86,8 @@ async def get_order(
     """Status and timeline for anyone with the number; the goods only with the query
     password or the token (query ``token``, header ``X-Order-Token`` or the cookie)."""
     rt = runtime(request)
-    async with transaction(rt.sessions) as session:
-        detail = await shared.detail(session, rt, request, order_no, password=password, token=token)
+    async with transaction(rt.pool) as conn:
+        detail = await shared.detail(conn, rt, request, order_no, password=password, token=token)
     return order_out(detail, language(request))
 
 
@@ -115,8 +99,8 @@ async def lookup_order(
     tolerated) or by the payment platform's trade number."""
     rt = runtime(request)
     lang = language(request)
-    async with transaction(rt.sessions) as session:
-        result = await lookup(session, q)
+    async with transaction(rt.pool) as conn:
+        result = await lookup(conn, q)
     return LookupOut(
         kind=result.kind.value,
         normalized=result.normalized,

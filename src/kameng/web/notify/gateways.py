@@ -9,7 +9,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from kameng.db.engine import transaction
+from kameng.db.connection import transaction
 from kameng.kit import clock
 from kameng.payments.repository import record_notify
 from kameng.payments.service import RawNotify, handle_notify
@@ -44,15 +44,15 @@ async def notify(gateway_name: str, request: Request) -> PlainTextResponse:
     ack_ok = gateway.ack_success if gateway else "success"
     ack_fail = gateway.ack_failure if gateway else "fail"
     try:
-        async with transaction(rt.sessions) as session:
+        async with transaction(rt.pool) as conn:
             outcome = await handle_notify(
-                session, gateway_name=gateway_name[:32], gateway=gateway, raw=raw, now=clock.now()
+                conn, gateway_name=gateway_name[:32], gateway=gateway, raw=raw, now=clock.now()
             )
     except Exception as exc:  # the gateway will retry; the notify is still recorded
         log.exception("notify failed", gateway=gateway_name)
-        async with transaction(rt.sessions) as session:
+        async with transaction(rt.pool) as conn:
             await record_notify(
-                session,
+                conn,
                 gateway=gateway_name[:32],
                 now=clock.now(),
                 http_method=request.method,

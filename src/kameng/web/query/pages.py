@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kameng.db.engine import transaction
+from kameng.db.connection import transaction
 from kameng.lookup.service import LookupKind, lookup
 from kameng.lookup.texts import message
 from kameng.orders.schemas import summary
@@ -23,8 +23,8 @@ async def query_page(request: Request, q: Annotated[str, Query(max_length=128)] 
     lang = language(request)
     result = None
     if q.strip():
-        async with transaction(rt.sessions) as session:
-            result = await lookup(session, q)
+        async with transaction(rt.pool) as conn:
+            result = await lookup(conn, q)
         if result.kind in (LookupKind.ORDER, LookupKind.TRADE_NO) and result.order:
             return RedirectResponse(f"/o/{result.order.order_no}", status_code=303)
     return templates.TemplateResponse(

@@ -9,12 +9,12 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from kameng.catalog.service import list_products
-from kameng.db.engine import transaction
+from kameng.db.connection import transaction
 from kameng.kit.errors import KamengError, render
 from kameng.orders.schemas import CreateOrderIn, order_out
 from kameng.orders.states import FINAL, OrderStatus
 from kameng.web import shared
-from kameng.web.deps import language, remember_cookie, runtime, token_for
+from kameng.web.deps import language, runtime
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -22,8 +22,8 @@ router = APIRouter(include_in_schema=False)
 
 async def _index(request: Request, *, error: str | None = None, status: int = 200) -> Response:
     rt = runtime(request)
-    async with transaction(rt.sessions) as session:
-        listings = await list_products(session)
+    async with transaction(rt.pool) as conn:
+        listings = await list_products(conn)
     return templates.TemplateResponse(
         request,
         "index.html",
@@ -68,26 +68,11 @@ async def buy(
             request, error=render("invalid_input", lang, {"detail": detail}), status=422
         )
     try:
-        async with transaction(rt.sessions) as session:
-            order = await shared.create(
-                session,
-                rt,
-                sku=body.product,
-                quantity=body.quantity,
-                contact=body.contact,
-                query_password=body.query_password,
-                gateway=body.gateway,
-            )
+        order = await shared.create(rt, body)
     except KamengError as exc:
         return await _index(request, error=exc.message(lang), status=exc.status)
     response = RedirectResponse(f"/o/{order.order_no}?new=1", status_code=303)
-    response.set_cookie(
-        "kameng_orders",
-        remember_cookie(request, order.order_no, token_for(rt, order.order_no)),
-        max_age=180 * 86400,
-        httponly=True,
-        samesite="lax",
-    )
+    shared.remember(response, request, rt, order.order_no)
     return response
 
 
@@ -96,8 +81,8 @@ async def _order_page(
 ) -> Response:
     rt = runtime(request)
     lang = language(request)
-    async with transaction(rt.sessions) as session:
-        detail = await shared.detail(session, rt, request, order_no, password=password, token=None)
+    async with transaction(rt.pool) as conn:
+        detail = await shared.detail(conn, rt, request, order_no, password=password, token=None)
     view = order_out(detail, lang)
     status = OrderStatus(detail.order.status)
     context = {
