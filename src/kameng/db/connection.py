@@ -39,8 +39,12 @@ def make_pool(database_url: str, *, size: int) -> AsyncConnectionPool[Conn]:
 
 @asynccontextmanager
 async def transaction(pool: AsyncConnectionPool[Conn]) -> AsyncIterator[Conn]:
-    """One transaction: committed when the block ends, rolled back on any error."""
-    async with pool.connection() as conn, conn.transaction():
+    """One transaction: committed when the block ends, rolled back on any error.
+
+    In pipeline mode: statements whose result nobody reads (BEGIN, a log row,
+    COMMIT) travel with the next one that is read, saving round trips.
+    """
+    async with pool.connection() as conn, conn.pipeline(), conn.transaction():
         yield conn
 
 
@@ -55,7 +59,7 @@ async def fetch_all(conn: Conn, sql: str, params: dict[str, Any] | None = None) 
     return await cur.fetchall()
 
 
-async def execute(conn: Conn, sql: str, params: dict[str, Any] | None = None) -> int:
-    """Run a statement; returns its row count."""
-    cur = await conn.execute(sql, params)
-    return cur.rowcount
+async def execute(conn: Conn, sql: str, params: dict[str, Any] | None = None) -> None:
+    """Send a statement whose result nobody needs; in pipeline mode it rides
+    along with the next round trip (an error still aborts the transaction)."""
+    await conn.execute(sql, params)

@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from kameng.db.connection import Conn, execute
+from kameng.db.connection import Conn, execute, fetch_one
 from kameng.kit.errors import IllegalTransition
 
 
@@ -67,6 +67,7 @@ def _transition_sql(target: OrderStatus, with_quantity: bool) -> str:
         )
         INSERT INTO order_events (order_id, type, params, actor, created_at)
         SELECT id, %(event)s, %(params)s, %(actor)s, %(now)s FROM moved
+        RETURNING order_id
     """
 
 
@@ -87,7 +88,7 @@ async def transition(
     delivered_quantity: int | None = None,
 ) -> None:
     """Move the order to ``to`` and append ``event``; raises IllegalTransition."""
-    moved = await execute(
+    moved = await fetch_one(
         conn,
         _SQL[to, delivered_quantity is not None],
         {
@@ -101,7 +102,7 @@ async def transition(
             "delivered_quantity": delivered_quantity,
         },
     )
-    if moved != 1:
+    if moved is None:
         raise IllegalTransition(order_id=order_id, to=to.value)
 
 
