@@ -173,10 +173,23 @@ class TestPayAndDeliver:
             "awaiting_stock"
         )
 
-        from kameng.fulfilment.tasks import fulfil_awaiting_stock
+        # The operator imports one key: the import itself queues the restock job.
+        import psycopg
 
-        await add_keys(db, settings, product_id, 1, prefix="RESTOCK")
-        await fulfil_awaiting_stock.defer_async(product_id=product_id)
+        from kameng.cardkeys.importer import import_card_keys
+        from kameng.db.engine import libpq_url
+        from kameng.kit.crypto import CardKeyCipher
+
+        async with await psycopg.AsyncConnection.connect(
+            libpq_url(settings.database_url or "")
+        ) as c:
+            report = await import_card_keys(
+                c,
+                product_sku="GAME-10",
+                lines=["NEW-1 PW-1\n"],
+                cipher=CardKeyCipher(settings.aes_key()),
+            )
+        assert report.imported == 1
         await run_jobs()
         one = (await client.get(f"/api/shop/orders/{first['order_no']}")).json()
         two = (await client.get(f"/api/shop/orders/{second['order_no']}")).json()
@@ -189,3 +202,11 @@ class TestPayAndDeliver:
             "delivered",
         ]
         assert two["status"] == "awaiting_stock" and two["goods"] == []
+        assert ("NEW-1", "PW-1") in [(g["number"], g["password"]) for g in one["goods"]]
+        await add_keys(db, settings, product_id, 1, prefix="LATER")
+        from kameng.fulfilment.tasks import sweep_awaiting_stock
+
+        await sweep_awaiting_stock.defer_async(timestamp=0)  # the minute sweeper's safety net
+        await run_jobs()
+        two = (await client.get(f"/api/shop/orders/{second['order_no']}")).json()
+        assert two["status"] == "delivered" and len(two["goods"]) == 1
