@@ -14,7 +14,7 @@ import httpx
 
 from benchlib.load import OpFailed
 from benchlib.mini_http import MiniClient
-from benchlib.setup import PRODUCT_NAME, SKU
+from benchlib.setup import PRODUCT_NAME, SKU, AppServer, worker_of
 from kameng.config import Settings
 from kameng.payments.gateways import epay_sign
 
@@ -141,6 +141,42 @@ async def notify_until_visible(http: HttpClient, item: tuple[Order, str]) -> Vis
             return Visible(total=done - started, notify=acked - started, polls=poll)
         await asyncio.sleep(POLL_INTERVAL)
     raise OpFailed(f"keys of {order.order_no} not visible after {POLL_LIMIT} polls")
+
+
+SPREAD_ATTEMPTS = 200
+
+
+async def spread(clients: Sequence[HttpClient], server: AppServer, workers: int) -> list[int]:
+    """Open every client's connection so that each uvicorn worker holds its share.
+
+    Left to the kernel, a burst of connections to a socket shared by idle workers
+    goes mostly to one of them (16 of 16 were seen), and keep-alive connections
+    stay where they landed: ``--workers 2`` would measure one worker. So each
+    connection is opened, its owner read from /proc, and reopened until the owner
+    has room. Returns the connections per worker. Minimal client only (httpx hides
+    its socket): with httpx the kernel decides, and an empty list is returned.
+    """
+    if workers == 1 or not all(isinstance(c, MiniClient) for c in clients):
+        return []
+    quota = -(-len(clients) // workers)
+    held: dict[int, int] = {}
+    for c in clients:
+        assert isinstance(c, MiniClient)
+        for _ in range(SPREAD_ATTEMPTS):
+            response = await c.get("/api/shop/products")
+            if response.status_code != 200:
+                raise OpFailed(f"products: HTTP {response.status_code}")
+            port = c.local_port
+            owner = None if port is None else await asyncio.to_thread(worker_of, server, port)
+            if owner is not None and held.get(owner, 0) < quota:
+                held[owner] = held.get(owner, 0) + 1
+                break
+            await c.aclose()
+        else:
+            raise RuntimeError(
+                f"could not spread {len(clients)} connections over {workers} workers"
+            )
+    return sorted(held.values(), reverse=True)
 
 
 async def close_all(clients: Sequence[HttpClient]) -> None:

@@ -32,7 +32,7 @@ class CpuSample:
     wall: float
     machine_busy: float | None  # CPU-seconds, all cores
     generator: float  # CPU-seconds of this process
-    server: float | None  # CPU-seconds of the app server process
+    server: float | None  # CPU-seconds of the app server (all its worker processes)
     postgres: float | None  # CPU-seconds of the whole PostgreSQL server, exited backends included
 
 
@@ -54,25 +54,19 @@ def _stat_fields(pid: int | str) -> list[str] | None:
     return stat[stat.rindex(")") + 2 :].split()
 
 
-def process_cpu(pid: int | None) -> float | None:
-    """utime + stime of a local process, in seconds (None when not readable)."""
-    if pid is None or (rest := _stat_fields(pid)) is None:
-        return None
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def parent_pid(pid: int) -> int | None:
     rest = _stat_fields(pid)
     return None if rest is None else int(rest[1])
 
 
-def server_tree_cpu(postmaster: int | None) -> float | None:
-    """CPU-seconds of a PostgreSQL server: the postmaster, its live children (backends,
-    WAL writer, autovacuum…) and, through cutime/cstime, every child already reaped."""
-    if postmaster is None or (own := _stat_fields(postmaster)) is None:
+def tree_cpu(root: int | None) -> float | None:
+    """CPU-seconds of a process and its children: its own time, its live children's
+    (PostgreSQL backends, WAL writer…; uvicorn worker processes) and, through
+    cutime/cstime, every child already reaped."""
+    if root is None or (own := _stat_fields(root)) is None:
         return None
     ticks = sum(int(x) for x in own[11:15])  # utime, stime, cutime, cstime
-    parent = str(postmaster)
+    parent = str(root)
     for entry in Path("/proc").iterdir():
         rest = _stat_fields(entry.name) if entry.name.isdigit() else None
         if rest is not None and rest[1] == parent:
@@ -90,13 +84,13 @@ class CpuMonitor:
         self.postmaster_pid = postmaster_pid
 
     def sample(self) -> CpuSample:
-        postgres = server_tree_cpu(self.postmaster_pid)
+        postgres = tree_cpu(self.postmaster_pid)
         times = os.times()
         return CpuSample(
             wall=time.perf_counter(),
             machine_busy=_machine_busy(),
             generator=times.user + times.system,
-            server=process_cpu(self.server_pid),
+            server=tree_cpu(self.server_pid),
             postgres=postgres,
         )
 

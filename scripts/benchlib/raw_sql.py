@@ -1,21 +1,24 @@
-"""The raw-SQL side: the app's transactions through bare psycopg 3, no HTTP, no SQLAlchemy.
+"""The raw-SQL side: the app's transactions through bare psycopg 3, no HTTP, no pool.
 
 Same statements (captured from the app, see ``benchlib.sql``), same order, same
-parameters, same transaction boundaries: psycopg's implicit BEGIN before the
-first statement and one COMMIT at the end, as SQLAlchemy's ``session.begin()``
-does over psycopg. Default psycopg settings (server-side prepare after 5
-executions), exactly what the app's driver gets.
+parameters (same Python types, so same PostgreSQL types: ``Jsonb`` for jsonb),
+the same results read, and the same transaction shape as the app's
+``kameng.db.connection.transaction``: ``conn.pipeline()`` then
+``conn.transaction()``, so the raw side gets exactly the app's pipelining and
+round trips (``benchlib.wire`` checks that on the wire). Default psycopg
+settings (server-side prepare after 5 executions), exactly what the app's
+pool connections get.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
 
 from benchlib.http_client import Order, trade_no_for
 from benchlib.load import Op, OpFailed
@@ -63,7 +66,7 @@ class RawShop:
     # -- create: catalog.active_by_sku, then orders.insert_order ------------------------
 
     async def create(self, conn: Conn, quantity: int = 1) -> Order:
-        try:
+        async with conn.pipeline(), conn.transaction():
             now = datetime.now(UTC)
             cur = await conn.execute(self.product_by_sku, {"sku": SKU})
             product = await cur.fetchone()
@@ -79,35 +82,31 @@ class RawShop:
                         "product_id": product_id,
                         "quantity": quantity,
                         "unit_price_cents": price,
+                        "amount_cents": price * quantity,
                         "contact": None,
                         "query_password_hash": None,
                         "gateway": "epay",
                         "now": now,
                         "expires_at": now + self.ttl,
-                        "params": json.dumps(
+                        "params": Jsonb(
                             {
                                 "quantity": quantity,
                                 "amount_cents": price * quantity,
                                 "gateway": "epay",
-                            },
-                            ensure_ascii=False,
+                            }
                         ),
                     },
                 )
                 if await cur.fetchone() is not None:
-                    await conn.commit()
                     return Order(order_no, price * quantity)
             raise OpFailed("could not draw a free order number")
-        except BaseException:
-            await conn.rollback()
-            raise
 
     # -- notify: payments.service.handle_notify / _apply_payment + CardKeyStrategy ------
 
     async def notify(self, conn: Conn, item: NotifyItem) -> None:
         order_no = item.order.order_no
         trade_no = trade_no_for(order_no)
-        try:
+        async with conn.pipeline(), conn.transaction():
             now = datetime.now(UTC)
             cur = await conn.execute(self.lock_order, {"n": order_no})
             row = await cur.fetchone()
@@ -140,19 +139,19 @@ class RawShop:
                     "order_id": order_id,
                     "sources": self._paid_sources,
                     "event": "paid",
-                    "params": json.dumps(
+                    "params": Jsonb(
                         {
                             "gateway": "epay",
                             "trade_no": trade_no,
                             "amount_cents": amount,
                             "late": late,
-                        },
-                        ensure_ascii=False,
+                        }
                     ),
                     "actor": "gateway",
+                    "delivered_quantity": None,
                 },
             )
-            if cur.rowcount != 1:
+            if await cur.fetchone() is None:
                 raise OpFailed(f"order {order_no}: illegal transition to paid")
             wanted = quantity - delivered_qty
             cur = await conn.execute(
@@ -177,15 +176,14 @@ class RawShop:
                     "order_id": order_id,
                     "sources": self._delivered_sources,
                     "event": "delivered",
-                    "params": json.dumps(
-                        {"delivered": delivered, "quantity": quantity}, ensure_ascii=False
-                    ),
+                    "params": Jsonb({"delivered": delivered, "quantity": quantity}),
                     "actor": "system",
                     "delivered_quantity": delivered,
                 },
             )
-            if cur.rowcount != 1:
+            if await cur.fetchone() is None:
                 raise OpFailed(f"order {order_no}: illegal transition to delivered")
+            # Result never read: in pipeline mode it travels with the COMMIT.
             await conn.execute(
                 self.record_notify,
                 {
@@ -202,10 +200,6 @@ class RawShop:
                     "order_id": order_id,
                 },
             )
-            await conn.commit()
-        except BaseException:
-            await conn.rollback()
-            raise
 
     def create_op(self, conn: Conn) -> Op[int, Order]:
         async def op(_: int) -> Order:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchlib.http_client import Visible
@@ -25,7 +25,12 @@ class Meta:
     latency_sample: int
     latency_concurrency: int
     server_profiled: bool = False
-    client: str = "httpx"
+    client: str = "minimal"
+    workers: int = 1
+    connections_per_worker: list[int] = field(default_factory=list)
+    pool_size: int = 0
+    # libpq-traced round trips etc. per transaction, identical for app and raw
+    wire: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -149,8 +154,11 @@ def as_table(r: Results) -> str:
     span = f"N={m.orders}" + (f" (or {m.duration:g}s per phase)" if m.duration else "")
     lines = [
         f"kameng bench — {m.when}, PostgreSQL {m.pg_version} {m.pg_kind} ({settings})",
-        f"{m.cores} CPU cores shared by PG + app server (1 uvicorn worker, uvloop, httptools) "
-        f"+ load generator (one process: {m.client} for HTTP, psycopg for raw SQL)",
+        f"{m.cores} CPU cores shared by PG + app server (uvicorn {_workers(m)}, uvloop, "
+        f"httptools, psycopg pool of {m.pool_size} per worker) + load generator",
+        f"load generator: one process, HTTP client {CLIENT_NAMES.get(m.client, m.client)}; "
+        "raw SQL through psycopg",
+        *_wire_line(m),
         f"concurrency {m.concurrency}, {span}, warm-up {m.warmup} per path (not counted)",
         *_noise_warning(r),
         "",
@@ -179,6 +187,30 @@ def as_table(r: Results) -> str:
     if errors:
         lines += ["first errors:", *errors]
     return "\n".join(lines) + "\n"
+
+
+CLIENT_NAMES = {
+    "minimal": "'minimal' (bare keep-alive HTTP/1.1, benchlib.mini_http)",
+    "httpx": "'httpx' (httpx.AsyncClient, ≈0.85 ms CPU per request)",
+}
+
+
+def _workers(m: Meta) -> str:
+    if m.workers == 1:
+        return "1 worker"
+    spread = "/".join(map(str, m.connections_per_worker)) or "left to the kernel"
+    return f"{m.workers} workers, client connections per worker {spread}"
+
+
+def _wire_line(m: Meta) -> list[str]:
+    if not m.wire:
+        return []
+    parts = [
+        f"{name} {w['round_trips']} ({w['executes']} statements incl. BEGIN/COMMIT, "
+        f"{w['syncs']} syncs)"
+        for name, w in m.wire.items()
+    ]
+    return ["round trips per transaction, app = raw (libpq trace): " + ", ".join(parts)]
 
 
 def _phases(r: Results) -> list[tuple[str, PhaseResult[Any]]]:

@@ -23,6 +23,7 @@ import psycopg
 
 from benchlib.load import parent_pid
 from kameng.config import PROJECT_ROOT, Settings
+from kameng.db.connection import _OPTIONS as _APP_CONNECT_OPTIONS
 from kameng.db.embedded import resolve_database_url
 from kameng.db.engine import libpq_url
 from kameng.db.migrate import upgrade
@@ -35,9 +36,9 @@ SECRET_KEY = "kameng-bench-secret-key"
 EPAY_PID = "1001"
 EPAY_KEY = "kameng-bench-merchant-key"
 
-# The app's sessions carry this option (kameng.db.engine.make_engine); the raw
-# connections carry it too, so both sides open identical sessions.
-CONNECT_OPTIONS = "-c idle_in_transaction_session_timeout=60000"
+# The app's pool connections carry these options (kameng.db.connection.make_pool);
+# the raw connections carry them too, so both sides open identical sessions.
+CONNECT_OPTIONS: str = _APP_CONNECT_OPTIONS
 
 
 def bench_settings(database_url: str) -> Settings:
@@ -194,11 +195,21 @@ class AppServer:
 
 
 @contextmanager
-def app_server(database_url: str, *, profile_to: Path | None = None) -> Iterator[AppServer]:
-    """uvicorn, 1 worker, uvloop + httptools, no access log, on 127.0.0.1:<free port>.
+def app_server(
+    database_url: str,
+    *,
+    workers: int = 1,
+    pool_size: int,
+    profile_to: Path | None = None,
+) -> Iterator[AppServer]:
+    """uvicorn, ``workers`` worker processes, uvloop + httptools, no access log, on
+    127.0.0.1:<free port>; each worker's psycopg pool holds ``pool_size`` connections
+    (KAMENG_DB_POOL_SIZE).
 
     With ``profile_to`` the server runs under cProfile (CPU clock) and writes its
-    stats there when it stops."""
+    stats there when it stops (one worker only)."""
+    if profile_to is not None and workers != 1:
+        raise ValueError("the profiled server runs one worker")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAMENG_")}
@@ -208,6 +219,7 @@ def app_server(database_url: str, *, profile_to: Path | None = None) -> Iterator
         KAMENG_EPAY_PID=EPAY_PID,
         KAMENG_EPAY_KEY=EPAY_KEY,
         KAMENG_PUBLIC_URL=base_url,
+        KAMENG_DB_POOL_SIZE=str(pool_size),
     )
     launcher = [sys.executable, "-m", "uvicorn"]
     if profile_to is not None:
@@ -215,7 +227,9 @@ def app_server(database_url: str, *, profile_to: Path | None = None) -> Iterator
                     str(profile_to)]  # fmt: skip
     command = [
         *launcher, "kameng.web.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
+        # Idle keep-alive connections stay open between phases (VACUUM, CHECKPOINT).
+        "--timeout-keep-alive", "600",
         "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
     ]  # fmt: skip
     with tempfile.NamedTemporaryFile(prefix="kameng-bench-server-", suffix=".log") as log_file:
@@ -241,6 +255,37 @@ def app_server(database_url: str, *, profile_to: Path | None = None) -> Iterator
                     process.kill()
                     process.wait(timeout=15)
             log("app server stopped")
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and parent_pid(int(entry.name)) == pid:
+            kids.append(int(entry.name))
+    return kids
+
+
+def worker_of(server: AppServer, client_port: int) -> int | None:
+    """Pid of the server process that accepted our connection from 127.0.0.1:client_port
+    (uvicorn ``--workers N``: one of the children), read from /proc."""
+    server_port = int(server.base_url.rsplit(":", 1)[1])
+    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[2] == remote:
+            inode = fields[9]
+            break
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in (server.pid, *_children(server.pid)):
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == target:
+                        return pid
+    return None
 
 
 def _wait_ready(server: AppServer, timeout: float = 60.0) -> None:

@@ -1,73 +1,100 @@
 """The app's own SQL, captured from the app's own code, for the raw-SQL runs.
 
 Nothing here is copied by hand: the real service functions (``create_order``,
-``handle_notify`` with the real epay adapter, the card-key strategy) run once
-against a recording session that answers like the database would. That yields
-the exact statements, in the exact order, with the exact parameter names the
-app sends; the bench then replays them through bare psycopg. If the app's
-transactions change shape, the checks here fail loudly instead of letting the
-raw side drift from what the app does.
+``handle_notify`` with the real epay adapter, the card-key strategy) run once,
+inside the app's own ``kameng.db.connection.transaction`` helper, against a
+recording fake psycopg ``AsyncConnection`` that answers like the database
+would. That yields the exact statements, in the exact order, with the exact
+parameter names the app sends, which of their results the app reads (in
+pipeline mode a read is what costs a round trip), and the transaction shape
+(pipeline, transaction). The bench then replays them through bare psycopg in
+the same shape. If the app's transactions change shape, the checks here fail
+loudly instead of letting the raw side drift from what the app does;
+``benchlib.wire`` then checks the real protocol traffic of both sides.
 
-``:name`` parameters become ``%(name)s`` with SQLAlchemy's own bind regex (and
-literal ``%`` doubled), which is what SQLAlchemy's psycopg dialect sends.
+The SQL is psycopg ``%(name)s`` style already and is replayed byte for byte;
+parameter names are read the way psycopg reads them (``%%`` is a literal ``%``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from kameng.db.connection import transaction
 from kameng.orders import service as orders_service
 from kameng.payments import service as payments_service
 from kameng.payments.gateways import epay_sign
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
 
-# sqlalchemy.sql.elements.TextClause._bind_params_regex
-_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)")
+# psycopg._queries._re_placeholder: "%" then "(name)" + one format char, or any one char.
+_PLACEHOLDER = re.compile(r"%(?:\(([^)]+)\)(.)|(.))", re.DOTALL)
 
 _SKU = "CAPTURE-1"
 _ORDER_NO = "1000000000000009"
 
+# How the app consumed a statement's result ("-": never read, e.g. the notify log).
+NOT_READ = "-"
 
-def to_psycopg(sql: str) -> str:
-    """SQLAlchemy ``text()`` SQL -> psycopg pyformat SQL."""
-    return _BIND.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+def param_names(sql: str) -> frozenset[str]:
+    """The ``%(name)s`` parameters of a psycopg query; rejects what psycopg rejects."""
+    names = set()
+    for m in _PLACEHOLDER.finditer(sql):
+        name, fmt, other = m.groups()
+        if name is not None:
+            if fmt not in "sbt":
+                raise ValueError(f"bad placeholder %({name}){fmt} in {sql!r}")
+            names.add(name)
+        elif other != "%":
+            raise ValueError(f"positional or bad placeholder %{other} in {sql!r}")
+    return frozenset(names)
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
     kind: str
-    sql: str  # psycopg form
+    sql: str  # exactly as the app sends it (psycopg style)
     param_names: frozenset[str]
+    read: str  # "fetchone", "fetchall", "rowcount" or NOT_READ
 
 
-class _Result:
-    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+@dataclass
+class _Recorded:
+    kind: str
+    sql: str
+    params: dict[str, Any]
+    options: dict[str, Any]
+    reads: list[str] = field(default_factory=list)
+
+
+class _Cursor:
+    def __init__(self, record: _Recorded, rows: list[tuple[Any, ...]]) -> None:
+        self._record = record
         self._rows = rows
-        self.rowcount = rowcount
 
-    def scalar_one_or_none(self) -> Any:
-        return self._rows[0][0] if self._rows else None
+    @property
+    def rowcount(self) -> int:
+        self._record.reads.append("rowcount")
+        return len(self._rows) if self._rows else 1
 
-    def scalar_one(self) -> Any:
-        return self._rows[0][0]
-
-    def first(self) -> tuple[Any, ...] | None:
+    async def fetchone(self) -> tuple[Any, ...] | None:
+        self._record.reads.append("fetchone")
         return self._rows[0] if self._rows else None
 
-    def __iter__(self) -> Any:
-        return iter(self._rows)
+    async def fetchall(self) -> list[tuple[Any, ...]]:
+        self._record.reads.append("fetchall")
+        return list(self._rows)
 
 
 def _order_row(status: str) -> tuple[Any, ...]:
     now = datetime(2026, 11, 25, tzinfo=UTC)
-    # The 18 columns of orders.repository._ORDER_COLUMNS.
+    # The 18 columns of orders.repository._SELECT_ORDER.
     return (
         1, _ORDER_NO, 1, _SKU, "capture", "card_key", 1, 1000, 1000, None, None, "epay",
         status, 0, now, now + timedelta(minutes=15), None, None,
@@ -80,7 +107,7 @@ def _classify(sql: str) -> str:
         return "product_by_sku"
     if "INSERT INTO orders" in s:
         return "insert_order"
-    if "FOR UPDATE OF o" in s and "o.order_no = :n" in s:
+    if "FOR UPDATE OF o" in s and "o.order_no = %(n)s" in s:
         return "lock_order"
     if s.startswith("INSERT INTO payments"):
         return "insert_payment"
@@ -94,51 +121,92 @@ def _classify(sql: str) -> str:
     return "unknown"
 
 
-class RecordingSession:
-    """Stands in for AsyncSession; records every statement, answers like PostgreSQL."""
+class RecordingConnection:
+    """Stands in for a psycopg AsyncConnection: records every statement, every read
+    of a result and every context entered; answers like PostgreSQL would."""
 
     def __init__(self) -> None:
-        self.recorded: list[tuple[str, str, dict[str, Any]]] = []
+        self.recorded: list[_Recorded] = []
+        self.contexts: list[str] = []  # "connection", "pipeline", "transaction", in order
 
-    async def execute(self, statement: Any, params: Mapping[str, Any] | None = None) -> _Result:
-        sql: str = statement.text
-        kind = _classify(sql)
-        self.recorded.append((kind, sql, dict(params or {})))
+    async def execute(
+        self, query: Any, params: Mapping[str, Any] | None = None, **options: Any
+    ) -> _Cursor:
+        if not isinstance(query, str):
+            raise TypeError(f"the bench replays str SQL only, the app sent {type(query)}")
+        kind = _classify(query)
+        record = _Recorded(kind, query, dict(params or {}), options)
+        self.recorded.append(record)
+        rows: list[tuple[Any, ...]] = []
         if kind == "product_by_sku":
-            return _Result([(1, _SKU, "capture", "card_key", 1000, 10, "")], 1)
-        if kind in ("insert_order", "insert_payment", "claim_keys"):
-            return _Result([(1,)], 1)
-        if kind == "lock_order":
-            return _Result([_order_row("unpaid")], 1)
-        return _Result([], 1)
+            rows = [(1, _SKU, "capture", "card_key", 1000, 10, "")]
+        elif kind in ("insert_order", "insert_payment", "claim_keys") or kind.startswith(
+            "transition:"
+        ):
+            rows = [(1,)]  # RETURNING id / order_id
+        elif kind == "lock_order":
+            rows = [_order_row("unpaid")]
+        return _Cursor(record, rows)
+
+    @asynccontextmanager
+    async def pipeline(self) -> AsyncIterator[None]:
+        self.contexts.append("pipeline")
+        yield
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        self.contexts.append("transaction")
+        yield
 
 
-def _statements(recorded: list[tuple[str, str, dict[str, Any]]]) -> list[Statement]:
+class _RecordingPool:
+    """What ``kameng.db.connection.transaction`` needs of a pool."""
+
+    def __init__(self, conn: RecordingConnection) -> None:
+        self._conn = conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[RecordingConnection]:
+        self._conn.contexts.append("connection")
+        yield self._conn
+
+
+def _statements(recorded: list[_Recorded]) -> list[Statement]:
     out = []
-    for kind, sql, params in recorded:
-        names = frozenset(_BIND.findall(sql))
-        # SQLAlchemy sends only the parameters the SQL binds; extra keys are dropped.
-        if not names <= frozenset(params):
-            raise RuntimeError(f"{kind}: SQL binds {sorted(names)} but app passes {sorted(params)}")
-        out.append(Statement(kind, to_psycopg(sql), names))
+    for r in recorded:
+        names = param_names(r.sql)
+        # psycopg sends only the parameters the SQL names; extra keys are ignored.
+        if not names <= frozenset(r.params):
+            raise RuntimeError(
+                f"{r.kind}: SQL names {sorted(names)} but app passes {sorted(r.params)}"
+            )
+        if r.options:
+            raise RuntimeError(f"{r.kind}: app passes execute options {r.options}; replay them")
+        if len(r.reads) > 1:
+            raise RuntimeError(f"{r.kind}: app reads the result {len(r.reads)} times: {r.reads}")
+        out.append(Statement(r.kind, r.sql, names, r.reads[0] if r.reads else NOT_READ))
     return out
 
 
-CREATE_SEQUENCE = ["product_by_sku", "insert_order"]
+# What the raw side (benchlib.raw_sql) replays: statement kind and how its result is read.
+CREATE_SEQUENCE = [("product_by_sku", "fetchone"), ("insert_order", "fetchone")]
 NOTIFY_SEQUENCE = [
-    "lock_order",
-    "insert_payment",
-    "transition:paid_at",
-    "claim_keys",
-    "transition:delivered_at",
-    "record_notify",
+    ("lock_order", "fetchone"),
+    ("insert_payment", "fetchone"),
+    ("transition:paid_at", "fetchone"),
+    ("claim_keys", "fetchall"),
+    ("transition:delivered_at", "fetchone"),
+    ("record_notify", NOT_READ),
 ]
+# One pooled connection, in pipeline mode, one psycopg transaction (raw: no pool).
+TRANSACTION_SHAPE = ["connection", "pipeline", "transaction"]
 
 
 @dataclass(frozen=True, slots=True)
 class AppSql:
     create: list[Statement]
     notify: list[Statement]
+    shape: list[str]
 
     def by_kind(self, kind: str) -> Statement:
         for st in (*self.create, *self.notify):
@@ -148,19 +216,20 @@ class AppSql:
 
 
 async def _capture() -> AppSql:
-    session = RecordingSession()
-    await orders_service.create_order(
-        cast(AsyncSession, session),
-        sku=_SKU,
-        quantity=1,
-        contact=None,
-        query_password=None,
-        gateway="epay",
-        known_gateways=["epay"],
-        ttl=timedelta(minutes=15),
-        now=datetime.now(UTC),
-    )
-    create = _statements(session.recorded)
+    conn = RecordingConnection()
+    async with transaction(cast(Any, _RecordingPool(conn))) as c:
+        await orders_service.create_order(
+            c,
+            sku=_SKU,
+            quantity=1,
+            contact=None,
+            query_password=None,
+            gateway="epay",
+            known_gateways=["epay"],
+            ttl=timedelta(minutes=15),
+            now=datetime.now(UTC),
+        )
+    create, create_shape = _statements(conn.recorded), conn.contexts
 
     key = "capture-key"
     gateway = EpayV1Gateway(name="epay", base_url="http://x/", pid="1001", key=key)
@@ -175,29 +244,37 @@ async def _capture() -> AppSql:
     }
     params["sign"] = epay_sign.sign(params, key)
     params["sign_type"] = "MD5"
-    session = RecordingSession()
-    outcome = await payments_service.handle_notify(
-        cast(AsyncSession, session),
-        gateway_name="epay",
-        gateway=gateway,
-        raw=payments_service.RawNotify("GET", "q", "", "127.0.0.1", params),
-        now=datetime.now(UTC),
-    )
+    conn = RecordingConnection()
+    async with transaction(cast(Any, _RecordingPool(conn))) as c:
+        outcome = await payments_service.handle_notify(
+            c,
+            gateway_name="epay",
+            gateway=gateway,
+            raw=payments_service.RawNotify("GET", "q", "", "127.0.0.1", params),
+            now=datetime.now(UTC),
+        )
     if outcome.verdict != "accepted":
         raise RuntimeError(f"captured notify was judged {outcome.verdict}: {outcome.detail}")
-    notify = _statements(session.recorded)
+    notify, notify_shape = _statements(conn.recorded), conn.contexts
 
-    got_create = [s.kind for s in create]
-    got_notify = [s.kind for s in notify]
-    if got_create != CREATE_SEQUENCE or got_notify != NOTIFY_SEQUENCE:
+    got_create = [(s.kind, s.read) for s in create]
+    got_notify = [(s.kind, s.read) for s in notify]
+    if (
+        got_create != CREATE_SEQUENCE
+        or got_notify != NOTIFY_SEQUENCE
+        or create_shape != TRANSACTION_SHAPE
+        or notify_shape != TRANSACTION_SHAPE
+    ):
         raise RuntimeError(
             "the app's transactions changed shape; update scripts/benchlib/raw_sql.py:\n"
-            f"  create: {got_create} (bench knows {CREATE_SEQUENCE})\n"
-            f"  notify: {got_notify} (bench knows {NOTIFY_SEQUENCE})"
+            f"  create: {got_create} in {create_shape}\n"
+            f"    (bench knows {CREATE_SEQUENCE} in {TRANSACTION_SHAPE})\n"
+            f"  notify: {got_notify} in {notify_shape}\n"
+            f"    (bench knows {NOTIFY_SEQUENCE} in {TRANSACTION_SHAPE})"
         )
-    return AppSql(create=create, notify=notify)
+    return AppSql(create=create, notify=notify, shape=create_shape)
 
 
 def capture_app_sql() -> AppSql:
-    """Run the app's services against a recording session (call outside an event loop)."""
+    """Run the app's services against a recording connection (call outside an event loop)."""
     return asyncio.run(_capture())
