@@ -3,9 +3,9 @@
 Same statements (captured from the app, see ``benchlib.sql``), same order, same
 parameters (same Python types, so same PostgreSQL types: ``Jsonb`` for jsonb),
 the same results read, and the same transaction shape as the app's
-``kameng.db.connection.transaction``: ``conn.pipeline()`` then
-``conn.transaction()``, so the raw side gets exactly the app's pipelining and
-round trips (``benchlib.wire`` checks that on the wire). Default psycopg
+``kameng.db.connection.transaction`` (``conn.transaction()``), so the raw
+side makes exactly the app's round trips (``benchlib.wire`` checks that on the
+wire). Default psycopg
 settings (server-side prepare after 5 executions), exactly what the app's
 pool connections get.
 """
@@ -66,7 +66,7 @@ class RawShop:
     # -- create: catalog.active_by_sku, then orders.insert_order ------------------------
 
     async def create(self, conn: Conn, quantity: int = 1) -> Order:
-        async with conn.pipeline(), conn.transaction():
+        async with conn.transaction():
             now = datetime.now(UTC)
             cur = await conn.execute(self.product_by_sku, {"sku": SKU})
             product = await cur.fetchone()
@@ -106,7 +106,7 @@ class RawShop:
     async def notify(self, conn: Conn, item: NotifyItem) -> None:
         order_no = item.order.order_no
         trade_no = trade_no_for(order_no)
-        async with conn.pipeline(), conn.transaction():
+        async with conn.transaction():
             now = datetime.now(UTC)
             cur = await conn.execute(self.lock_order, {"n": order_no})
             row = await cur.fetchone()
@@ -183,7 +183,7 @@ class RawShop:
             )
             if await cur.fetchone() is None:
                 raise OpFailed(f"order {order_no}: illegal transition to delivered")
-            # Result never read: in pipeline mode it travels with the COMMIT.
+            # Result never read, as in the app.
             await conn.execute(
                 self.record_notify,
                 {

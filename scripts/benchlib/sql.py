@@ -5,9 +5,8 @@ Nothing here is copied by hand: the real service functions (``create_order``,
 inside the app's own ``kameng.db.connection.transaction`` helper, against a
 recording fake psycopg ``AsyncConnection`` that answers like the database
 would. That yields the exact statements, in the exact order, with the exact
-parameter names the app sends, which of their results the app reads (in
-pipeline mode a read is what costs a round trip), and the transaction shape
-(pipeline, transaction). The bench then replays them through bare psycopg in
+parameter names the app sends, which of their results the app reads, and
+the transaction shape (connection, transaction). The bench then replays them through bare psycopg in
 the same shape. If the app's transactions change shape, the checks here fail
 loudly instead of letting the raw side drift from what the app does;
 ``benchlib.wire`` then checks the real protocol traffic of both sides.
@@ -198,8 +197,8 @@ NOTIFY_SEQUENCE = [
     ("transition:delivered_at", "fetchone"),
     ("record_notify", NOT_READ),
 ]
-# One pooled connection, in pipeline mode, one psycopg transaction (raw: no pool).
-TRANSACTION_SHAPE = ["connection", "pipeline", "transaction"]
+# One pooled connection, one psycopg transaction (raw: no pool).
+TRANSACTION_SHAPE = ["connection", "transaction"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,3 +210,15 @@ class TestPayAndDeliver:
         await run_jobs()
         two = (await client.get(f"/api/shop/orders/{second['order_no']}")).json()
         assert two["status"] == "delivered" and len(two["goods"]) == 1
+
+
+@pytest.mark.parametrize("field", ["product", "contact", "query_password", "gateway"])
+async def test_control_characters_are_refused(
+    client: httpx.AsyncClient, db: Sessions, field: str
+) -> None:
+    await create_product(db)
+    payload = {"product": "GAME-10", field: "bad\x00value"}
+    response = await client.post("/api/shop/orders", json=payload)
+    assert response.status_code == 422
+    assert "控制字符" in response.json()["message"]
+    assert await count(db, "SELECT count(*) FROM orders") == 0

@@ -41,10 +41,11 @@ def make_pool(database_url: str, *, size: int) -> AsyncConnectionPool[Conn]:
 async def transaction(pool: AsyncConnectionPool[Conn]) -> AsyncIterator[Conn]:
     """One transaction: committed when the block ends, rolled back on any error.
 
-    In pipeline mode: statements whose result nobody reads (BEGIN, a log row,
-    COMMIT) travel with the next one that is read, saving round trips.
+    Plain mode, not pipeline mode: measured with psycopg 3.3, a transaction
+    inside a pipeline adds syncs (6 round trips for a create instead of 4) and
+    ~30 % more client CPU.
     """
-    async with pool.connection() as conn, conn.pipeline(), conn.transaction():
+    async with pool.connection() as conn, conn.transaction():
         yield conn
 
 
@@ -60,6 +61,5 @@ async def fetch_all(conn: Conn, sql: str, params: dict[str, Any] | None = None) 
 
 
 async def execute(conn: Conn, sql: str, params: dict[str, Any] | None = None) -> None:
-    """Send a statement whose result nobody needs; in pipeline mode it rides
-    along with the next round trip (an error still aborts the transaction)."""
+    """Run a statement whose result nobody needs."""
     await conn.execute(sql, params)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kameng.kit.money import format_yuan
 from kameng.orders.repository import OrderRow
@@ -13,14 +13,24 @@ from kameng.orders.service import OrderDetail
 from kameng.orders.texts import event_label, explain, status_label
 
 
+def _printable(value: str | None) -> str | None:
+    """Control characters (NUL included) belong in no SKU, contact or password."""
+    if value is not None and not value.isprintable():
+        raise ValueError("contains control characters / 含有不可见的控制字符")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+
+
 class CreateOrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product: str = Field(min_length=1, max_length=64, description="product SKU")
+    product: Text = Field(min_length=1, max_length=64, description="product SKU")
     quantity: int = Field(default=1, ge=1, le=1000)
-    contact: str | None = Field(default=None, max_length=120, description="e-mail or phone")
-    query_password: str | None = Field(default=None, min_length=4, max_length=64)
-    gateway: str = Field(default="epay", min_length=1, max_length=32)
+    contact: Text | None = Field(default=None, max_length=120, description="e-mail or phone")
+    query_password: Text | None = Field(default=None, min_length=4, max_length=64)
+    gateway: Text = Field(default="epay", min_length=1, max_length=32)
 
 
 class CreatedOrderOut(BaseModel):
