@@ -101,7 +101,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "or httpx (≈0.85 ms CPU per request, taken from the server on a small box)",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes of the app server (1)"
+        "--workers",
+        type=int,
+        default=2,
+        help="uvicorn worker processes of the app server (2: one per core, as deployed)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument(
