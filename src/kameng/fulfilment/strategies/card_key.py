@@ -26,24 +26,16 @@ class CardKeyStrategy:
         )
         delivered = order.delivered_quantity + len(claimed)
         progress = {"delivered": delivered, "quantity": order.quantity}
-        if delivered == order.quantity:
+        target = (
+            OrderStatus.DELIVERED if delivered == order.quantity else OrderStatus.AWAITING_STOCK
+        )
+        # Short of keys: wait, visibly, never "delivered" without goods.
+        if target != order.status:
             await transition(
                 conn,
                 order_id=order.id,
-                to=OrderStatus.DELIVERED,
-                event="delivered",
-                actor="system",
-                now=now,
-                params=progress,
-                delivered_quantity=delivered,
-            )
-        elif order.status != OrderStatus.AWAITING_STOCK:
-            # Paid but the pool is short: wait, visibly, never "delivered" without goods.
-            await transition(
-                conn,
-                order_id=order.id,
-                to=OrderStatus.AWAITING_STOCK,
-                event="awaiting_stock",
+                to=target,
+                event=target.value,
                 actor="system",
                 now=now,
                 params=progress,
