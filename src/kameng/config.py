@@ -30,6 +30,7 @@ class Settings(BaseSettings):
 
     public_url: str = "http://127.0.0.1:8000"
     unpaid_ttl_seconds: int = 15 * 60
+    display_timezone: str = "Asia/Shanghai"  # times shown to buyers
     db_pool_size: int = 20
 
     # 易支付 V1 gateway. The defaults point at the bundled sandbox.

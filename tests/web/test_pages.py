@@ -117,3 +117,16 @@ async def test_wrong_method_is_405_not_500(
 ) -> None:
     response = await client.request(method, "/api/shop/products")
     assert response.status_code == 405
+
+
+async def test_times_are_shown_in_beijing_time(
+    client: httpx.AsyncClient, db: Sessions, clock: object
+) -> None:
+    await create_product(db)  # the frozen clock says 2026-11-25 12:00 UTC
+    bought = await client.post("/buy", data={"product": "GAME-10"})
+    order_no = bought.headers["location"].split("/")[2].split("?")[0]
+    page = await client.get(f"/o/{order_no}")
+    assert "2026-11-25 20:00:00" in page.text
+    assert "请在 2026-11-25 20:15 北京时间 前完成付款" in page.text
+    body = (await client.get(f"/api/shop/orders/{order_no}")).json()
+    assert body["timeline"][0]["at"] == "2026-11-25T12:00:00Z"  # the API stays in UTC

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kameng.kit.money import format_yuan
+from kameng.kit.timefmt import DEFAULT_ZONE
 from kameng.orders.repository import OrderRow
 from kameng.orders.service import OrderDetail
 from kameng.orders.texts import event_label, explain, status_label
@@ -112,12 +113,12 @@ def summary(order: OrderRow, lang: str) -> OrderSummary:
     )
 
 
-def order_out(detail: OrderDetail, lang: str) -> OrderOut:
+def order_out(detail: OrderDetail, lang: str, zone_name: str = DEFAULT_ZONE) -> OrderOut:
     order = detail.order
     base = summary(order, lang)
     return OrderOut(
         **base.model_dump(),
-        explanation=explain(order, lang),
+        explanation=explain(order, lang, zone_name),
         delivered_quantity=order.delivered_quantity,
         expires_at=order.expires_at,
         paid_at=order.paid_at,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kameng.kit.money import format_yuan
+from kameng.kit.timefmt import DEFAULT_ZONE, local
 from kameng.orders.repository import OrderRow
 
 STATUS_LABELS: dict[str, dict[str, str]] = {
@@ -57,11 +58,15 @@ def event_label(event_type: str, params: dict[str, Any], lang: str) -> str:
     return label
 
 
-def explain(order: OrderRow, lang: str) -> str:
+def explain(order: OrderRow, lang: str, zone_name: str = DEFAULT_ZONE) -> str:
     """Why the order is where it is and what happens next."""
     zh = lang == "zh"
     amount = format_yuan(order.amount_cents)
-    expires = order.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    expires = local(order.expires_at, zone_name) + (
+        " 北京时间" if zone_name == DEFAULT_ZONE else ""
+    )
+    if not zh:
+        expires = local(order.expires_at, zone_name) + f" ({zone_name})"
     match order.status:
         case "unpaid":
             return (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from kameng.config import Settings, get_settings
 from kameng.db.connection import Conn, make_pool
 from kameng.db.embedded import resolve_database_url
 from kameng.kit.crypto import CardKeyCipher
+from kameng.kit.timefmt import local
 from kameng.payments.gateways.registry import from_settings
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
@@ -21,6 +23,7 @@ from kameng.web.notify.gateways import router as notify_router
 from kameng.web.query.pages import router as query_pages
 from kameng.web.runtime import Runtime
 from kameng.web.storefront.pages import router as storefront_pages
+from kameng.web.templating import templates
 
 
 def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtime:
@@ -64,6 +67,8 @@ def create_app(
     )
     if pool is not None:
         app.state.runtime = build_runtime(settings, pool)
+    # Templates show times in the shop's zone (one setting per process).
+    templates.env.filters["local_time"] = partial(local, zone_name=settings.display_timezone)
     errors.install(app)
     app.include_router(shop_api)
     app.include_router(notify_router)

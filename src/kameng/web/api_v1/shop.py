@@ -94,7 +94,7 @@ async def get_order(
     rt = runtime(request)
     async with transaction(rt.pool) as conn:
         detail = await shared.detail(conn, rt, request, order_no, password=password, token=token)
-    return order_out(detail, language(request))
+    return order_out(detail, language(request), rt.settings.display_timezone)
 
 
 @router.get("/lookup", response_model=LookupOut)
