@@ -12,7 +12,11 @@ class Payment(IdMixin, Base):
     """Money received for an order. One per order; one per gateway trade."""
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("gateway", "trade_no"),)
+    __table_args__ = (
+        UniqueConstraint("gateway", "trade_no"),
+        # Buyers look orders up by the trade number alone (支付宝/微信 交易号).
+        Index("ix_payments_trade_no", "trade_no"),
+    )
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
     gateway: Mapped[str] = mapped_column(String(32))
