@@ -10,12 +10,12 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := run
-.PHONY: run test lint bench install uv-tool
+.PHONY: run test lint bench install uv-tool chromium
 
 run: install
 	$(UV) run kameng run
 
-test: install
+test: install chromium
 	$(UV) run pytest -q -p no:cacheprovider
 
 lint: install
@@ -33,3 +33,21 @@ install: uv-tool
 uv-tool:
 	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv
+
+# The browser tests (tests/browser) drive Debian's chromium. Installed here
+# when missing and possible (root with apt-get); otherwise a warning, and
+# those tests skip saying chromium is missing. Never fails the build.
+CHROMIUM_WARNING = WARNING: /usr/bin/chromium is missing and could not be installed \
+	(needs root and apt-get: apt-get install chromium fonts-wqy-microhei); \
+	the browser tests in tests/browser will be skipped.
+
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing chromium for the browser tests (apt-get)..."; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium fonts-wqy-microhei; } || true; \
+		[ -x /usr/bin/chromium ] || echo "$(CHROMIUM_WARNING)" >&2; \
+	else \
+		echo "$(CHROMIUM_WARNING)" >&2; \
+	fi
