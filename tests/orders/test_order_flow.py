@@ -222,3 +222,25 @@ async def test_control_characters_are_refused(
     assert response.status_code == 422
     assert "控制字符" in response.json()["message"]
     assert await count(db, "SELECT count(*) FROM orders") == 0
+
+
+async def test_password_guessing_is_throttled(
+    client: httpx.AsyncClient, db: Sessions, settings: Settings, clock: Any
+) -> None:
+    product_id = await create_product(db)
+    await add_keys(db, settings, product_id, 1)
+    order = await place_order(client, query_password="right-one")
+    await notify(client, signed_notify(settings, order["order_no"], 1000))
+    stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
+    url = f"/api/shop/orders/{order['order_no']}"
+    for _ in range(10):
+        assert (await stranger.get(url, params={"password": "guess"})).status_code == 403
+    blocked = await stranger.get(url, params={"password": "right-one"})
+    assert blocked.status_code == 429
+    assert blocked.json()["message"] == (
+        "查询密码错误次数过多，请 15 分钟后再试，或在下单的浏览器中查看"
+    )
+    # The owner's browser is never locked out, and the lock ends by itself.
+    assert len((await client.get(url)).json()["goods"]) == 1
+    clock.advance(minutes=15)
+    assert len((await stranger.get(url, params={"password": "right-one"})).json()["goods"]) == 1

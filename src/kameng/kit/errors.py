@@ -42,6 +42,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "输入有误：{detail}",
         "en": "Invalid input: {detail}",
     },
+    "too_many_attempts": {
+        "zh": "查询密码错误次数过多，请 {minutes} 分钟后再试，或在下单的浏览器中查看",
+        "en": "Too many wrong query passwords; try again in {minutes} minutes, or open the "
+        "order in the browser that placed it",
+    },
     "illegal_transition": {
         "zh": "订单状态已变化，请刷新后重试",
         "en": "The order changed meanwhile; reload and try again",
@@ -109,6 +114,11 @@ class OrderNumberInvalid(InvalidInput):
 class WrongPassword(KamengError):
     status = 403
     code = "wrong_password"
+
+
+class TooManyAttempts(KamengError):
+    status = 429
+    code = "too_many_attempts"
 
 
 class IllegalTransition(KamengError):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.config import Settings
 from kameng.db.connection import Conn
 from kameng.kit.crypto import CardKeyCipher
+from kameng.kit.throttle import AttemptThrottle
 from kameng.payments.gateways.registry import GatewayRegistry
 
 
@@ -19,3 +21,7 @@ class Runtime:
     gateways: GatewayRegistry
     cipher: CardKeyCipher
     token_secret: bytes
+    # Wrong query passwords per order number: 10 per 15 minutes.
+    password_throttle: AttemptThrottle = field(
+        default_factory=lambda: AttemptThrottle(limit=10, window=timedelta(minutes=15))
+    )

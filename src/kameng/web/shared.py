@@ -8,7 +8,7 @@ from fastapi import Request, Response
 
 from kameng.db.connection import Conn, transaction
 from kameng.kit import clock, order_numbers
-from kameng.kit.errors import OrderNumberInvalid, WrongPassword
+from kameng.kit.errors import OrderNumberInvalid, TooManyAttempts, WrongPassword
 from kameng.kit.passwords import verify_password
 from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
@@ -95,9 +95,13 @@ async def detail(
     number = checked_number(order_no)
     authorised = browser_owns(request, rt, number, token)
     if password and not authorised:
+        now = clock.now()
+        if rt.password_throttle.blocked(number, now):
+            raise TooManyAttempts(minutes=int(rt.password_throttle.window.total_seconds() // 60))
         order = await orders_repo.get_by_number(conn, number)
         if order is not None:
             if not verify_password(order.query_password_hash, password):
+                rt.password_throttle.failed(number, now)
                 raise WrongPassword()
             authorised = True
     return await orders.get_detail(conn, number, cipher=rt.cipher, authorised=authorised)

@@ -81,7 +81,11 @@ async def create_order(body: CreateOrderIn, request: Request) -> Response:
 @router.get(
     "/orders/{order_no}",
     response_model=OrderOut,
-    responses={**ERRORS, 403: {"description": "wrong query password"}},
+    responses={
+        **ERRORS,
+        403: {"description": "wrong query password"},
+        429: {"description": "too many wrong query passwords for this order"},
+    },
 )
 async def get_order(
     order_no: str,
