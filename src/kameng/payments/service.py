@@ -8,7 +8,7 @@ notify is stored raw with its verdict, whatever the verdict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from kameng.db.connection import Conn
@@ -162,6 +162,4 @@ async def _apply_payment(
 
 
 def _as_paid(order: orders.OrderRow) -> orders.OrderRow:
-    from dataclasses import replace
-
     return replace(order, status=OrderStatus.PAID.value)
