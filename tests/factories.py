@@ -42,6 +42,8 @@ async def add_keys(
 ) -> list[tuple[str, str]]:
     cipher = CardKeyCipher(settings.aes_key())
     keys = [(f"{prefix}{product_id}-{i:06d}", f"PW{i:06d}") for i in range(count)]
+    if not keys:
+        return keys
     async with sessions() as s, s.begin():
         await s.execute(
             text(

@@ -30,6 +30,15 @@ async def run_expiry(run_jobs: Any) -> None:
     await run_jobs()
 
 
+def unpaid_order_factory(client: httpx.AsyncClient, db: Sessions, settings: Settings) -> Any:
+    async def make(keys: int) -> str:
+        product_id = await create_product(db)
+        await add_keys(db, settings, product_id, keys)
+        return str((await place_order(client))["order_no"])
+
+    return make
+
+
 class TestExpiry:
     async def test_expires_only_after_the_deadline(
         self,
@@ -39,8 +48,8 @@ class TestExpiry:
         run_jobs: Any,
         settings: Settings,
     ) -> None:
-        await create_product(db)
-        order = await place_order(client)
+        new_order = unpaid_order_factory(client, db, settings)
+        order = {"order_no": await new_order(keys=0)}
         clock.advance(seconds=settings.unpaid_ttl_seconds - 1)
         await run_expiry(run_jobs)
         assert await status_of(db, order["order_no"]) == "unpaid"
@@ -59,9 +68,8 @@ class TestExpiry:
         run_jobs: Any,
         settings: Settings,
     ) -> None:
-        product_id = await create_product(db)
-        await add_keys(db, settings, product_id, 1)
-        order = await place_order(client)
+        new_order = unpaid_order_factory(client, db, settings)
+        order = {"order_no": await new_order(keys=1)}
         await client.get("/notify/epay", params=signed_notify(settings, order["order_no"], 1000))
         clock.advance(days=2)
         await run_expiry(run_jobs)
@@ -75,9 +83,8 @@ class TestExpiry:
         run_jobs: Any,
         settings: Settings,
     ) -> None:
-        product_id = await create_product(db)
-        await add_keys(db, settings, product_id, 1)
-        order = await place_order(client)
+        new_order = unpaid_order_factory(client, db, settings)
+        order = {"order_no": await new_order(keys=1)}
         clock.advance(hours=3)
         await run_expiry(run_jobs)
         assert await status_of(db, order["order_no"]) == "expired"
@@ -98,8 +105,8 @@ class TestExpiry:
         run_jobs: Any,
         settings: Settings,
     ) -> None:
-        await create_product(db)
-        order = await place_order(client)
+        new_order = unpaid_order_factory(client, db, settings)
+        order = {"order_no": await new_order(keys=0)}
         clock.advance(hours=3)
         await run_expiry(run_jobs)
         await client.get("/notify/epay", params=signed_notify(settings, order["order_no"], 1000))
