@@ -35,6 +35,12 @@ class Order(IdMixin, Base):
         ),
         # The expiry sweeper and the restock queue read only these rows.
         Index("ix_orders_unpaid_expiry", "expires_at", postgresql_where=text("status = 'unpaid'")),
+        # 主动查单 asks the gateway about recent orders not (yet) paid.
+        Index(
+            "ix_orders_awaiting_payment",
+            "created_at",
+            postgresql_where=text("status IN ('unpaid', 'expired')"),
+        ),
         Index(
             "ix_orders_awaiting_stock",
             "product_id",

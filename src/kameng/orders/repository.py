@@ -188,3 +188,29 @@ async def set_delivered_quantity(conn: Conn, order_id: int, quantity: int, now: 
         "UPDATE orders SET delivered_quantity = %(q)s, updated_at = %(now)s WHERE id = %(id)s",
         {"q": quantity, "now": now, "id": order_id},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingPayment:
+    order_no: str
+    gateway: str
+
+
+async def awaiting_payment_aged(
+    conn: Conn, *, now: datetime, ages_minutes: list[int], limit: int
+) -> list[AwaitingPayment]:
+    """Unpaid or expired orders whose age, in whole minutes, is one of ``ages_minutes``.
+
+    Run once a minute, this asks about each order at those ages only: a
+    stateless back-off that needs no bookkeeping column.
+    """
+    rows = await fetch_all(
+        conn,
+        "SELECT order_no, gateway FROM orders "
+        "WHERE status IN ('unpaid', 'expired') "
+        "AND created_at > %(now)s - make_interval(mins => %(oldest)s + 1) "
+        "AND floor(extract(epoch FROM %(now)s - created_at) / 60)::int = ANY(%(ages)s) "
+        "ORDER BY created_at LIMIT %(limit)s",
+        {"now": now, "oldest": max(ages_minutes), "ages": ages_minutes, "limit": limit},
+    )
+    return [AwaitingPayment(*row) for row in rows]

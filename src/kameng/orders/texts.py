@@ -49,6 +49,12 @@ def event_label(event_type: str, params: dict[str, Any], lang: str) -> str:
         and "quantity" in params
     ):
         label += f" ({params.get('delivered', 0)}/{params['quantity']})"
+    if event_type == "paid" and params.get("source") == "query":
+        label += (
+            "（支付通知未到达，系统主动向支付平台查询确认）"
+            if lang == "zh"
+            else " (the payment notice never came; confirmed by asking the payment platform)"
+        )
     if event_type == "paid" and params.get("late"):
         label += (
             "（订单过期后到账，已照常处理）"

@@ -17,7 +17,7 @@ from kameng.kit.money import format_yuan
 from kameng.orders import repository as orders
 from kameng.orders.states import OrderStatus, append_event, transition
 from kameng.payments import repository
-from kameng.payments.gateways.base import Gateway, NotifyRejected
+from kameng.payments.gateways.base import Gateway, NotifyRejected, VerifiedNotify
 
 # Verdicts after which the gateway must stop re-sending: the notify was
 # understood and its money is on record.
@@ -61,34 +61,12 @@ async def handle_notify(
             raise NotifyRejected("unknown_gateway", f"no gateway named {gateway_name!r}")
         verified = gateway.parse_notify(raw.params)
         out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
-        order = await orders.lock_by_number(conn, verified.out_trade_no)
-        if order is None:
-            raise NotifyRejected("unknown_order", f"no order {verified.out_trade_no}")
-        order_id = order.id
-        if order.gateway != gateway.name:
-            # A notify is bound to the gateway the order was placed with.
-            raise NotifyRejected(
-                "gateway_mismatch", f"order uses {order.gateway}, notify came via {gateway.name}"
-            )
-        if verified.amount_cents != order.amount_cents:
-            raise NotifyRejected(
-                "amount_mismatch",
-                f"paid {format_yuan(verified.amount_cents)}, "
-                f"order is {format_yuan(order.amount_cents)}",
-            )
-        verdict, detail = await _apply_payment(
-            conn,
-            order,
-            gateway.name,
-            verified.trade_no,
-            verified.amount_cents,
-            verified.method,
-            now,
-        )
+        order_id, verdict, detail = await _settle(conn, gateway.name, verified, now, "notify")
     except NotifyRejected as rejected:
         verdict, detail = rejected.verdict, rejected.detail
         out_trade_no = rejected.out_trade_no or out_trade_no
         trade_no = rejected.trade_no or trade_no
+        order_id = rejected.order_id
     await repository.record_notify(
         conn,
         gateway=gateway_name,
@@ -106,6 +84,71 @@ async def handle_notify(
     return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
 
 
+async def settle_queried(
+    conn: Conn, *, gateway: Gateway, verified: VerifiedNotify, now: datetime
+) -> NotifyOutcome:
+    """Apply a payment the gateway confirmed when asked (主动查单), exactly as a
+    notify would be applied, and log it among the notifies (method QUERY)."""
+    order_id: int | None = None
+    try:
+        order_id, verdict, detail = await _settle(conn, gateway.name, verified, now, "query")
+    except NotifyRejected as rejected:
+        verdict, detail, order_id = rejected.verdict, rejected.detail, rejected.order_id
+    await repository.record_notify(
+        conn,
+        gateway=gateway.name,
+        now=now,
+        http_method="QUERY",
+        raw_query=f"act=order&out_trade_no={verified.out_trade_no}",
+        raw_body=f"status=1 trade_no={verified.trade_no} "
+        f"money={format_yuan(verified.amount_cents)}",
+        remote_addr=None,
+        out_trade_no=verified.out_trade_no,
+        trade_no=verified.trade_no,
+        verdict=verdict,
+        detail=detail,
+        order_id=order_id,
+    )
+    return NotifyOutcome(verdict=verdict, detail=detail, order_no=verified.out_trade_no)
+
+
+async def _settle(
+    conn: Conn, gateway: str, verified: VerifiedNotify, now: datetime, source: str
+) -> tuple[int, str, str]:
+    """The checks every confirmed payment passes, then the payment itself.
+
+    Returns (order id, verdict, detail); raises NotifyRejected.
+    """
+    order = await orders.lock_by_number(conn, verified.out_trade_no)
+    if order is None:
+        raise NotifyRejected("unknown_order", f"no order {verified.out_trade_no}")
+    if order.gateway != gateway:
+        # A payment is bound to the gateway the order was placed with.
+        raise NotifyRejected(
+            "gateway_mismatch",
+            f"order uses {order.gateway}, payment came via {gateway}",
+            order_id=order.id,
+        )
+    if verified.amount_cents != order.amount_cents:
+        raise NotifyRejected(
+            "amount_mismatch",
+            f"paid {format_yuan(verified.amount_cents)}, "
+            f"order is {format_yuan(order.amount_cents)}",
+            order_id=order.id,
+        )
+    verdict, detail = await _apply_payment(
+        conn,
+        order,
+        gateway,
+        verified.trade_no,
+        verified.amount_cents,
+        verified.method,
+        now,
+        source,
+    )
+    return order.id, verdict, detail
+
+
 async def _apply_payment(
     conn: Conn,
     order: orders.OrderRow,
@@ -114,6 +157,7 @@ async def _apply_payment(
     amount_cents: int,
     method: str,
     now: datetime,
+    source: str,
 ) -> tuple[str, str]:
     # The order row is locked: concurrent duplicates queue here and see the payment.
     inserted = await repository.insert_payment(
@@ -128,7 +172,11 @@ async def _apply_payment(
     if not inserted:
         existing = await repository.payment_of_order(conn, order.id)
         if existing is None:
-            raise NotifyRejected("trade_no_reused", f"trade {trade_no} already paid another order")
+            raise NotifyRejected(
+                "trade_no_reused",
+                f"trade {trade_no} already paid another order",
+                order_id=order.id,
+            )
         if existing.gateway == gateway and existing.trade_no == trade_no:
             return "duplicate", "already recorded"
         # Real money paid twice for one order: keep it on record and in the
@@ -155,6 +203,7 @@ async def _apply_payment(
             "trade_no": trade_no,
             "amount_cents": amount_cents,
             "late": late,
+            "source": source,  # "notify", or "query" when found by asking the gateway
         },
     )
     await fulfil(conn, _as_paid(order), now=now)

@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from kameng.db.connection import Conn, make_pool
 from kameng.worker.context import set_pool
 
-TASK_MODULES = ["kameng.orders.tasks", "kameng.fulfilment.tasks"]
+TASK_MODULES = ["kameng.orders.tasks", "kameng.fulfilment.tasks", "kameng.payments.tasks"]
 
 # The connector gets its pool at process start (open_app); deferring inside a
 # business transaction needs no pool at all, only that transaction's connection.

@@ -36,12 +36,18 @@ class NotifyRejected(Exception):
         *,
         out_trade_no: str | None = None,
         trade_no: str | None = None,
+        order_id: int | None = None,
     ) -> None:
         super().__init__(f"{verdict}: {detail}")
         self.verdict = verdict
         self.detail = detail
         self.out_trade_no = out_trade_no
         self.trade_no = trade_no
+        self.order_id = order_id
+
+
+class GatewayUnavailable(Exception):
+    """The gateway could not be asked, or answered something we cannot trust."""
 
 
 class Gateway(Protocol):
@@ -54,3 +60,8 @@ class Gateway(Protocol):
     def pay_url(self, request: PayRequest) -> str: ...
 
     def parse_notify(self, params: Mapping[str, str]) -> VerifiedNotify: ...
+
+    async def query(self, order_no: str) -> VerifiedNotify | None:
+        """主动查单: the gateway's own word on the order. None = not paid (or
+        never opened at the gateway); raises GatewayUnavailable when unsure."""
+        ...

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
+
+import httpx
 
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.payments.gateways import epay_sign
-from kameng.payments.gateways.base import NotifyRejected, PayRequest, VerifiedNotify
+from kameng.payments.gateways.base import (
+    GatewayUnavailable,
+    NotifyRejected,
+    PayRequest,
+    VerifiedNotify,
+)
 
 _REQUIRED = ("pid", "trade_no", "out_trade_no", "money", "trade_status", "sign")
 _OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]{1,64}$")
@@ -28,6 +36,7 @@ class EpayV1Gateway:
         pay_type: str = "alipay",
         title_zh: str = "易支付",
         title_en: str = "Epay",
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not key:
             # Fail closed: a gateway with no key would accept unsigned notifies.
@@ -39,6 +48,8 @@ class EpayV1Gateway:
         self.pay_type = pay_type
         self.title_zh = title_zh
         self.title_en = title_en
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
 
     def pay_url(self, request: PayRequest) -> str:
         params = {
@@ -117,3 +128,43 @@ class EpayV1Gateway:
             amount_cents=cents,
             method=params.get("type", "") or "epay",
         )
+
+    async def query(self, order_no: str) -> VerifiedNotify | None:
+        """api.php?act=order: status 1 means paid. "订单号不存在" means the buyer
+        never reached the cashier (or epay purged an unpaid order): not paid."""
+        if self._http is None:
+            # Explicit timeouts, no transport retries: the job asks again later.
+            self._http = httpx.AsyncClient(transport=self._transport, timeout=10.0)
+        params = {"act": "order", "pid": self.pid, "key": self._key, "out_trade_no": order_no}
+        try:
+            response = await self._http.get(f"{self.base_url}api.php", params=params)
+            answer: Any = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(answer, dict):
+            raise GatewayUnavailable("answer is not a JSON object")
+        if answer.get("code") != 1:
+            if "不存在" in str(answer.get("msg", "")):
+                return None
+            raise GatewayUnavailable(f"code {answer.get('code')}: {answer.get('msg')}")
+        if str(answer.get("out_trade_no")) != order_no or str(answer.get("pid")) != self.pid:
+            raise GatewayUnavailable("the answer is about another order or merchant")
+        if str(answer.get("status")) != "1":
+            return None
+        try:
+            cents = parse_yuan(str(answer.get("money", "")))
+        except MoneyFormatError as exc:
+            raise GatewayUnavailable(f"money {answer.get('money')!r}") from exc
+        trade_no = str(answer.get("trade_no") or "")
+        if not trade_no or len(trade_no) > 64:
+            raise GatewayUnavailable("no trade number in the answer")
+        return VerifiedNotify(
+            out_trade_no=order_no,
+            trade_no=trade_no,
+            amount_cents=cents,
+            method=str(answer.get("type") or "epay"),
+        )
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from kameng.config import Settings
 from kameng.payments.gateways.base import Gateway
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
@@ -21,7 +23,10 @@ class GatewayRegistry:
         return list(self._by_name.values())
 
 
-def from_settings(settings: Settings) -> GatewayRegistry:
+def from_settings(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> GatewayRegistry:
+    """``transport`` lets tests route the gateways' own HTTP calls to a sandbox in-process."""
     gateways: list[Gateway] = []
     if settings.epay_enabled and settings.epay_key:
         gateways.append(
@@ -30,6 +35,7 @@ def from_settings(settings: Settings) -> GatewayRegistry:
                 base_url=settings.epay_url,
                 pid=settings.epay_pid,
                 key=settings.epay_key,
+                transport=transport,
             )
         )
     return GatewayRegistry(gateways)

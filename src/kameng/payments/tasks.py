@@ -1,0 +1,53 @@
+"""主动查单: a payment whose notify never arrives is found by asking the gateway."""
+
+from __future__ import annotations
+
+import structlog
+
+from kameng.db.connection import transaction
+from kameng.kit import clock
+from kameng.orders import repository as orders
+from kameng.payments.gateways.base import GatewayUnavailable
+from kameng.payments.service import settle_queried
+from kameng.worker.app import app
+from kameng.worker.context import gateways, pool
+
+log = structlog.get_logger()
+
+# Ages (minutes since the order was created) at which the gateway is asked:
+# often while the buyer is likely paying, then hourly for a day (epay itself
+# gives up notifying after ~2 h and purges unpaid orders after 24 h).
+QUERY_AGES_MINUTES = [1, 2, 3, 5, 10, 15, 20, 30, 45, *range(60, 24 * 60 + 1, 60)]
+BATCH = 500
+
+
+@app.periodic(cron="* * * * *", periodic_id="query-pending-payments")
+@app.task(name="payments.query_pending", queue="payments", queueing_lock="query-pending")
+async def query_pending(timestamp: int) -> None:
+    """Ask the gateway about orders still unpaid at the scheduled ages.
+
+    The HTTP call happens outside any transaction (a slow gateway must not hold
+    locks); a confirmed payment is then applied under the order's row lock,
+    where a notify that arrived meanwhile is seen and nothing happens twice.
+    """
+    async with transaction(pool()) as conn:
+        due = await orders.awaiting_payment_aged(
+            conn, now=clock.now(), ages_minutes=QUERY_AGES_MINUTES, limit=BATCH
+        )
+    registry = gateways()
+    for order in due:
+        gateway = registry.get(order.gateway)
+        if gateway is None:
+            continue
+        try:
+            verified = await gateway.query(order.order_no)
+        except GatewayUnavailable as exc:
+            log.warning("gateway query failed", order_no=order.order_no, error=str(exc))
+            continue
+        if verified is None:
+            continue
+        async with transaction(pool()) as conn:
+            outcome = await settle_queried(
+                conn, gateway=gateway, verified=verified, now=clock.now()
+            )
+        log.info("payment found by query", order_no=order.order_no, verdict=outcome.verdict)
