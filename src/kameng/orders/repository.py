@@ -49,7 +49,6 @@ _SELECT_ORDER = """
 """
 _BY_NUMBER = _SELECT_ORDER + " WHERE o.order_no = %(n)s"
 _LOCK_BY_NUMBER = _BY_NUMBER + " FOR UPDATE OF o"
-_LOCK_BY_ID = _SELECT_ORDER + " WHERE o.id = %(id)s FOR UPDATE OF o"
 
 _INSERT_ORDER = """
     WITH created AS (
@@ -118,11 +117,6 @@ async def lock_by_number(conn: Conn, order_no: str) -> OrderRow | None:
     return OrderRow(*row) if row else None
 
 
-async def lock_by_id(conn: Conn, order_id: int) -> OrderRow | None:
-    row = await fetch_one(conn, _LOCK_BY_ID, {"id": order_id})
-    return OrderRow(*row) if row else None
-
-
 async def events_of(conn: Conn, order_id: int) -> list[EventRow]:
     rows = await fetch_all(
         conn,
@@ -164,15 +158,15 @@ async def lock_expired_unpaid(conn: Conn, *, now: datetime, limit: int) -> list[
     return [row[0] for row in rows]
 
 
-async def lock_oldest_awaiting_stock(conn: Conn, product_id: int) -> int | None:
+async def lock_oldest_awaiting_stock(conn: Conn, product_id: int) -> OrderRow | None:
     """Oldest paid order still waiting for keys of this product (first paid, first served)."""
     row = await fetch_one(
         conn,
-        "SELECT id FROM orders WHERE status = 'awaiting_stock' AND product_id = %(p)s "
-        "ORDER BY paid_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        _SELECT_ORDER + " WHERE o.status = 'awaiting_stock' AND o.product_id = %(p)s "
+        "ORDER BY o.paid_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED",
         {"p": product_id},
     )
-    return None if row is None else int(row[0])
+    return OrderRow(*row) if row else None
 
 
 async def products_awaiting_stock(conn: Conn) -> list[int]:

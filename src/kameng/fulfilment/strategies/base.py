@@ -10,5 +10,7 @@ from kameng.orders.repository import OrderRow
 class FulfilmentStrategy(Protocol):
     kind: str
 
-    async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> None:
-        """Deliver what can be delivered now and move the order on; caller holds the row lock."""
+    async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> bool:
+        """Deliver what can be delivered now and move the order on; caller holds the row lock.
+
+        Returns True when the order is now fully delivered."""

@@ -14,7 +14,7 @@ from kameng.orders.states import OrderStatus, append_event, transition
 class CardKeyStrategy:
     kind = "card_key"
 
-    async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> None:
+    async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> bool:
         wanted = order.quantity - order.delivered_quantity
         claimed = await claim_keys(
             conn,
@@ -51,3 +51,4 @@ class CardKeyStrategy:
                 now=now,
                 params=progress,
             )
+        return target == OrderStatus.DELIVERED
