@@ -16,7 +16,7 @@ from kameng.orders.repository import OrderRow
 from kameng.orders.schemas import CreateOrderIn
 from kameng.orders.service import OrderDetail
 from kameng.payments.gateways.base import PayRequest
-from kameng.web.deps import COOKIE, browser_owns, remember_cookie, token_for
+from kameng.web.deps import COOKIE, browser_owns, remember_cookie
 from kameng.web.runtime import Runtime
 
 
@@ -64,9 +64,8 @@ async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
         )
 
 
-def remember(response: Response, request: Request, rt: Runtime, order_no: str) -> str:
-    """Give this browser the order's token in a cookie; returns the token."""
-    token = token_for(rt, order_no)
+def remember(response: Response, request: Request, order_no: str, token: str) -> None:
+    """Give this browser the order's token in a cookie."""
     response.set_cookie(
         COOKIE,
         remember_cookie(request, order_no, token),
@@ -74,7 +73,6 @@ def remember(response: Response, request: Request, rt: Runtime, order_no: str) -
         httponly=True,
         samesite="lax",
     )
-    return token
 
 
 async def detail(

@@ -74,7 +74,7 @@ async def create_order(body: CreateOrderIn, request: Request) -> Response:
             "expires_at": order.expires_at.isoformat(),
         },
     )
-    shared.remember(response, request, rt, order.order_no)
+    shared.remember(response, request, order.order_no, token)
     return response
 
 

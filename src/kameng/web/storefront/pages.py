@@ -14,7 +14,7 @@ from kameng.kit.errors import KamengError, render
 from kameng.orders.schemas import CreateOrderIn, order_out
 from kameng.orders.states import FINAL, OrderStatus
 from kameng.web import shared
-from kameng.web.deps import language, runtime
+from kameng.web.deps import language, runtime, token_for
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -72,7 +72,7 @@ async def buy(
     except KamengError as exc:
         return await _index(request, error=exc.message(lang), status=exc.status)
     response = RedirectResponse(f"/o/{order.order_no}?new=1", status_code=303)
-    shared.remember(response, request, rt, order.order_no)
+    shared.remember(response, request, order.order_no, token_for(rt, order.order_no))
     return response
 
 
