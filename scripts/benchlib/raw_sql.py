@@ -22,8 +22,11 @@ from psycopg.types.json import Jsonb
 
 from benchlib.http_client import Order, trade_no_for
 from benchlib.load import Op, OpFailed
-from benchlib.setup import CONNECT_OPTIONS, SKU
+from benchlib.setup import SKU
 from benchlib.sql import AppSql
+
+# The app's own connection options: both sides open identical sessions.
+from kameng.db.engine import CONNECT_OPTIONS
 from kameng.kit import order_numbers
 from kameng.orders.states import OrderStatus, sources_of
 

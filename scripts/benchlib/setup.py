@@ -23,7 +23,6 @@ import psycopg
 
 from benchlib.load import parent_pid
 from kameng.config import PROJECT_ROOT, Settings
-from kameng.db.connection import _OPTIONS as _APP_CONNECT_OPTIONS
 from kameng.db.embedded import resolve_database_url
 from kameng.db.engine import libpq_url
 from kameng.db.migrate import upgrade
@@ -35,10 +34,6 @@ PRODUCT_NAME = "游戏点卡 10 元"
 SECRET_KEY = "kameng-bench-secret-key"
 EPAY_PID = "1001"
 EPAY_KEY = "kameng-bench-merchant-key"
-
-# The app's pool connections carry these options (kameng.db.connection.make_pool);
-# the raw connections carry them too, so both sides open identical sessions.
-CONNECT_OPTIONS: str = _APP_CONNECT_OPTIONS
 
 
 def bench_settings(database_url: str) -> Settings:

@@ -16,13 +16,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from kameng.db.engine import libpq_url
+from kameng.db.engine import CONNECT_OPTIONS, libpq_url
 
 Conn = psycopg.AsyncConnection[Any]
-
-# A forgotten open transaction would hold back cleanup of sold keys
-# (performance.md trap 3): the server ends such sessions.
-_OPTIONS = "-c idle_in_transaction_session_timeout=60000"
 
 
 def make_pool(database_url: str, *, size: int) -> AsyncConnectionPool[Conn]:
@@ -32,7 +28,7 @@ def make_pool(database_url: str, *, size: int) -> AsyncConnectionPool[Conn]:
         min_size=size,
         max_size=size,
         open=False,
-        kwargs={"options": _OPTIONS},
+        kwargs={"options": CONNECT_OPTIONS},
         name="kameng",
     )
 

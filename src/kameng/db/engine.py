@@ -11,6 +11,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# A forgotten open transaction would hold back cleanup of sold keys
+# (performance.md trap 3): the server ends such sessions. Every connection
+# kameng opens, pooled or not, carries this.
+CONNECT_OPTIONS = "-c idle_in_transaction_session_timeout=60000"
+
 
 def sqlalchemy_url(database_url: str) -> str:
     """Any postgres URL -> the psycopg 3 async dialect URL."""
@@ -31,9 +36,7 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
-        # A forgotten open transaction would hold back cleanup of sold keys
-        # (performance.md trap 3); the server ends such sessions.
-        connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
+        connect_args={"options": CONNECT_OPTIONS},
     )
 
 
