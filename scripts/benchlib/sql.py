@@ -29,6 +29,7 @@ from kameng.db.connection import transaction
 from kameng.orders import service as orders_service
 from kameng.payments import service as payments_service
 from kameng.payments.gateways import epay_sign
+from kameng.payments.gateways.base import InboundNotify
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
 
 # psycopg._queries._re_placeholder: "%" then "(name)" + one format char, or any one char.
@@ -249,7 +250,9 @@ async def _capture() -> AppSql:
             c,
             gateway_name="epay",
             gateway=gateway,
-            raw=payments_service.RawNotify("GET", "q", "", "127.0.0.1", params),
+            raw=InboundNotify(
+                method="GET", raw_query="q", remote_addr="127.0.0.1", query=tuple(params.items())
+            ),
             now=datetime.now(UTC),
         )
     if outcome.verdict != "accepted":

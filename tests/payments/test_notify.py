@@ -127,6 +127,47 @@ class TestRejected:
         assert await verdicts(db) == ["malformed"]
         assert await count(db, "SELECT count(*) FROM payments") == 0
 
+    async def test_non_ascii_sign_is_a_bad_signature_not_a_crash(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
+    ) -> None:
+        params = signed_notify(settings, order["order_no"], 1000) | {"sign": "签名" * 16}
+        response = await send(client, params)
+        assert (response.status_code, response.text) == (200, "fail")
+        assert await verdicts(db) == ["bad_signature"]
+        assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
+
+    async def test_a_body_over_the_limit_is_refused_unread_and_unrecorded(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
+    ) -> None:
+        from kameng.web.notify.gateways import MAX_BODY
+
+        signed = signed_notify(settings, order["order_no"], 1000)
+        padded = signed | {"pad": "x" * MAX_BODY}
+        declared = await client.post("/notify/epay", data=padded)
+        assert declared.status_code == 413
+
+        async def chunks() -> Any:  # no Content-Length: the limit still holds
+            for _ in range(MAX_BODY // 1024 + 1):
+                yield b"x" * 1024
+
+        chunked = await client.post(
+            "/notify/epay",
+            content=chunks(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert chunked.status_code == 413
+        assert await verdicts(db) == []
+        assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
+
+    async def test_form_field_also_in_the_query_is_ambiguous(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
+    ) -> None:
+        params = signed_notify(settings, order["order_no"], 1000)
+        response = await client.post("/notify/epay", params={"money": params["money"]}, data=params)
+        assert (response.status_code, response.text) == (200, "fail")
+        assert await verdicts(db) == ["malformed"]
+        assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
+
     async def test_every_notify_is_stored_raw(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
     ) -> None:

@@ -7,7 +7,6 @@ notify is stored raw with its verdict, whatever the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -17,20 +16,20 @@ from kameng.kit.money import format_yuan
 from kameng.orders import repository as orders
 from kameng.orders.states import OrderStatus, append_event, transition
 from kameng.payments import repository
-from kameng.payments.gateways.base import Gateway, NotifyRejected, VerifiedNotify
+from kameng.payments.gateways.base import (
+    Gateway,
+    InboundNotify,
+    NotifyRejected,
+    VerifiedNotify,
+)
 
 # Verdicts after which the gateway must stop re-sending: the notify was
 # understood and its money is on record.
 ACKNOWLEDGED = frozenset({"accepted", "accepted_late", "duplicate", "second_payment"})
 
 
-@dataclass(frozen=True, slots=True)
-class RawNotify:
-    http_method: str
-    raw_query: str
-    raw_body: str
-    remote_addr: str | None
-    params: Mapping[str, str]
+# The notify as received; the name the spine used for it.
+RawNotify = InboundNotify
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +48,18 @@ async def handle_notify(
     *,
     gateway_name: str,
     gateway: Gateway | None,
-    raw: RawNotify,
+    raw: InboundNotify,
     now: datetime,
 ) -> NotifyOutcome:
     """Judge and apply one notify; always leaves a payment_notifies row behind."""
     order_id: int | None = None
-    out_trade_no = raw.params.get("out_trade_no")
-    trade_no = raw.params.get("trade_no")
+    params = raw.params
+    out_trade_no = params.get("out_trade_no")
+    trade_no = params.get("trade_no")
     try:
         if gateway is None:
             raise NotifyRejected("unknown_gateway", f"no gateway named {gateway_name!r}")
-        verified = gateway.parse_notify(raw.params)
+        verified = _parse(gateway, raw)
         out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
         order_id, verdict, detail = await _settle(conn, gateway.name, verified, now, "notify")
     except NotifyRejected as rejected:
@@ -71,9 +71,9 @@ async def handle_notify(
         conn,
         gateway=gateway_name,
         now=now,
-        http_method=raw.http_method,
+        http_method=raw.method,
         raw_query=raw.raw_query,
-        raw_body=raw.raw_body,
+        raw_body=raw.text,
         remote_addr=raw.remote_addr,
         out_trade_no=out_trade_no,
         trade_no=trade_no,
@@ -82,6 +82,15 @@ async def handle_notify(
         order_id=order_id,
     )
     return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
+
+
+def _parse(gateway: Gateway, raw: InboundNotify) -> VerifiedNotify:
+    try:
+        return gateway.parse_notify(raw)
+    except NotifyRejected:
+        raise
+    except Exception as exc:  # bad input must never become a 5xx or an endless retry
+        raise NotifyRejected("malformed", f"unreadable: {type(exc).__name__}") from exc
 
 
 async def settle_queried(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import parse_qsl
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +15,77 @@ class PayRequest:
     subject: str
     notify_url: str
     return_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundNotify:
+    """One notify request exactly as it reached us, before anything trusts it.
+
+    Gateways sign different parts: epay V1/V2 the query or form fields, Alipay
+    the form fields, WeChat Pay v3 headers plus the raw JSON body. The adapter
+    picks what its protocol signs. ``headers`` keys are lower-case.
+    """
+
+    method: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    raw_query: str = ""
+    body: bytes = b""
+    remote_addr: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    form: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_request(
+        cls,
+        *,
+        method: str,
+        headers: Mapping[str, str],
+        raw_query: str,
+        body: bytes,
+        remote_addr: str | None,
+    ) -> InboundNotify:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        form: list[tuple[str, str]] = []
+        if method == "POST" and "form-urlencoded" in lowered.get("content-type", ""):
+            form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return cls(
+            method=method,
+            headers=lowered,
+            raw_query=raw_query,
+            body=body,
+            remote_addr=remote_addr,
+            query=tuple(parse_qsl(raw_query, keep_blank_values=True)),
+            form=tuple(form),
+        )
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Query and form fields together; empty when a field came twice (ambiguous:
+        which one did the gateway sign?), which every adapter judges malformed."""
+        pairs = [*self.query, *self.form]
+        params = dict(pairs)
+        return params if len(params) == len(pairs) else {}
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyAck:
+    """The HTTP answer a gateway expects to a notify."""
+
+    status_code: int
+    body: bytes
+    media_type: str = "text/plain; charset=utf-8"
+
+
+def text_ack(acknowledged: bool) -> NotifyAck:
+    """epay and Alipay: the body ``success`` stops retries, anything else asks for one."""
+    return NotifyAck(200, b"success" if acknowledged else b"fail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +126,17 @@ class Gateway(Protocol):
     name: str  # the instance name orders refer to, e.g. "epay"
     title_zh: str
     title_en: str
-    ack_success: str
-    ack_failure: str
 
     def pay_url(self, request: PayRequest) -> str: ...
 
-    def parse_notify(self, params: Mapping[str, str]) -> VerifiedNotify: ...
+    def parse_notify(self, notify: InboundNotify) -> VerifiedNotify:
+        """Verify and read one notify; raises NotifyRejected (never anything else
+        for bad input: a crash here would make the gateway retry forever)."""
+        ...
+
+    def notify_ack(self, acknowledged: bool, verdict: str) -> NotifyAck:
+        """The answer telling the gateway to stop (acknowledged) or to retry."""
+        ...
 
     async def query(self, order_no: str) -> VerifiedNotify | None:
         """主动查单: the gateway's own word on the order. None = not paid (or

@@ -30,4 +30,6 @@ def verify(params: Mapping[str, str], key: str) -> bool:
     given = params.get("sign", "")
     if not key or not given:
         return False
-    return hmac.compare_digest(sign(params, key), given.lower())
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a forged
+    # non-ASCII sign must be a wrong signature like any other.
+    return hmac.compare_digest(sign(params, key).encode(), given.lower().encode())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,9 +12,12 @@ from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.payments.gateways import epay_sign
 from kameng.payments.gateways.base import (
     GatewayUnavailable,
+    InboundNotify,
+    NotifyAck,
     NotifyRejected,
     PayRequest,
     VerifiedNotify,
+    text_ack,
 )
 
 _REQUIRED = ("pid", "trade_no", "out_trade_no", "money", "trade_status", "sign")
@@ -23,9 +25,6 @@ _OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]{1,64}$")
 
 
 class EpayV1Gateway:
-    ack_success = "success"
-    ack_failure = "fail"
-
     def __init__(
         self,
         *,
@@ -65,7 +64,12 @@ class EpayV1Gateway:
         params["sign_type"] = "MD5"
         return f"{self.base_url}submit.php?{urlencode(params)}"
 
-    def parse_notify(self, params: Mapping[str, str]) -> VerifiedNotify:
+    def notify_ack(self, acknowledged: bool, verdict: str) -> NotifyAck:
+        return text_ack(acknowledged)
+
+    def parse_notify(self, notify: InboundNotify) -> VerifiedNotify:
+        # epay V1 sends GET query fields; some forks POST a form: both are signed alike.
+        params = notify.params
         out_trade_no = params.get("out_trade_no")
         trade_no = params.get("trade_no")
         missing = [f for f in _REQUIRED if not params.get(f)]
