@@ -10,7 +10,7 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := run
-.PHONY: run test lint bench install uv-tool chromium
+.PHONY: run test lint bench install uv-tool chromium i18n
 
 run: install
 	$(UV) run kameng run
@@ -29,6 +29,18 @@ bench: install
 
 install: uv-tool
 	$(UV) sync --locked
+
+# Translations (README, "Translations"): extract every marked string from the
+# code and templates, merge it into each language's catalogue, compile. The
+# compiled .mo files are not committed; the app compiles a .po in memory when
+# its .mo is missing or older (so a fresh clone needs no step).
+LOCALES_DIR = src/kameng/locale
+i18n: install
+	$(UV) run pybabel extract -F babel.cfg --no-location --sort-output \
+		--project=kameng -o $(LOCALES_DIR)/kameng.pot .
+	$(UV) run pybabel update -i $(LOCALES_DIR)/kameng.pot -d $(LOCALES_DIR) -D kameng \
+		--ignore-obsolete
+	$(UV) run pybabel compile -d $(LOCALES_DIR) -D kameng --statistics
 
 uv-tool:
 	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 \

@@ -11,18 +11,13 @@ import psycopg
 import pytest
 
 from kameng.cardkeys.cli import import_cards_command
-from kameng.cardkeys.importer import (
-    MAX_REPORTED_ERRORS,
-    ImportRejected,
-    MalformedLineError,
-    UnknownProduct,
-    import_card_keys,
-    parse_line,
-)
+from kameng.cardkeys.errors import ImportRejected, MalformedLineError, UnknownProduct
+from kameng.cardkeys.importer import MAX_REPORTED_ERRORS, import_card_keys, parse_line
 from kameng.config import Settings
 from kameng.db.engine import libpq_url
 from kameng.kit.clock import FrozenClock
 from kameng.kit.crypto import CardKeyCipher
+from kameng.kit.i18n import translator
 from tests.factories import Sessions, create_product
 
 Conn = psycopg.AsyncConnection[Any]
@@ -195,8 +190,8 @@ class TestImport:
         ]
         assert rejected.total_errors == 5
         assert rejected.errors[0].excerpt == "A2"
-        assert rejected.errors[0].message("zh") == "缺少密码"
-        assert rejected.errors[0].message("en") == "missing password"
+        assert rejected.errors[0].message(translator("zh_CN")) == "缺少密码"
+        assert rejected.errors[0].message(translator("en")) == "missing password"
         assert rejected.errors[2].excerpt == "9" * 59 + "…"
         assert rejected.errors[4].excerpt == "A8 p\\x008"
         assert await scalar(conn, "SELECT count(*) FROM card_keys") == 0

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kameng.db.connection import fetch_one, transaction
 from kameng.kit import clock
-from kameng.kit.errors import IllegalTransition
+from kameng.orders.errors import IllegalTransition
 from kameng.orders.service import create_order
 from kameng.orders.states import ALLOWED, FINAL, OrderStatus, can_transition, transition
 from tests.factories import Sessions, create_product

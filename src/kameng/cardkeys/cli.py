@@ -29,17 +29,13 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from kameng.cardkeys.importer import (
-    ImportRejected,
-    ImportReport,
-    StockChangedDuringImport,
-    UnknownProduct,
-    import_card_keys,
-)
+from kameng.cardkeys.errors import ImportRejected, StockChangedDuringImport, UnknownProduct
+from kameng.cardkeys.importer import ImportReport, import_card_keys
 from kameng.config import Settings, get_settings
 from kameng.db.embedded import resolve_database_url
 from kameng.db.engine import libpq_url
 from kameng.kit.crypto import CardKeyCipher
+from kameng.kit.i18n import translator
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -177,10 +173,11 @@ def _print_rejection(out: Console, file: Path, exc: ImportRejected) -> None:
         f"{file}: {exc.total_errors} 行格式错误，未导入任何卡密 / "
         f"{exc.total_errors} malformed line(s), nothing imported"
     )
+    zh, en = translator("zh_CN"), translator("en")
     for error in exc.errors:
         say(
-            f"  第 {error.line_no} 行: {error.message('zh')} / "
-            f"line {error.line_no}: {error.message('en')}: {error.excerpt}"
+            f"  第 {error.line_no} 行: {error.message(zh)} / "
+            f"line {error.line_no}: {error.message(en)}: {error.excerpt}"
         )
     if exc.total_errors > len(exc.errors):
         more = exc.total_errors - len(exc.errors)

@@ -25,16 +25,23 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg
 
 from kameng.cardkeys import import_repository as repo
+from kameng.cardkeys.errors import (
+    MAX_FIELD_CHARS,
+    ImportRejected,
+    MalformedLine,
+    MalformedLineError,
+    StockChangedDuringImport,
+    UnknownProduct,
+)
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher
 from kameng.worker.app import defer
 
-MAX_FIELD_CHARS = 200
 MAX_REPORTED_ERRORS = 50
 EXCERPT_CHARS = 60
 PROGRESS_EVERY = 8192
@@ -49,36 +56,6 @@ _COMMAS = (",", "，")
 # a BOM in mid-file) and the Unicode line/paragraph separators.
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
-REASONS: dict[str, tuple[str, str]] = {
-    "missing_password": ("缺少密码", "missing password"),
-    "missing_number": ("缺少卡号", "missing card number"),
-    "too_many_fields": (
-        "字段过多，每行应为“卡号 密码”两项",
-        "too many fields, expected “number password”",
-    ),
-    "field_too_long": (
-        f"字段超过 {MAX_FIELD_CHARS} 个字符",
-        f"field longer than {MAX_FIELD_CHARS} characters",
-    ),
-    "control_character": ("含有控制字符或不可见字符", "contains control or invisible characters"),
-    "invalid_utf8": (
-        "不是有效的 UTF-8 文本（文件可能是 GBK 编码，请另存为 UTF-8）",
-        "not valid UTF-8 (the file may be GBK-encoded; save it as UTF-8)",
-    ),
-}
-
-
-class MalformedLine(NamedTuple):
-    """One rejected line: 1-based physical line number, reason code, excerpt."""
-
-    line_no: int
-    reason: str  # a key of REASONS
-    excerpt: str
-
-    def message(self, lang: str = "zh") -> str:
-        zh, en = REASONS[self.reason]
-        return zh if lang == "zh" else en
-
 
 @dataclass
 class ImportReport:
@@ -89,39 +66,6 @@ class ImportReport:
     total_lines: int  # physical lines read, blank ones included
     product_id: int = 0
     blank_lines: int = 0
-
-
-class UnknownProduct(LookupError):
-    def __init__(self, sku: str) -> None:
-        super().__init__(f"没有商品 {sku!r} / no product with SKU {sku!r}")
-        self.sku = sku
-
-
-class ImportRejected(ValueError):
-    """The file has malformed lines; nothing was imported.
-
-    ``errors`` holds the first ``MAX_REPORTED_ERRORS`` in line order,
-    ``total_errors`` counts them all.
-    """
-
-    def __init__(self, product_sku: str, errors: list[MalformedLine], total_errors: int) -> None:
-        super().__init__(
-            f"{total_errors} 行格式错误，未导入任何卡密 / "
-            f"{total_errors} malformed line(s), nothing imported"
-        )
-        self.product_sku = product_sku
-        self.errors = errors
-        self.total_errors = total_errors
-
-
-class StockChangedDuringImport(RuntimeError):
-    """Keys of the product were added by something else mid-import; rolled back."""
-
-
-class MalformedLineError(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _control_reason(text: str) -> str | None:
@@ -255,10 +199,7 @@ async def import_card_keys(
         expected = copied - len(duplicate_in_stock)
         inserted = await repo.insert_staged(conn, product_id, now)
         if inserted != expected:
-            raise StockChangedDuringImport(
-                f"expected to insert {expected} keys, inserted {inserted}: "
-                "stock of the product changed during the import; nothing was imported, retry"
-            )
+            raise StockChangedDuringImport(expected=expected, inserted=inserted)
         if expected:
             await _defer_restock(conn, product_id)
             await repo.analyze_stock(conn)

@@ -7,18 +7,19 @@ from datetime import datetime, timedelta
 
 from kameng.cardkeys.repository import secrets_of_order
 from kameng.catalog import repository as catalog
+from kameng.catalog.errors import ProductNotFound
 from kameng.db.connection import Conn
 from kameng.kit import order_numbers
 from kameng.kit.crypto import CardKeyCipher
-from kameng.kit.errors import (
-    GatewayUnknown,
-    InvalidInput,
-    OrderNotFound,
-    ProductNotFound,
-    QuantityInvalid,
-)
 from kameng.kit.passwords import hash_password
 from kameng.orders import repository
+from kameng.orders.errors import (
+    ContactTooLong,
+    GatewayUnknown,
+    OrderNotFound,
+    QuantityInvalid,
+    QueryPasswordLength,
+)
 from kameng.orders.repository import EventRow, OrderRow
 from kameng.orders.states import OrderStatus, transition
 
@@ -60,11 +61,9 @@ async def create_order(
         raise QuantityInvalid(max=product.max_quantity)
     contact = (contact or "").strip() or None
     if contact is not None and len(contact) > 120:
-        raise InvalidInput(detail="contact longer than 120 characters / 联系方式过长")
+        raise ContactTooLong(max=120)
     if query_password is not None and not 4 <= len(query_password) <= 64:
-        raise InvalidInput(
-            detail="query password must have 4 to 64 characters / 查询密码须为 4-64 位"
-        )
+        raise QueryPasswordLength(min=4, max=64)
     password_hash = hash_password(query_password) if query_password else None
     for _ in range(_NUMBER_ATTEMPTS):
         order_no = order_numbers.generate()

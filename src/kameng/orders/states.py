@@ -15,7 +15,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from kameng.db.connection import Conn, execute, fetch_one
-from kameng.kit.errors import IllegalTransition
+from kameng.orders.errors import IllegalTransition
 
 
 class OrderStatus(StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from kameng.kit.i18n import Translator, translator
 from kameng.kit.tokens import check_order_token, order_token
 from kameng.web.runtime import Runtime
 
@@ -25,6 +26,11 @@ def language(request: Request) -> str:
     if accept.startswith("en"):
         return "en"
     return "zh"
+
+
+def translator_for(request: Request) -> Translator:
+    """gettext in the language ``language()`` chose for this request."""
+    return translator(language(request))
 
 
 def remembered_orders(request: Request) -> dict[str, str]:

@@ -12,11 +12,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kameng.kit.errors import KamengError, render
-from kameng.web.deps import language
+from kameng.kit.errors import DomainError, InvalidInput, NotFound
+from kameng.kit.i18n import N_, Translator
+from kameng.web.deps import language, translator_for
 from kameng.web.templating import templates
 
 log = structlog.get_logger()
+
+METHOD_NOT_ALLOWED = N_("Method not allowed")
+INTERNAL = N_("Temporary server error; your order and payment are safe, please retry shortly")
 
 
 def _wants_json(request: Request) -> bool:
@@ -41,31 +45,37 @@ def error_response(
     )
 
 
-def _validation_message(exc: RequestValidationError, lang: str) -> str:
+def _validation_message(exc: RequestValidationError, t: Translator) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
         parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
-    return render("invalid_input", lang, {"detail": "; ".join(parts)})
+    return t(InvalidInput.message, detail="; ".join(parts))
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(KamengError)
-    async def kameng_error(request: Request, exc: KamengError) -> Response:
-        return error_response(request, exc.status, exc.code, exc.message(language(request)))
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        message = exc.translated(translator_for(request))
+        return error_response(request, exc.status, exc.code, message)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        lang = language(request)
-        return error_response(request, 422, "invalid_input", _validation_message(exc, lang))
+        message = _validation_message(exc, translator_for(request))
+        return error_response(request, 422, InvalidInput.code, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_input")
-        message = render(code, language(request), {"detail": str(exc.detail)})
+        t = translator_for(request)
+        if exc.status_code == 404:
+            code, message = NotFound.code, t(NotFound.message)
+        elif exc.status_code == 405:
+            code, message = "method_not_allowed", t(METHOD_NOT_ALLOWED)
+        else:
+            code, message = InvalidInput.code, t(InvalidInput.message, detail=str(exc.detail))
         return error_response(request, exc.status_code, code, message)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", path=request.url.path)
-        return error_response(request, 503, "internal", render("internal", language(request), {}))
+        return error_response(request, 503, "internal", translator_for(request)(INTERNAL))

@@ -8,10 +8,10 @@ from fastapi import Request, Response
 
 from kameng.db.connection import Conn, transaction
 from kameng.kit import clock, order_numbers
-from kameng.kit.errors import OrderNumberInvalid, TooManyAttempts, WrongPassword
 from kameng.kit.passwords import verify_password
 from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
+from kameng.orders.errors import OrderNumberInvalid, TooManyAttempts, WrongPassword
 from kameng.orders.repository import OrderRow
 from kameng.orders.schemas import CreateOrderIn
 from kameng.orders.service import OrderDetail

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from kameng.catalog.service import list_products
 from kameng.db.connection import transaction
-from kameng.kit.errors import KamengError, render
+from kameng.kit.errors import DomainError, InvalidInput
 from kameng.orders.schemas import CreateOrderIn, order_out
 from kameng.orders.states import FINAL, OrderStatus
 from kameng.web import shared
-from kameng.web.deps import language, runtime, token_for
+from kameng.web.deps import language, runtime, token_for, translator_for
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -52,7 +52,7 @@ async def buy(
     gateway: Annotated[str, Form(max_length=100)] = "epay",
 ) -> Response:
     rt = runtime(request)
-    lang = language(request)
+    t = translator_for(request)
     try:
         body = CreateOrderIn(
             product=product,
@@ -64,13 +64,11 @@ async def buy(
     except ValidationError as exc:
         first = exc.errors()[0]
         detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-        return await _index(
-            request, error=render("invalid_input", lang, {"detail": detail}), status=422
-        )
+        return await _index(request, error=t(InvalidInput.message, detail=detail), status=422)
     try:
         order = await shared.create(rt, body)
-    except KamengError as exc:
-        return await _index(request, error=exc.message(lang), status=exc.status)
+    except DomainError as exc:
+        return await _index(request, error=exc.translated(t), status=exc.status)
     response = RedirectResponse(f"/o/{order.order_no}?new=1", status_code=303)
     shared.remember(response, request, order.order_no, token_for(rt, order.order_no))
     return response
