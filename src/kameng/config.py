@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     epay_key: str = "kameng-sandbox-merchant-key"
     epay_enabled: bool = True
 
+    # WeChat Pay API v3 (微信支付), 微信支付公钥 mode. Off unless enabled and every
+    # value is set; `kameng run` points it at the bundled sandbox's keys.
+    wechatpay_enabled: bool = False
+    wechatpay_api_url: str = "https://api.mch.weixin.qq.com"
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""
+    wechatpay_merchant_serial_no: str = ""
+    wechatpay_private_key_file: Path | None = None  # the merchant API key (PEM)
+    wechatpay_apiv3_key: str = ""  # 32 characters
+    wechatpay_public_key_file: Path | None = None  # 微信支付公钥 (PEM)
+    wechatpay_public_key_id: str = ""  # PUB_KEY_ID_…
+
     sandbox_time_scale: float = 1.0  # <1 speeds up the sandbox's notify retry schedule
 
     def aes_key(self) -> bytes:

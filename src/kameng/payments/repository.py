@@ -95,3 +95,29 @@ async def record_notify(
             "order_id": order_id,
         },
     )
+
+
+async def claim_nonce(
+    conn: Conn, *, gateway: str, nonce: str, now: datetime, expires_at: datetime
+) -> bool:
+    """Record a notify's one-time nonce; False when it was seen and has not expired.
+
+    Concurrent replays queue on the unique index: the second sees the first's row.
+    An expired row is reclaimed (its notify's timestamp is stale by then anyway).
+    """
+    row = await fetch_one(
+        conn,
+        "INSERT INTO notify_nonces (gateway, nonce, expires_at) "
+        "VALUES (%(gateway)s, %(nonce)s, %(expires)s) "
+        "ON CONFLICT (gateway, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at "
+        "WHERE notify_nonces.expires_at < %(now)s RETURNING id",
+        {"gateway": gateway, "nonce": nonce, "expires": expires_at, "now": now},
+    )
+    return row is not None
+
+
+async def purge_expired_nonces(conn: Conn, *, now: datetime) -> int:
+    cursor = await conn.execute(
+        "DELETE FROM notify_nonces WHERE expires_at < %(now)s", {"now": now}
+    )
+    return cursor.rowcount

@@ -8,7 +8,7 @@ notify is stored raw with its verdict, whatever the verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kameng.db.connection import Conn
 from kameng.fulfilment.service import fulfil
@@ -25,6 +25,9 @@ from kameng.payments.gateways.base import (
 
 # Verdicts after which the gateway must stop re-sending: the notify was
 # understood and its money is on record.
+# Longer than the ±5 min a signed timestamp is accepted for, on both sides.
+NONCE_KEPT_FOR = timedelta(minutes=15)
+
 ACKNOWLEDGED = frozenset({"accepted", "accepted_late", "duplicate", "second_payment"})
 
 
@@ -61,6 +64,7 @@ async def handle_notify(
             raise NotifyRejected("unknown_gateway", f"no gateway named {gateway_name!r}")
         verified = _parse(gateway, raw)
         out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
+        await _refuse_replay(conn, gateway.name, verified, now)
         order_id, verdict, detail = await _settle(conn, gateway.name, verified, now, "notify")
     except NotifyRejected as rejected:
         verdict, detail = rejected.verdict, rejected.detail
@@ -82,6 +86,27 @@ async def handle_notify(
         order_id=order_id,
     )
     return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
+
+
+async def _refuse_replay(conn: Conn, gateway: str, verified: VerifiedNotify, now: datetime) -> None:
+    """A signed notify carrying a nonce is good once: a replay of a captured
+    request is refused even within its timestamp window, by every process."""
+    if verified.replay_nonce is None:
+        return
+    fresh = await repository.claim_nonce(
+        conn,
+        gateway=gateway,
+        nonce=verified.replay_nonce,
+        now=now,
+        expires_at=now + NONCE_KEPT_FOR,
+    )
+    if not fresh:
+        raise NotifyRejected(
+            "replayed_nonce",
+            f"nonce {verified.replay_nonce} was seen before",
+            out_trade_no=verified.out_trade_no,
+            trade_no=verified.trade_no,
+        )
 
 
 def _parse(gateway: Gateway, raw: InboundNotify) -> VerifiedNotify:

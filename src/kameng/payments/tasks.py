@@ -8,6 +8,7 @@ from kameng.db.connection import transaction
 from kameng.kit import clock
 from kameng.orders import repository as orders
 from kameng.payments.gateways.base import GatewayUnavailable
+from kameng.payments.repository import purge_expired_nonces
 from kameng.payments.service import settle_queried
 from kameng.worker.app import app
 from kameng.worker.context import gateways, pool
@@ -51,3 +52,12 @@ async def query_pending(timestamp: int) -> None:
                 conn, gateway=gateway, verified=verified, now=clock.now()
             )
         log.info("payment found by query", order_no=order.order_no, verdict=outcome.verdict)
+
+
+@app.periodic(cron="17 * * * *", periodic_id="purge-notify-nonces")
+@app.task(name="payments.purge_notify_nonces", queue="payments", queueing_lock="purge-nonces")
+async def purge_notify_nonces(timestamp: int) -> None:
+    """Forget notify nonces whose timestamps can no longer pass the freshness check."""
+    async with transaction(pool()) as conn:
+        removed = await purge_expired_nonces(conn, now=clock.now())
+    log.info("notify nonces purged", removed=removed)

@@ -23,6 +23,7 @@ from kameng.web.notify.gateways import router as notify_router
 from kameng.web.query.pages import router as query_pages
 from kameng.web.runtime import Runtime
 from kameng.web.storefront.pages import router as storefront_pages
+from kameng.web.storefront.pay_start import router as pay_start
 from kameng.web.templating import templates
 
 
@@ -73,6 +74,7 @@ def create_app(
     app.include_router(shop_api)
     app.include_router(notify_router)
     app.include_router(storefront_pages)
+    app.include_router(pay_start)
     app.include_router(query_pages)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -24,20 +24,23 @@ def order_url(rt: Runtime, order_no: str) -> str:
     return f"{rt.settings.public_url.rstrip('/')}/o/{order_no}"
 
 
+def pay_request(rt: Runtime, order: OrderRow, gateway_name: str) -> PayRequest:
+    base = rt.settings.public_url.rstrip("/")
+    return PayRequest(
+        order_no=order.order_no,
+        amount_cents=order.amount_cents,
+        subject=order.product_name,
+        notify_url=f"{base}/notify/{gateway_name}",
+        return_url=f"{base}/o/{order.order_no}",
+        start_url=f"{base}/o/{order.order_no}/pay",
+    )
+
+
 def pay_url(rt: Runtime, order: OrderRow) -> str | None:
     gateway = rt.gateways.get(order.gateway)
     if gateway is None:
         return None
-    base = rt.settings.public_url.rstrip("/")
-    return gateway.pay_url(
-        PayRequest(
-            order_no=order.order_no,
-            amount_cents=order.amount_cents,
-            subject=order.product_name,
-            notify_url=f"{base}/notify/{gateway.name}",
-            return_url=f"{base}/o/{order.order_no}",
-        )
-    )
+    return gateway.pay_url(pay_request(rt, order, gateway.name))
 
 
 def checked_number(text: str) -> str:

@@ -15,6 +15,9 @@ class PayRequest:
     subject: str
     notify_url: str
     return_url: str
+    # The shop's own page that starts paying, for gateways that need a
+    # server-side call first (WeChat Pay creates the order over HTTP).
+    start_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,9 @@ class VerifiedNotify:
     trade_no: str
     amount_cents: int
     method: str
+    # A one-time value the service must record and refuse a second time
+    # (WeChat Pay's Wechatpay-Nonce); None for protocols without one.
+    replay_nonce: str | None = None
 
 
 class NotifyRejected(Exception):

@@ -7,6 +7,7 @@ import httpx
 from kameng.config import Settings
 from kameng.payments.gateways.base import Gateway
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
+from kameng.payments.gateways.wechatpay_v3 import WechatPayV3Gateway
 
 
 class GatewayRegistry:
@@ -38,4 +39,28 @@ def from_settings(
                 transport=transport,
             )
         )
+    wechat = _wechatpay(settings, transport)
+    if wechat is not None:
+        gateways.append(wechat)
     return GatewayRegistry(gateways)
+
+
+def _wechatpay(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None
+) -> WechatPayV3Gateway | None:
+    """Registered only when enabled with every key present (fail closed)."""
+    key_file, public_file = settings.wechatpay_private_key_file, settings.wechatpay_public_key_file
+    if not (settings.wechatpay_enabled and key_file and public_file):
+        return None
+    return WechatPayV3Gateway(
+        name="wechatpay",
+        api_url=settings.wechatpay_api_url,
+        mchid=settings.wechatpay_mchid,
+        appid=settings.wechatpay_appid,
+        merchant_serial_no=settings.wechatpay_merchant_serial_no,
+        private_key_pem=key_file.read_text(),
+        apiv3_key=settings.wechatpay_apiv3_key,
+        platform_public_key_pem=public_file.read_text(),
+        platform_public_key_id=settings.wechatpay_public_key_id,
+        transport=transport,
+    )

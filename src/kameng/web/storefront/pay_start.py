@@ -1,0 +1,64 @@
+"""``/o/{order_no}/pay``: for gateways whose order must be created server-side
+first (WeChat Pay Native/H5). The HTTP call to the gateway happens here, outside
+any database transaction; then the buyer is sent to the H5 page or shown the
+Native QR code."""
+
+from __future__ import annotations
+
+import segno
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from kameng.db.connection import transaction
+from kameng.orders import repository as orders_repo
+from kameng.orders.states import OrderStatus
+from kameng.payments.gateways.base import GatewayUnavailable
+from kameng.payments.gateways.wechatpay_v3 import WechatPayV3Gateway
+from kameng.web import shared
+from kameng.web.deps import language, runtime
+from kameng.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+_MOBILE = ("mobile", "android", "iphone", "micromessenger")
+_UNAVAILABLE = {
+    "zh": "暂时无法连接微信支付，请稍后再试。订单已保留，未扣款。",
+    "en": "WeChat Pay cannot be reached right now; please try again shortly. "
+    "Your order is kept and nothing was charged.",
+}
+
+
+@router.get("/o/{order_no}/pay")
+async def start_payment(request: Request, order_no: str) -> Response:
+    rt = runtime(request)
+    lang = language(request)
+    number = shared.checked_number(order_no)
+    async with transaction(rt.pool) as conn:
+        order = await orders_repo.get_by_number(conn, number)
+    order_page = RedirectResponse(f"/o/{number}", status_code=303)
+    if order is None or order.status != OrderStatus.UNPAID.value:
+        return order_page  # the order page explains why there is nothing to pay
+    gateway = rt.gateways.get(order.gateway)
+    if not isinstance(gateway, WechatPayV3Gateway):
+        return order_page
+    agent = request.headers.get("user-agent", "").lower()
+    try:
+        start = await gateway.start_payment(
+            shared.pay_request(rt, order, gateway.name),
+            mobile=any(word in agent for word in _MOBILE),
+            client_ip=request.client.host if request.client else "127.0.0.1",
+        )
+    except GatewayUnavailable:
+        failed = {"message": _UNAVAILABLE[lang], "lang": lang}
+        return templates.TemplateResponse(request, "error.html", failed, status_code=503)
+    if start.kind == "redirect":
+        return RedirectResponse(start.url, status_code=303)
+    context: dict[str, object] = {
+        "lang": lang,
+        "order_no": number,
+        "amount": f"{order.amount_cents // 100}.{order.amount_cents % 100:02d}",
+        "qr_svg": segno.make(start.url, error="m").svg_inline(scale=6),
+        "code_url": start.url,
+        "scan_url": gateway.sandbox_scan_url(start.url),
+    }
+    return templates.TemplateResponse(request, "wechat_native.html", context)
