@@ -26,7 +26,7 @@ from kameng.kit import clock as clock_module
 from kameng.kit.clock import FrozenClock
 
 TABLES = (
-    "payment_notifies, payments, card_keys, order_events, orders, products, "
+    "notify_nonces, payment_notifies, payments, card_keys, order_events, orders, products, "
     "procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs"
 )
 

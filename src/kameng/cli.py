@@ -52,6 +52,7 @@ def run(
     port: Annotated[int, typer.Option(help="Port of the shop.")] = 8000,
     sandbox_port: Annotated[int, typer.Option(help="Port of the 易支付 sandbox.")] = 8001,
     host: Host = "127.0.0.1",
+    wechatpay_port: Annotated[int, typer.Option(help="Port of the WeChat Pay sandbox.")] = 8002,
 ) -> None:
     """Start the whole demo: database, shop, worker and 易支付 sandbox.
 
@@ -63,7 +64,7 @@ def run(
 
     interrupt_on_termination()
     settings = get_settings()
-    busy = [p for p in (port, sandbox_port) if not port_free(host, p)]
+    busy = [p for p in (port, sandbox_port, wechatpay_port) if not port_free(host, p)]
     if busy:
         _echo(f"port {', '.join(map(str, busy))} on {host} is already in use")
         _echo("stop whatever uses it, or pick others with --port / --sandbox-port")
@@ -74,7 +75,7 @@ def run(
         _echo(f"starting embedded PostgreSQL (data in {settings.data_dir / 'pg'})")
     url, server = database(settings)
     try:
-        code = _run_with_database(url, settings, host, port, sandbox_port)
+        code = _run_with_database(url, settings, host, port, sandbox_port, wechatpay_port)
     finally:
         if server is not None:
             _echo("stopping embedded PostgreSQL")
@@ -88,7 +89,7 @@ def run(
 
 
 def _run_with_database(
-    url: str, settings: Settings, host: str, port: int, sandbox_port: int
+    url: str, settings: Settings, host: str, port: int, sandbox_port: int, wechatpay_port: int
 ) -> int:
     from kameng.db.migrate import upgrade
     from kameng.demo import load_demo
@@ -109,6 +110,8 @@ def _run_with_database(
         "KAMENG_EPAY_URL": sandbox,
         "PYTHONUNBUFFERED": "1",
     }
+    wechatpay = f"http://{local}:{wechatpay_port}"
+    env.update(_wechatpay_demo_env(settings, wechatpay))
     supervisor = Supervisor(env=env, echo=_echo)
     supervisor.install_signal_handlers()
     try:
@@ -118,11 +121,16 @@ def _run_with_database(
         supervisor.start(
             "sandbox", ["-m", "kameng", "sandbox", *serve, "--port", str(sandbox_port)], sandbox
         )
+        supervisor.start(
+            "wechatpay-sandbox",
+            ["-m", "kameng", "wechatpay-sandbox", *serve, "--port", str(wechatpay_port)],
+            wechatpay + "/",
+        )
         problem = supervisor.wait_ready(READY_TIMEOUT)
         if problem is not None:
             _echo(problem)
             return 0 if supervisor.stopping else 1
-        _banner(settings, shop, sandbox, url)
+        _banner(settings, shop, sandbox, url, wechatpay)
         dead = supervisor.wait()
         if dead is None:
             _echo("stopping (signal received)")
@@ -144,7 +152,7 @@ def _stop_children(supervisor: Supervisor) -> None:
         _echo(f"{child.name} (pid {child.pid}) {outcome}")
 
 
-def _banner(settings: Settings, shop: str, sandbox: str, url: str) -> None:
+def _banner(settings: Settings, shop: str, sandbox: str, url: str, wechatpay: str) -> None:
     data = (
         f"{settings.data_dir / 'pg'} (embedded PostgreSQL, kept between runs; "
         "delete it to start over)"
@@ -160,12 +168,27 @@ def _banner(settings: Settings, shop: str, sandbox: str, url: str) -> None:
         f"  易支付沙箱 Sandbox   {sandbox}",
         f"  商户号 Merchant pid  {settings.epay_pid}",
         f"  商户密钥 Key         {settings.epay_key}",
+        f"  微信支付沙箱 WeChat  {wechatpay}/  (keys: {_wechatpay_dir(settings)})",
         f"  数据 Data            {data}",
         "",
         typer.style("Ctrl-C to stop / 按 Ctrl-C 停止", bold=True),
         "",
     ]
     typer.echo("\n".join(lines))
+
+
+def _wechatpay_demo_env(settings: Settings, api_url: str) -> dict[str, str]:
+    """The shop's WeChat Pay settings, read from the sandbox's files under var/."""
+    from kameng.sandbox.wechatpay import demo
+
+    identity, created = demo.identity(settings.data_dir)
+    if created:
+        _echo(f"WeChat Pay sandbox: generated keys in {identity.directory}")
+    return demo.shop_env(identity, api_url)
+
+
+def _wechatpay_dir(settings: Settings) -> Path:
+    return settings.data_dir / "wechatpay-sandbox"
 
 
 def _redact(url: str) -> str:
@@ -239,6 +262,31 @@ def sandbox(
     scale = settings.sandbox_time_scale
     uvicorn.run(
         lambda: create_app(merchants=merchants, time_scale=scale),
+        factory=True,
+        host=host,
+        port=port,
+    )
+
+
+@app.command("wechatpay-sandbox")
+def wechatpay_sandbox(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8002,
+) -> None:
+    """Serve the WeChat Pay v3 sandbox (keys and trades under var/wechatpay-sandbox)."""
+    import uvicorn
+
+    from kameng.sandbox.wechatpay import demo
+    from kameng.sandbox.wechatpay.app import create_app
+
+    settings = get_settings()
+    identity, created = demo.identity(settings.data_dir)
+    verb = "generated" if created else "using"
+    _echo(f"WeChat Pay sandbox: {verb} keys and trades in {identity.directory}")
+    _echo(f"  mchid {identity.mchid}, appid {identity.appid}, key id {identity.public_key_id}")
+    scale = settings.sandbox_time_scale
+    uvicorn.run(
+        lambda: create_app(data_dir=identity.directory, time_scale=scale),
         factory=True,
         host=host,
         port=port,

@@ -68,7 +68,8 @@ class Wired:
 
     async def order(self, quantity: int = 1) -> dict[str, Any]:
         response = await self.shop.post(
-            "/api/shop/orders", json={"product": "GAME-10", "quantity": quantity, "gateway": "wechatpay"}
+            "/api/shop/orders",
+            json={"product": "GAME-10", "quantity": quantity, "gateway": "wechatpay"},
         )
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()

@@ -32,9 +32,7 @@ async def cashier_action(wired: Wired, page_url: str) -> str:
 
 async def notifies(db: Sessions) -> list[tuple[str, str]]:
     async with db() as s:
-        rows = await s.execute(
-            text("SELECT verdict, trade_no FROM payment_notifies ORDER BY id")
-        )
+        rows = await s.execute(text("SELECT verdict, trade_no FROM payment_notifies ORDER BY id"))
         return [(r[0], r[1]) for r in rows]
 
 
@@ -63,7 +61,9 @@ async def test_native_scan_and_pay_delivers(wired: Wired, db: Sessions, settings
     assert [a["status"] for a in trade["notify_attempts"]] == [204]
     assert await notifies(db) == [("accepted", trade["transaction_id"])]
     async with db() as s:
-        payment = (await s.execute(text("SELECT gateway, amount_cents, method FROM payments"))).one()
+        payment = (
+            await s.execute(text("SELECT gateway, amount_cents, method FROM payments"))
+        ).one()
     assert tuple(payment) == ("wechatpay", 1050, "wechat_native")
 
     # Opening the pay page again: the order is paid, back to the order page.

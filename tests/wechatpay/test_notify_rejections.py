@@ -1,0 +1,190 @@
+"""Every way a WeChat Pay notify can be wrong: rejected with a 4xx (never 5xx),
+recorded in payment_notifies with its verdict, and nothing else changes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from kameng.config import Settings
+from tests.factories import Sessions, add_keys, count, create_product
+from tests.wechatpay.conftest import Wired
+
+
+async def unpaid_order(wired: Wired, db: Sessions, settings: Settings) -> dict[str, Any]:
+    product_id = await create_product(db)
+    await add_keys(db, settings, product_id, 1)
+    return await wired.order()
+
+
+async def verdicts(db: Sessions) -> list[str]:
+    async with db() as s:
+        rows = await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))
+        return [r[0] for r in rows]
+
+
+async def assert_nothing_changed(wired: Wired, db: Sessions, order: dict[str, Any]) -> None:
+    assert (await wired.status(order["order_no"]))["status"] == "unpaid"
+    assert await count(db, "SELECT count(*) FROM payments") == 0
+    assert await count(db, "SELECT count(*) FROM card_keys WHERE order_id IS NOT NULL") == 0
+
+
+async def test_a_good_notify_is_accepted_and_its_replay_refused(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    order = await unpaid_order(wired, db, settings)
+    body, headers = wired.signed_notify(wired.paid_resource(order))
+    first = await wired.post_notify(body, headers)
+    assert first.status_code == 204 and first.content == b""
+    replay = await wired.post_notify(body, headers)
+    assert replay.status_code == 400
+    assert replay.json() == {"code": "FAIL", "message": "replayed_nonce"}
+    assert await verdicts(db) == ["accepted", "replayed_nonce"]
+    assert await count(db, "SELECT count(*) FROM payments") == 1
+    assert await count(db, "SELECT count(*) FROM notify_nonces") == 1
+
+
+async def test_a_replayed_nonce_is_refused_even_before_any_payment(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    """The nonce is claimed whatever the verdict: a captured notify for an
+    unknown order cannot be replayed later either."""
+    order = await unpaid_order(wired, db, settings)
+    body, headers = wired.signed_notify(wired.paid_resource(order, out_trade_no="1234567890123456"))
+    assert (await wired.post_notify(body, headers)).status_code == 400
+    assert (await wired.post_notify(body, headers)).status_code == 400
+    assert await verdicts(db) == ["unknown_order", "replayed_nonce"]
+    await assert_nothing_changed(wired, db, order)
+
+
+def _stale(headers: dict[str, str], seconds: int) -> dict[str, str]:
+    return {**headers, "Wechatpay-Timestamp": str(int(headers["Wechatpay-Timestamp"]) + seconds)}
+
+
+@pytest.mark.parametrize("skew", [-301, 301, -86400])
+async def test_timestamp_more_than_5_minutes_off(
+    wired: Wired, db: Sessions, settings: Settings, skew: int
+) -> None:
+    order = await unpaid_order(wired, db, settings)
+    body = wired.notifier.envelope(
+        "TRANSACTION.SUCCESS", "支付成功", "transaction", wired.paid_resource(order)
+    )
+    real_time = wired.notifier.unix_time
+    wired.notifier.unix_time = lambda: real_time() + skew  # the platform signs at that time
+    headers = wired.notifier.signed_headers(body)
+    wired.notifier.unix_time = real_time
+    response = await wired.post_notify(body, headers)
+    assert response.status_code == 400
+    assert await verdicts(db) == ["stale_timestamp"]
+    await assert_nothing_changed(wired, db, order)
+
+
+async def test_timestamp_within_5_minutes_is_fine(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    order = await unpaid_order(wired, db, settings)
+    body = wired.notifier.envelope(
+        "TRANSACTION.SUCCESS", "支付成功", "transaction", wired.paid_resource(order)
+    )
+    real_time = wired.notifier.unix_time
+    wired.notifier.unix_time = lambda: real_time() - 299
+    headers = wired.notifier.signed_headers(body)
+    wired.notifier.unix_time = real_time
+    assert (await wired.post_notify(body, headers)).status_code == 204
+    assert await verdicts(db) == ["accepted"]
+
+
+def _flip_ciphertext(body: str) -> str:
+    envelope = json.loads(body)
+    sealed = bytearray(base64.b64decode(envelope["resource"]["ciphertext"]))
+    sealed[0] ^= 1
+    envelope["resource"]["ciphertext"] = base64.b64encode(bytes(sealed)).decode()
+    return json.dumps(envelope, ensure_ascii=False)
+
+
+async def test_tampered_and_unsigned(wired: Wired, db: Sessions, settings: Settings) -> None:
+    order = await unpaid_order(wired, db, settings)
+    body, headers = wired.signed_notify(wired.paid_resource(order))
+    cases: list[tuple[str | bytes, dict[str, str], str]] = [
+        # serial of another key (also stops wechatpayv3 fetching certificates)
+        (
+            body,
+            {**headers, "Wechatpay-Serial": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"},
+            "bad_signature",
+        ),
+        (body.replace('"支付成功"', '"支付成功 "'), headers, "bad_signature"),
+        (_flip_ciphertext(body), headers, "bad_signature"),
+        (body, {"Content-Type": "application/json"}, "bad_signature"),
+        (body, {k: v for k, v in headers.items() if k != "Wechatpay-Signature"}, "bad_signature"),
+        (body, {**headers, "Wechatpay-Signature": "bm90IGEgc2lnbmF0dXJl"}, "bad_signature"),
+        (body, {**headers, "Wechatpay-Signature": "非base64".encode()}, "bad_signature"),
+        (body, {**headers, "Wechatpay-Signature-Type": "WECHATPAY2-SM2-WITH-SM3"}, "bad_signature"),
+        (body.encode() + b"\xff", headers, "bad_signature"),
+        (b"", headers, "bad_signature"),
+    ]
+    for sent_body, sent_headers, _ in cases:
+        response = await wired.post_notify(sent_body, sent_headers)
+        assert response.status_code == 400, (response.status_code, sent_headers)
+        assert response.json()["code"] == "FAIL"
+    assert await verdicts(db) == [verdict for *_, verdict in cases]
+    await assert_nothing_changed(wired, db, order)
+    assert await count(db, "SELECT count(*) FROM notify_nonces") == 0
+
+
+async def test_ciphertext_signed_by_the_platform_but_not_decryptable(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    order = await unpaid_order(wired, db, settings)
+    body, _ = wired.signed_notify(wired.paid_resource(order))
+    tampered = _flip_ciphertext(body)
+    response = await wired.post_notify(tampered, wired.notifier.signed_headers(tampered))
+    assert response.status_code == 400
+    assert await verdicts(db) == ["malformed"]
+    await assert_nothing_changed(wired, db, order)
+
+
+@pytest.mark.parametrize(
+    ("changes", "verdict"),
+    [
+        ({"mchid": "1900000109"}, "wrong_merchant"),
+        ({"appid": "wxd678efh567hg6787"}, "wrong_merchant"),
+        ({"trade_state": "NOTPAY"}, "not_paid"),
+        ({"amount": {"total": 999, "currency": "CNY"}}, "amount_mismatch"),
+        ({"amount": {"total": 1001, "currency": "CNY"}}, "amount_mismatch"),
+        ({"amount": {"total": "1000", "currency": "CNY"}}, "malformed"),
+        ({"amount": {"total": 10.0, "currency": "CNY"}}, "malformed"),
+        ({"amount": {"total": 1000, "currency": "USD"}}, "malformed"),
+        ({"out_trade_no": "../../etc"}, "malformed"),
+        ({"transaction_id": ""}, "malformed"),
+        ({"out_trade_no": "1234567890123456"}, "unknown_order"),
+    ],
+)
+async def test_signed_by_the_platform_but_wrong(
+    wired: Wired, db: Sessions, settings: Settings, changes: dict[str, Any], verdict: str
+) -> None:
+    order = await unpaid_order(wired, db, settings)
+    body, headers = wired.signed_notify(wired.paid_resource(order, **changes))
+    response = await wired.post_notify(body, headers)
+    assert response.status_code == 400
+    assert await verdicts(db) == [verdict]
+    await assert_nothing_changed(wired, db, order)
+
+
+async def test_other_events_and_garbage_are_not_payments(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    order = await unpaid_order(wired, db, settings)
+    refund = wired.notifier.envelope("REFUND.SUCCESS", "退款成功", "refund", {"mchid": "x"})
+    not_json = "not json at all"
+    no_resource = json.dumps({"event_type": "TRANSACTION.SUCCESS"})
+    for body in (refund, not_json, no_resource):
+        response = await wired.post_notify(body, wired.notifier.signed_headers(body))
+        assert response.status_code == 400
+    assert await verdicts(db) == ["not_paid", "malformed", "malformed"]
+    await assert_nothing_changed(wired, db, order)
+    get = await wired.shop.get("/notify/wechatpay", headers=wired.notifier.signed_headers(""))
+    assert get.status_code == 400
