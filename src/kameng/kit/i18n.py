@@ -16,6 +16,7 @@ from __future__ import annotations
 import gettext
 import io
 import os
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,15 +49,17 @@ def normalize_locale(tag: str | None) -> str | None:
 
 def negotiate(accept_language: str) -> str | None:
     """The best supported locale of an Accept-Language header, by q-value."""
-    choices: list[tuple[float, int, str]] = []
+    choices: list[tuple[Decimal, int, str]] = []
     for position, item in enumerate(accept_language.split(",")):
         tag, _, params = item.strip().partition(";")
-        quality = 1.0
+        quality = Decimal(1)
         params = params.strip()
         if params.startswith("q="):
-            try:
-                quality = float(params[2:])
-            except ValueError:
+            try:  # Decimal, not float: the architecture test keeps float out of src/
+                quality = Decimal(params[2:])
+            except InvalidOperation:
+                continue
+            if not quality.is_finite():
                 continue
         locale = normalize_locale(tag)
         if locale is not None and quality > 0:
