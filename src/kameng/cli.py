@@ -191,6 +191,12 @@ def _wechatpay_dir(settings: Settings) -> Path:
     return settings.data_dir / "wechatpay-sandbox"
 
 
+def _configure_logging() -> None:
+    from kameng.kit.logs import configure_logging
+
+    configure_logging(os.environ.get("KAMENG_LOG_LEVEL", "INFO").upper())
+
+
 def _redact(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
@@ -209,6 +215,7 @@ def web(
 
     from kameng.web.app import create_app
 
+    _configure_logging()
     settings = get_settings()
     url, _server = database(settings)
     shop_settings = settings.model_copy(update={"database_url": url})
@@ -217,18 +224,17 @@ def web(
         factory=True,
         host=host,
         port=port,
-        # Live order pages hold SSE connections open; don't wait on them forever.
+        # Don't wait forever on keep-alive connections of buyers' pages.
         timeout_graceful_shutdown=5,
+        log_config=None,  # our pipeline (kameng.kit.logs), already configured
+        access_log=False,  # one "request" event per request replaces it
     )
 
 
 @app.command()
 def worker() -> None:
     """Run the job worker (payments, fulfilment, expiry) on every queue."""
-    import logging
-
-    # Job starts and ends are the worker's only sign of life in a terminal.
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     [worker] %(message)s")
+    _configure_logging()
     settings = get_settings()
     url, _server = database(settings)
     asyncio.run(_work(url))

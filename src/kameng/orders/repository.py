@@ -208,3 +208,9 @@ async def awaiting_payment_aged(
         {"now": now, "oldest": max(ages_minutes), "ages": ages_minutes, "limit": limit},
     )
     return [AwaitingPayment(*row) for row in rows]
+
+
+async def count_by_status(conn: Conn) -> dict[str, int]:
+    """Orders per status (for /metrics; one aggregate, no row locks)."""
+    rows = await fetch_all(conn, "SELECT status, count(*) FROM orders GROUP BY status")
+    return {str(status): int(n) for status, n in rows}

@@ -6,6 +6,7 @@ import structlog
 
 from kameng.db.connection import transaction
 from kameng.kit import clock
+from kameng.kit.logs import bind
 from kameng.orders import repository as orders
 from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.repository import purge_expired_nonces
@@ -36,6 +37,8 @@ async def query_pending(timestamp: int) -> None:
             conn, now=clock.now(), ages_minutes=QUERY_AGES_MINUTES, limit=BATCH
         )
     registry = gateways()
+    found: list[str] = []
+    bind(asked=len(due), found=found)  # reported in this job's "job" event
     for order in due:
         gateway = registry.get(order.gateway)
         if gateway is None:
@@ -52,6 +55,7 @@ async def query_pending(timestamp: int) -> None:
                 conn, gateway=gateway, verified=verified, now=clock.now()
             )
         log.info("payment found by query", order_no=order.order_no, verdict=outcome.verdict)
+        found.append(order.order_no)
 
 
 @app.periodic(cron="17 * * * *", periodic_id="purge-notify-nonces")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -15,11 +16,14 @@ from kameng.config import Settings, get_settings
 from kameng.db.connection import Conn, make_pool
 from kameng.db.embedded import resolve_database_url
 from kameng.kit.crypto import CardKeyCipher
+from kameng.kit.logs import configure_logging
 from kameng.kit.timefmt import local
 from kameng.payments.gateways.registry import from_settings
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
 from kameng.web.notify.gateways import router as notify_router
+from kameng.web.observability import ObservabilityMiddleware
+from kameng.web.observability import router as metrics_router
 from kameng.web.query.pages import router as query_pages
 from kameng.web.runtime import Runtime
 from kameng.web.storefront.pages import router as storefront_pages
@@ -71,6 +75,8 @@ def create_app(
     # Templates show times in the shop's zone (one setting per process).
     templates.env.filters["local_time"] = partial(local, zone_name=settings.display_timezone)
     errors.install(app)
+    app.add_middleware(ObservabilityMiddleware)
+    app.include_router(metrics_router)
     app.include_router(shop_api)
     app.include_router(notify_router)
     app.include_router(storefront_pages)
@@ -78,3 +84,11 @@ def create_app(
     app.include_router(query_pages)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
+
+
+def production_app() -> FastAPI:
+    """``uvicorn kameng.web.app:production_app --factory``: the shop with the
+    process's logging set up (JSON lines; ``KAMENG_LOG_LEVEL``), as ``kameng web``
+    runs it. Each uvicorn worker process calls it."""
+    configure_logging(os.environ.get("KAMENG_LOG_LEVEL", "INFO").upper())
+    return create_app()

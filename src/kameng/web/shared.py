@@ -8,6 +8,7 @@ from fastapi import Request, Response
 
 from kameng.db.connection import Conn, transaction
 from kameng.kit import clock, order_numbers
+from kameng.kit.logs import bind
 from kameng.kit.passwords import verify_password
 from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
@@ -54,7 +55,7 @@ def checked_number(text: str) -> str:
 async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
     """Create the order and commit: its number exists from here on."""
     async with transaction(rt.pool) as conn:
-        return await orders.create_order(
+        order = await orders.create_order(
             conn,
             sku=body.product,
             quantity=body.quantity,
@@ -65,6 +66,8 @@ async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
             ttl=timedelta(seconds=rt.settings.unpaid_ttl_seconds),
             now=clock.now(),
         )
+    bind(order_no=order.order_no)
+    return order
 
 
 def remember(response: Response, request: Request, order_no: str, token: str) -> None:

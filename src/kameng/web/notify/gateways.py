@@ -10,10 +10,12 @@ from fastapi.responses import Response
 
 from kameng.db.connection import transaction
 from kameng.kit import clock
+from kameng.kit.logs import bind
 from kameng.payments.gateways.base import InboundNotify, NotifyAck, text_ack
 from kameng.payments.repository import record_notify
 from kameng.payments.service import handle_notify
 from kameng.web.deps import runtime
+from kameng.web.observability import NOTIFIES
 
 router = APIRouter(tags=["notify"], include_in_schema=False)
 log = structlog.get_logger()
@@ -61,6 +63,8 @@ async def notify(gateway_name: str, request: Request) -> Response:
         body=body,
         remote_addr=request.client.host if request.client else None,
     )
+    if out_trade_no := raw.params.get("out_trade_no"):
+        bind(order_no=out_trade_no[:40])
 
     def ack(acknowledged: bool, verdict: str) -> Response:
         if gateway is None:
@@ -92,7 +96,11 @@ async def notify(gateway_name: str, request: Request) -> Response:
                 )
         except Exception:  # the database is gone: the gateway's retry brings it back
             log.warning("notify not recorded", gateway=gateway_name[:32])
+        NOTIFIES.labels(gateway_name[:32], "error").inc()
+        bind(verdict="error")
         return ack(False, "error")
+    NOTIFIES.labels(gateway_name[:32], outcome.verdict).inc()
+    bind(verdict=outcome.verdict)
     if not outcome.acknowledged:
         log.warning(
             "notify rejected",
