@@ -1,4 +1,4 @@
-"""Pins the plan of the allocation query (performance.md trap 1).
+"""Pins the plan of the allocation query.
 
 With 100,000 keys in stock and the 2,000 oldest (lowest pool_seq) sold, taking
 the next keys must go through the partial index ``ix_card_keys_pool`` and touch

@@ -69,5 +69,5 @@ async def insert_staged(conn: Conn, product_id: int, now: datetime) -> int:
 
 async def analyze_stock(conn: Conn) -> None:
     # Without fresh statistics the planner may misjudge the allocation query
-    # after a bulk load (performance.md trap 2); ANALYZE sees our own rows.
+    # after a bulk load (autovacuum may be off or late); ANALYZE sees our own rows.
     await conn.execute("ANALYZE card_keys")

@@ -9,7 +9,7 @@ from kameng.db.connection import Conn, fetch_all
 
 # ORDER BY pool_seq: only the partial index ix_card_keys_pool (unsold keys)
 # provides that order, so the planner cannot walk the sold keys through the
-# primary key (performance.md trap 1; pinned by an EXPLAIN test).
+# primary key, one page per key sold (pinned by an EXPLAIN test).
 CLAIM_KEYS_SQL = """
 WITH picked AS (
     SELECT id, row_number() OVER (ORDER BY pool_seq) AS n

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-# A forgotten open transaction would hold back cleanup of sold keys
-# (performance.md trap 3): the server ends such sessions. Every connection
-# kameng opens, pooled or not, carries this.
+# A forgotten open transaction holds back cleanup of sold keys (their dead
+# index entries cannot be skipped while an old snapshot lives): the server
+# ends such sessions. Every connection kameng opens, pooled or not, carries this.
 CONNECT_OPTIONS = "-c idle_in_transaction_session_timeout=60000"
 
 

@@ -1,4 +1,4 @@
-"""All ORM models. Hot paths use Core SQL in repositories; these define the schema."""
+"""All ORM models: they define the schema (request and job paths use psycopg SQL)."""
 
 from kameng.models.base import Base
 from kameng.models.card_key import CardKey

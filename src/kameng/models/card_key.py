@@ -37,7 +37,7 @@ class CardKey(IdMixin, Base):
         ),
         # The only index that covers pool_seq, and only for unsold keys: the
         # allocation query orders by pool_seq, so its cost cannot grow with
-        # keys sold (performance.md trap 1). tests/cardkeys pins the plan.
+        # keys sold. tests/cardkeys pins the plan.
         Index(
             "ix_card_keys_pool",
             "product_id",

@@ -1,7 +1,7 @@
 """Payment notifies: verify, then in one transaction record, mark paid, deliver.
 
-Order of checks follows protocols.md §0: signature and merchant first, then
-order, gateway binding and exact amount, and only then any write. Every
+Order of checks: signature and merchant first, then order, gateway binding
+and exact amount, and only then any write (a forged notify changes nothing). Every
 notify is stored raw with its verdict, whatever the verdict.
 """
 
