@@ -24,4 +24,5 @@ async def oldest_due_job_age(conn: Conn) -> float:
         ) AS waiting
         """,
     )
-    return max(float(row[0]), 0.0) if row else 0.0
+    age: float = row[0] if row else 0.0  # float8: seconds, not money
+    return max(age, 0.0)
