@@ -19,13 +19,15 @@ test: install chromium
 	$(UV) run pytest -q -p no:cacheprovider
 
 lint: install
-	$(UV) run ruff format --check src tests
-	$(UV) run ruff check src tests
+	$(UV) run ruff format --check src tests scripts
+	$(UV) run ruff check src tests scripts
 	$(UV) run mypy
+	$(UV) run mypy scripts
 	$(UV) run lint-imports
 
+# Options after BENCH_ARGS, e.g. make bench BENCH_ARGS="--orders 20000 --seconds 60"
 bench: install
-	$(UV) run python scripts/bench.py
+	$(UV) run python scripts/bench.py $(BENCH_ARGS)
 
 install: uv-tool
 	$(UV) sync --locked

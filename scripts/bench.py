@@ -1,353 +1,286 @@
-"""HTTP vs raw-SQL throughput of the shop's two hot paths (``make bench``).
+"""Throughput of the buyer's hot paths against the app's own SQL (``make bench``).
 
-    uv run python scripts/bench.py [--orders N] [--concurrency C] [--duration S] [--json]
-                                   [--client minimal|httpx] [--workers W]
-                                   [--profile-server FILE]
+    uv run python scripts/bench.py [--orders N] [--concurrency C] [--seconds S]
+                                   [--warmup W] [--workers P]
 
-From one run it prints:
+For each path it measures the shop over HTTP (a real uvicorn server with P
+worker processes, logging as in production) and, as the reference, the very
+statements the app sent for that request, captured from the app itself and
+replayed through bare psycopg (``benchlib.capture``), at the same concurrency:
 
-1. orders created per second through HTTP (``POST /api/shop/orders``);
-2. paid notifies per second through HTTP (``GET /notify/epay?…`` signed exactly as
-   the epay sandbox signs them, one per distinct unpaid order, each answer must be
-   exactly ``success``; failures are counted and shown);
-3. p50/p99 of "notify sent → keys visible" (``GET /api/shop/orders/{no}?token=…``
-   returns non-empty goods) on a sample of orders, at low concurrency;
-4. the same two transactions as raw SQL (bare psycopg 3, the statements the app
-   itself sends, captured from its code, in the app's transaction shape: pipeline
-   mode + one transaction), at the same concurrency, and HTTP/raw. Before the
-   measured phases, one create and one notify of each side run under libpq's
-   protocol trace: the messages must match, and the round trips per transaction
-   are reported.
+    product list                   GET /api/shop/products
+    create order                   POST /api/shop/orders
+    create order + query password  the same with a query password
+    paid notify → keys delivered   GET /notify/epay, signed as epay signs it
 
-The target of the performance issue is HTTP/raw ≥ 0.5 on both paths.
-
-Setup: PostgreSQL from DATABASE_URL, else the embedded one (var/pg). A fresh
-``kameng_bench_<random>`` database is created, migrated, seeded with one product
-and real AES-GCM sealed card keys, and dropped (WITH (FORCE)) at the end. The app
-runs as a real uvicorn subprocess (``--workers``, default 1) on 127.0.0.1, its
-psycopg pool sized to the concurrency (KAMENG_DB_POOL_SIZE); the load generator
-is this process (one keep-alive HTTP/1.1 connection per worker). Every loop is
-bounded by a fixed item count (and optionally ``--duration``); everything
-targets 127.0.0.1 or the database server only.
-
-The box is small (2 cores for PostgreSQL, the server and the generator), so the
-generator must be cheap: the default client is a bare HTTP/1.1 client
-(``benchlib.mini_http``, ~0.1 ms CPU per request); ``--client httpx`` costs
-≈0.85 ms CPU per request, more than a whole raw-SQL transaction, and so takes
-CPU from the server it measures. The report says who used the CPU in each
-phase and how many CPU milliseconds each party spent per operation, and warns
-when processes outside the bench took a noticeable share. ``--profile-server``
-runs the server under cProfile. Exit status is 1 when any operation failed.
+Each phase runs N operations or S seconds, whichever ends first, after W
+uncounted ones. Everything shares this machine's cores (PostgreSQL, server,
+load generator), so the ratios of one run are what count, not the absolute
+figures. PostgreSQL is DATABASE_URL's server or the embedded one; the bench
+works in a fresh database that it drops at the end. Exit status 1 when any
+operation failed or a delivered order does not hold exactly its keys.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
-from datetime import datetime, timedelta
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import uvloop
-from benchlib import http_client, raw_sql, report, wire
-from benchlib.http_client import HttpClient, Order, Visible
-from benchlib.load import CpuMonitor, Op, PhaseResult, run_phase
-from benchlib.raw_sql import NotifyItem, RawShop
-from benchlib.report import Meta, Results
-from benchlib.setup import (
-    BenchDatabase,
-    app_server,
-    bench_database,
-    bench_settings,
-    database_state,
-    local_postmaster,
-    log,
-    seed,
-    settle,
-)
-from benchlib.sql import AppSql, capture_app_sql
 
-from kameng.config import Settings
+from benchlib import capture, load, setup
+from benchlib.capture import Request
+from benchlib.load import Client, Phase
+from benchlib.setup import Shop, log
+from kameng.db.connection import make_pool
+from kameng.kit import order_numbers
+from kameng.kit.logs import configure_logging
+from kameng.kit.money import format_yuan
+from kameng.payments.gateways import epay_sign
+from kameng.web.app import create_app
 
-KEY_MARGIN = 500
+PASSWORD = "bench-Pass-1234"
+ORDER = {"product": setup.SKU, "quantity": 1, "gateway": "epay"}
+WITH_PASSWORD = {**ORDER, "query_password": PASSWORD}
+PATHS = {
+    "list": "product list",
+    "create": "create order",
+    "create_pw": "create order + query password",
+    "notify": "paid notify → keys delivered",
+}
+PASSWORD_GOAL = 0.90  # issue 7: create with a password ≥ 90 % of create without
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="HTTP vs raw-SQL throughput of order creation and paid notifies."
-    )
-    parser.add_argument("--orders", type=int, default=3000, help="N per measured phase (3000)")
-    parser.add_argument("--concurrency", type=int, default=16, help="workers/connections (16)")
-    parser.add_argument(
-        "--duration",
-        type=float,
-        default=None,
-        help="also stop each measured phase after this many seconds (N stays the cap)",
-    )
-    parser.add_argument("--warmup", type=int, default=200, help="uncounted warm-up per path")
-    parser.add_argument("--latency-sample", type=int, default=200, help="orders in the sample")
-    parser.add_argument(
-        "--latency-concurrency", type=int, default=4, help="concurrency of the latency sample"
-    )
-    parser.add_argument(
-        "--client",
-        choices=http_client.CLIENTS,
-        default="minimal",
-        help="HTTP load generator: a minimal keep-alive HTTP/1.1 client (default, cheap) "
-        "or httpx (≈0.85 ms CPU per request, taken from the server on a small box)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=2,
-        help="uvicorn worker processes of the app server (2: one per core, as deployed)",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument(
-        "--profile-server",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="run the app server under cProfile (CPU clock), write pstats to FILE "
-        "(HTTP figures of such a run are slowed by the profiler)",
-    )
-    args = parser.parse_args(argv)
-    for name in ("orders", "concurrency", "latency_sample", "latency_concurrency", "workers"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0:
-        parser.error("--warmup must not be negative")
-    if args.duration is not None and args.duration <= 0:
-        parser.error("--duration must be positive")
-    if args.profile_server is not None and args.workers != 1:
-        parser.error("--profile-server profiles one worker: use --workers 1")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--orders", type=int, default=2000, help="N: operations per phase (2000)")
+    p.add_argument("--seconds", type=float, default=15, help="S: phase time limit (15)")
+    p.add_argument("--concurrency", type=int, default=16, help="C: connections (16)")
+    p.add_argument("--warmup", type=int, default=200, help="W: uncounted operations (200)")
+    p.add_argument("--workers", type=int, default=2, help="P: server processes (2)")
+    args = p.parse_args(argv)
+    if min(args.orders, args.concurrency, args.workers) < 1 or args.seconds <= 0:
+        p.error("--orders, --concurrency, --workers must be ≥ 1 and --seconds > 0")
     return args
 
 
-def _progress(phase: PhaseResult[Any]) -> None:
-    failed = f", {phase.failures} FAILED" if phase.failures else ""
-    log(
-        f"{phase.name}: {phase.ok}/{phase.attempted} ok{failed} in {phase.elapsed:.2f}s "
-        f"= {phase.rate:,.1f}/s"
-    )
-    for error in phase.errors:
-        log(f"  {error}")
+def notify_query(shop: Shop, order_no: str) -> str:
+    params = {
+        "pid": shop.env["KAMENG_EPAY_PID"],
+        "trade_no": f"2026{order_no}",
+        "out_trade_no": order_no,
+        "type": "alipay",
+        "name": setup.PRODUCT_NAME,
+        "money": format_yuan(setup.PRICE_CENTS).rstrip("0").rstrip("."),  # PHP-style, as epay
+        "trade_status": "TRADE_SUCCESS",
+    }
+    params["sign"] = epay_sign.sign(params, shop.env["KAMENG_EPAY_KEY"])
+    params["sign_type"] = "MD5"
+    return urlencode(params)
 
 
-async def _settle(url: str) -> None:
-    await asyncio.to_thread(settle, url)
+class Captured:
+    """One request of each path, served by the app in-process and recorded."""
 
+    def __init__(self) -> None:
+        self.requests: dict[str, Request] = {}
+        self.order_no: dict[str, str] = {}  # the order each captured request created/paid
 
-async def http_phases(
-    args: argparse.Namespace, db: BenchDatabase, settings: Settings, spread_seen: list[int]
-) -> tuple[PhaseResult[Order], PhaseResult[None], PhaseResult[Visible]]:
-    c = args.concurrency
-    profile_to = args.profile_server.resolve() if args.profile_server else None
-    with app_server(
-        db.url, workers=args.workers, pool_size=pool_size(args), profile_to=profile_to
-    ) as server:
-        monitor = CpuMonitor(server.pid, local_postmaster(db.url))
-        clients = [http_client.client(server.base_url, args.client) for _ in range(c)]
+    async def run(self, shop: Shop) -> None:
+        pool = make_pool(shop.url, size=1)
+        await pool.open()
+        await capture.record_on(pool)
+        transport = httpx.ASGITransport(app=create_app(shop.settings(), pool=pool))
         try:
-            if args.workers > 1:
-                spread = await http_client.spread(clients, server, args.workers)
-                log(
-                    f"client connections per worker: {'/'.join(map(str, spread))}"
-                    if spread
-                    else "client connections left to the kernel (httpx): workers may be unevenly "
-                    "loaded"
-                )
-                spread_seen.extend(spread)
-            creators = [_creator(h) for h in clients]
-            notifiers = [_notifier(h) for h in clients]
-
-            warm = await run_phase("HTTP warm-up create", range(args.warmup), creators)
-            _progress(warm)
-            warm_n = await run_phase("HTTP warm-up notify", _targets(settings, warm), notifiers)
-            _progress(warm_n)
-
-            await _settle(db.url)
-            created = await run_phase(
-                "HTTP create", range(args.orders), creators, duration=args.duration, monitor=monitor
-            )
-            _progress(created)
-
-            await _settle(db.url)
-            notified = await run_phase(
-                "HTTP notify",
-                _targets(settings, created),
-                notifiers,
-                duration=args.duration,
-                monitor=monitor,
-            )
-            _progress(notified)
-
-            sample = await run_phase("latency sample create", range(args.latency_sample), creators)
-            _progress(sample)
-            await _settle(db.url)
-            extra = [
-                http_client.client(server.base_url, args.client)
-                for _ in range(args.latency_concurrency - len(clients))
-            ]
-            clients += extra
-            watchers = [_watcher(h) for h in clients[: args.latency_concurrency]]
-            latency = await run_phase(
-                "notify → keys visible",
-                [(o, http_client.notify_target(settings, o)) for o in sample.results],
-                watchers,
-                monitor=monitor,
-            )
-            _progress(latency)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                await self._one(http, "list", "GET", "/api/shop/products", None, 200)
+                for path, body in (("create", ORDER), ("create_pw", WITH_PASSWORD)):
+                    r = await self._one(http, path, "POST", "/api/shop/orders", body, 201)
+                    self.order_no[path] = r.json()["order_no"]
+                paid = self.order_no["create"]
+                url = f"/notify/epay?{notify_query(shop, paid)}"
+                r = await self._one(http, "notify", "GET", url, None, 200)
+                if r.text != "success":
+                    raise RuntimeError(f"captured notify answered {r.text!r}")
+                self.order_no["notify"] = paid
         finally:
-            await http_client.close_all(clients)
-        if server.process.poll() is not None:
-            log(f"WARNING: the app server died during the run (see failures):\n{server.log_tail()}")
-        elif tail := server.log_tail().strip():
-            log(f"app server log (warnings and errors only):\n{tail}")
-    return created, notified, latency
+            await pool.close()
+
+    async def _one(
+        self, http: httpx.AsyncClient, path: str, method: str, url: str, body: Any, status: int
+    ) -> httpx.Response:
+        async def send() -> httpx.Response:
+            return await http.request(method, url, json=body)
+
+        request, response = await capture.capture(send)
+        if response.status_code != status:
+            raise RuntimeError(f"captured {path}: {response.status_code} {response.text[:200]}")
+        self.requests[path] = request
+        return response
 
 
-def pool_size(args: argparse.Namespace) -> int:
-    """Connections per server worker: one per concurrent request it may get."""
-    return int(max(args.concurrency, args.latency_concurrency))
+# -- the two sides of each path ------------------------------------------------------
 
 
-def _creator(h: HttpClient) -> Op[int, Order]:
-    async def op(_: int) -> Order:
-        return await http_client.create_order(h)
+def http_ops(client: Client, shop: Shop) -> dict[str, Callable[[Any], Awaitable[Any]]]:
+    async def expect(method: str, path: str, body: Any, status: int) -> bytes:
+        got, content = await client.request(method, path, body)
+        if got != status:
+            raise RuntimeError(f"{method} {path.split('?')[0]}: {got} {content[:200]!r}")
+        return content
 
-    return op
+    async def create(body: dict[str, Any]) -> str:
+        content = await expect("POST", "/api/shop/orders", body, 201)
+        return content.split(b'"order_no":"', 1)[1][:16].decode()
+
+    async def notify(order_no: str) -> None:
+        if (
+            await expect("GET", f"/notify/epay?{notify_query(shop, order_no)}", None, 200)
+            != b"success"
+        ):
+            raise RuntimeError(f"notify of {order_no} not acknowledged")
+
+    return {
+        "list": lambda _: expect("GET", "/api/shop/products", None, 200),
+        "create": lambda _: create(ORDER),
+        "create_pw": lambda _: create(WITH_PASSWORD),
+        "notify": notify,
+    }
 
 
-def _notifier(h: HttpClient) -> Op[str, None]:
-    async def op(target: str) -> None:
-        await http_client.notify(h, target)
+def reference_ops(conn: Any, captured: Captured) -> dict[str, Callable[[Any], Awaitable[Any]]]:
+    def op(path: str, fresh_order: bool) -> Callable[[Any], Awaitable[Any]]:
+        request, old = captured.requests[path], captured.order_no.get(path)
 
-    return op
+        async def run(item: Any) -> Any:
+            new = order_numbers.generate() if fresh_order else item
+            await capture.replay(conn, request, {old: new} if old else {})
+            return new
+
+        return run
+
+    return {
+        "list": op("list", False),
+        "create": op("create", True),
+        "create_pw": op("create_pw", True),
+        "notify": op("notify", False),
+    }
 
 
-def _watcher(h: HttpClient) -> Op[tuple[Order, str], Visible]:
-    async def op(item: tuple[Order, str]) -> Visible:
-        return await http_client.notify_until_visible(h, item)
-
-    return op
+# -- the run ----------------------------------------------------------------------------
 
 
-def _targets(settings: Settings, created: PhaseResult[Order]) -> list[str]:
-    """Signed notify URLs, built before the phase starts (the gateway's work, not the shop's)."""
-    return [http_client.notify_target(settings, o) for o in created.results]
+async def measure(
+    args: argparse.Namespace, name: str, workers: list[Callable[[Any], Awaitable[Any]]],
+    items: list[Any] | None,
+) -> tuple[Phase[Any], Phase[Any]]:  # fmt: skip
+    """Warm-up then measured phase; ``items`` None means N anonymous operations."""
+    warm_items = items[: args.warmup] if items is not None else range(args.warmup)
+    measured = items[args.warmup :] if items is not None else range(args.orders)
+    warm = await load.run(f"{name} warm-up", warm_items, workers, seconds=args.seconds / 3)
+    await asyncio.to_thread(setup.settle, args.url)
+    phase = await load.run(name, list(measured)[: args.orders], workers, seconds=args.seconds)
+    failed = f", {phase.failed} FAILED: {phase.errors}" if phase.failed else ""
+    log(f"{name}: {len(phase.results)} in {phase.elapsed:.1f}s = {phase.rate:,.0f}/s{failed}")
+    return warm, phase
 
 
-async def raw_phases(
-    args: argparse.Namespace, db: BenchDatabase, shop: RawShop
-) -> tuple[PhaseResult[Order], PhaseResult[None]]:
-    settings = bench_settings(db.url)
-    conns = await raw_sql.connect(db.url, args.concurrency)
-    monitor = CpuMonitor(None, local_postmaster(db.url))
-    try:
-        creators = [shop.create_op(conn) for conn in conns]
-        notifiers = [shop.notify_op(conn) for conn in conns]
+async def bench(args: argparse.Namespace, shop: Shop) -> dict[str, tuple[Phase[Any], Phase[Any]]]:
+    captured = Captured()
+    await captured.run(shop)
+    log("captured the app's statements: " + ", ".join(
+        f"{path} {len(r.statements)}" for path, r in captured.requests.items()))  # fmt: skip
+    conns = [await capture.connect(shop.url) for _ in range(args.concurrency)]
+    results: dict[str, tuple[Phase[Any], Phase[Any]]] = {}
+    with setup.app_server(shop, workers=args.workers, pool_size=args.concurrency) as base:
+        clients = [Client(base) for _ in range(args.concurrency)]
+        try:
+            http = [http_ops(c, shop) for c in clients]
+            ref = [reference_ops(c, captured) for c in conns]
+            orders: dict[str, list[str]] = {}
+            for path in PATHS:
+                sides = []
+                for side, ops in (("kameng", http), ("reference", ref)):
+                    items = orders.get(side) if path == "notify" else None
+                    warm, phase = await measure(
+                        args, f"{side} {path}", [o[path] for o in ops], items
+                    )
+                    if path == "create":
+                        orders[side] = warm.results + phase.results
+                    if path == "notify":
+                        args.paid += len(warm.results) + len(phase.results)
+                    sides.append(phase)
+                results[path] = (sides[0], sides[1])
+        finally:
+            for client in clients:
+                await client.close()
+            for conn in conns:
+                await conn.close()
+    return results
 
-        warm = await run_phase("raw warm-up create", range(args.warmup), creators)
-        _progress(warm)
-        warm_n = await run_phase("raw warm-up notify", _raw_items(settings, warm), notifiers)
-        _progress(warm_n)
 
-        await _settle(db.url)
-        created = await run_phase(
-            "raw create", range(args.orders), creators, duration=args.duration, monitor=monitor
+def table(
+    args: argparse.Namespace, shop: Shop, results: dict[str, tuple[Phase[Any], Phase[Any]]]
+) -> str:
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"kameng bench, {when}: PostgreSQL {shop.server_version}, {os.cpu_count()} cores shared by "
+        f"PostgreSQL, {args.workers} uvicorn worker(s) and the load generator",
+        f"concurrency {args.concurrency}, N={args.orders} or {args.seconds:g} s per phase, "
+        f"warm-up {args.warmup}; reference = the app's captured statements through psycopg",
+        "",
+        f"{'path':<31}{'kameng req/s':>13}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'reference TPS':>15}{'ratio':>8}",
+    ]
+    for path, (kameng, ref) in results.items():
+        lines.append(
+            f"{PATHS[path]:<31}{kameng.rate:>13,.0f}{kameng.ms(50):>9.1f}{kameng.ms(99):>9.1f}"
+            f"{ref.rate:>15,.0f}{kameng.rate / ref.rate if ref.rate else 0:>8.2f}"
         )
-        _progress(created)
-
-        await _settle(db.url)
-        notified = await run_phase(
-            "raw notify",
-            _raw_items(settings, created),
-            notifiers,
-            duration=args.duration,
-            monitor=monitor,
-        )
-        _progress(notified)
-    finally:
-        await raw_sql.close_all(conns)
-    return created, notified
-
-
-def _raw_items(settings: Settings, created: PhaseResult[Order]) -> list[NotifyItem]:
-    return [NotifyItem(o, http_client.notify_query(settings, o)) for o in created.results]
-
-
-async def run(args: argparse.Namespace, db: BenchDatabase, app_sql: AppSql) -> Results:
-    settings = bench_settings(db.url)
-    keys = 2 * (args.warmup + args.orders) + args.latency_sample + KEY_MARGIN
-    await asyncio.to_thread(seed, db.url, settings, keys)
-
-    shop = RawShop(app_sql, unpaid_ttl=timedelta(seconds=settings.unpaid_ttl_seconds))
-    on_wire = await wire.check(db.url, settings, shop)
-    log(
-        f"wire check: app and raw send the same messages; round trips per transaction: "
-        f"create {on_wire.create.round_trips}, notify {on_wire.notify.round_trips}"
+    with_pw, without = results["create_pw"][0].rate, results["create"][0].rate
+    share = with_pw / without if without else 0.0
+    verdict = "met" if share >= PASSWORD_GOAL else "NOT met"
+    lines.append(
+        f"\ncreate with password / without: {share:.2f} (goal ≥ {PASSWORD_GOAL}: {verdict})"
     )
-
-    spread: list[int] = []  # client connections per server worker (--workers > 1)
-    http_create, http_notify, latency = await http_phases(args, db, settings, spread)
-    raw_create, raw_notify = await raw_phases(args, db, shop)
-
-    meta = Meta(
-        when=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        pg_version=db.server_version,
-        pg_kind="embedded" if db.embedded else "via DATABASE_URL",
-        pg_settings=db.settings_shown,
-        cores=os.cpu_count() or 0,
-        concurrency=args.concurrency,
-        orders=args.orders,
-        warmup=args.warmup,
-        duration=args.duration,
-        latency_sample=args.latency_sample,
-        latency_concurrency=args.latency_concurrency,
-        server_profiled=args.profile_server is not None,
-        client=args.client,
-        workers=args.workers,
-        connections_per_worker=spread,
-        pool_size=pool_size(args),
-        wire={"create": on_wire.create.summary(), "notify": on_wire.notify.summary()},
-    )
-    state = await asyncio.to_thread(database_state, db.url)
-    return Results(meta, http_create, http_notify, latency, raw_create, raw_notify, state)
+    failed = [
+        f"{side} {path} {phase.failed}"
+        for path, pair in results.items()
+        for side, phase in zip(("kameng", "reference"), pair, strict=True)
+        if phase.failed
+    ]
+    lines.append(f"failures: {', '.join(failed) or 'none'}")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    configure_logging("WARNING", stream=sys.stderr)  # the in-process capture logs too
     started = time.perf_counter()
-    app_sql = capture_app_sql()  # before anything else: fail fast if the app changed shape
-    with bench_database() as db, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        results = runner.run(run(args, db, app_sql))
-    log(f"done in {time.perf_counter() - started:.1f}s")
-    if args.profile_server:
-        written = args.profile_server.exists()
-        log(
-            f"server profile (cProfile, CPU clock) {'in' if written else 'NOT written to'} "
-            f"{args.profile_server}"
-        )
-    if args.json:
-        sys.stdout.write(json.dumps(report.as_json(results), ensure_ascii=False, indent=2) + "\n")
-    else:
-        sys.stdout.write(report.as_table(results))
-    failed = sum(
-        p.failures
-        for p in (
-            results.http_create,
-            results.http_notify,
-            results.latency,
-            results.raw_create,
-            results.raw_notify,
-        )
+    with setup.bench_database() as shop:
+        args.url, args.paid = shop.url, 1  # the captured notify paid one order
+        # Orders: created by both sides (warm-up + measured) and the captured one.
+        setup.seed(shop, keys=2 * (args.warmup + args.orders) + 100)
+        capture.distinct_ids(shop.url)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            results = runner.run(bench(args, shop))
+        delivered, wrong = setup.delivery_check(shop.url)
+    sys.stdout.write(table(args, shop, results))
+    sys.stdout.write(
+        f"orders paid: {args.paid}, delivered: {delivered}, "
+        f"delivered without exactly their keys: {wrong}\n"
     )
-    return 1 if failed else 0
+    log(f"done in {time.perf_counter() - started:.0f}s")
+    failed = any(ph.failed for pair in results.values() for ph in pair)
+    return 1 if failed or wrong or delivered != args.paid else 0
 
 
 if __name__ == "__main__":

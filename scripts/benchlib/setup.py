@@ -1,7 +1,8 @@
-"""Bench fixtures: a throw-away database, its seed, and the app server process."""
+"""A throw-away database with sealed card keys, and the shop as a real uvicorn server."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -15,13 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 
-from benchlib.load import parent_pid
 from kameng.config import PROJECT_ROOT, Settings
 from kameng.db.embedded import resolve_database_url
 from kameng.db.engine import libpq_url
@@ -31,21 +31,6 @@ from kameng.kit.crypto import CardKeyCipher
 SKU = "BENCH-10"
 PRICE_CENTS = 1000
 PRODUCT_NAME = "游戏点卡 10 元"
-SECRET_KEY = "kameng-bench-secret-key"
-EPAY_PID = "1001"
-EPAY_KEY = "kameng-bench-merchant-key"
-
-
-def bench_settings(database_url: str) -> Settings:
-    """The settings the server runs with (env of the subprocess mirrors them)."""
-    return Settings(
-        _env_file=None,
-        database_url=database_url,
-        secret_key=SECRET_KEY,
-        card_key_encryption_key=None,
-        epay_pid=EPAY_PID,
-        epay_key=EPAY_KEY,
-    )
 
 
 def log(message: str) -> None:
@@ -53,52 +38,54 @@ def log(message: str) -> None:
     sys.stderr.flush()
 
 
-def with_database(url: str, name: str) -> str:
-    """Same server, another database (URLs with ``?host=`` keep their socket)."""
-    parts = urlsplit(libpq_url(url))
-    return urlunsplit(parts._replace(path="/" + name))
+@dataclass(frozen=True)
+class Shop:
+    """Where the bench's shop runs and the secrets it runs with (fresh every run)."""
 
-
-@dataclass
-class BenchDatabase:
-    server_url: str
-    url: str
-    name: str
-    embedded: bool
+    url: str  # the bench database
     server_version: str
-    settings_shown: dict[str, str]
+    env: dict[str, str]  # KAMENG_* of the server process
+
+    def settings(self) -> Settings:
+        return Settings(
+            _env_file=None,
+            database_url=self.url,
+            secret_key=self.env["KAMENG_SECRET_KEY"],
+            card_key_encryption_key=self.env["KAMENG_CARD_KEY_ENCRYPTION_KEY"],
+            epay_url=self.env["KAMENG_EPAY_URL"],
+            epay_pid=self.env["KAMENG_EPAY_PID"],
+            epay_key=self.env["KAMENG_EPAY_KEY"],
+        )
+
+
+def _secrets_env() -> dict[str, str]:
+    return {
+        "KAMENG_SECRET_KEY": secrets.token_urlsafe(32),
+        "KAMENG_CARD_KEY_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "KAMENG_EPAY_PID": "1001",
+        "KAMENG_EPAY_KEY": secrets.token_urlsafe(24),
+        "KAMENG_EPAY_URL": "https://epay.bench.invalid/",  # never called by the bench
+    }
 
 
 @contextmanager
-def bench_database() -> Iterator[BenchDatabase]:
-    """A fresh migrated ``kameng_bench_<random>`` database, dropped (FORCE) afterwards."""
-    explicit = os.environ.get("DATABASE_URL") or None
-    server_url, handle = resolve_database_url(explicit, PROJECT_ROOT / "var")
+def bench_database() -> Iterator[Shop]:
+    """A fresh migrated ``kameng_bench_<random>`` database (DATABASE_URL's server or the
+    embedded one), dropped WITH (FORCE) at the end."""
+    server_url, handle = resolve_database_url(os.environ.get("DATABASE_URL"), PROJECT_ROOT / "var")
     name = f"kameng_bench_{secrets.token_hex(4)}"
     admin = libpq_url(server_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = with_database(server_url, name)
-        log(f"database {name} created; migrating")
+        url = urlunsplit(urlsplit(admin)._replace(path="/" + name))
         upgrade(url)
-        shown: dict[str, str] = {}
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(url) as conn:
             version = str(_one(conn, "SHOW server_version"))
-            for setting in ("synchronous_commit", "fsync", "shared_buffers", "autovacuum"):
-                shown[setting] = str(_one(conn, f"SHOW {setting}"))
-        yield BenchDatabase(
-            server_url=server_url,
-            url=url,
-            name=name,
-            embedded=handle is not None,
-            server_version=version,
-            settings_shown=shown,
-        )
+        yield Shop(url=url, server_version=version, env=_secrets_env())
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        log(f"database {name} dropped")
         del handle  # the embedded server stops with its last handle
 
 
@@ -108,19 +95,18 @@ def _one(conn: psycopg.Connection[Any], sql: str) -> Any:
     return row[0]
 
 
-def seed(url: str, settings: Settings, keys: int) -> int:
-    """One product and ``keys`` real sealed card keys (COPY); returns the product id."""
+def seed(shop: Shop, keys: int) -> None:
+    """One product and ``keys`` real sealed card keys (COPY)."""
     started = time.perf_counter()
-    cipher = CardKeyCipher(settings.aes_key())
+    cipher = CardKeyCipher(shop.settings().aes_key())
     now = datetime.now(UTC)
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
+    with psycopg.connect(shop.url) as conn:
+        product_id = _one(
+            conn,
             "INSERT INTO products (sku, name, kind, price_cents, max_quantity, description, "
-            "active, created_at) VALUES (%s, %s, 'card_key', %s, 10, '', true, %s) RETURNING id",
-            (SKU, PRODUCT_NAME, PRICE_CENTS, now),
-        ).fetchone()
-        assert row is not None
-        product_id = int(row[0])
+            f"active, created_at) VALUES ('{SKU}', '{PRODUCT_NAME}', 'card_key', {PRICE_CENTS}, "
+            "10, '', true, now()) RETURNING id",
+        )
         with (
             conn.cursor() as cur,
             cur.copy(
@@ -128,198 +114,76 @@ def seed(url: str, settings: Settings, keys: int) -> int:
             ) as copy,
         ):
             for i in range(keys):
-                number = f"BK{product_id}-{i:08d}"
+                number = f"BK-{i:08d}"
                 copy.write_row(
                     (product_id, cipher.fingerprint(number), cipher.seal(number, f"PW{i:08d}"), now)
                 )
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
-    log(f"seeded 1 product and {keys} sealed card keys in {time.perf_counter() - started:.2f}s")
-    return product_id
+    settle(shop.url)
+    log(f"seeded {keys} sealed card keys in {time.perf_counter() - started:.1f}s")
 
 
 def settle(url: str) -> None:
-    """Same starting line for every measured phase: dead rows vacuumed, stats fresh,
-    dirty pages flushed (so a checkpoint does not land inside one phase only)."""
+    """Same start for every measured phase: dead rows gone, statistics fresh, pages flushed."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
-        # CHECKPOINT needs superuser or pg_checkpoint; without it the bench still runs.
-        with contextlib.suppress(psycopg.Error):
+        with contextlib.suppress(psycopg.Error):  # CHECKPOINT needs pg_checkpoint rights
             conn.execute("CHECKPOINT")
 
 
-def local_postmaster(url: str) -> int | None:
-    """Pid of the PostgreSQL server when it runs on this machine (its CPU can then be
-    read from /proc): the parent of our own backend, checked to be ``postgres``."""
-    parts = urlsplit(libpq_url(url))
-    socket_dir = parse_qs(parts.query).get("host", [""])[0]
-    if parts.hostname not in (None, "", "127.0.0.1", "localhost", "::1") and not (
-        socket_dir.startswith("/")
-    ):
-        return None
-    with psycopg.connect(url, autocommit=True) as conn:
-        ppid = parent_pid(conn.info.backend_pid)
-    if ppid is None:
-        return None
-    try:
-        comm = Path(f"/proc/{ppid}/comm").read_text().strip()
-    except OSError:
-        return None
-    return ppid if comm == "postgres" else None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class AppServer:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_file: IO[bytes]
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def log_tail(self, chars: int = 4000) -> str:
-        self.log_file.flush()
-        return Path(self.log_file.name).read_text(errors="replace")[-chars:]
-
-
-@contextmanager
-def app_server(
-    database_url: str,
-    *,
-    workers: int = 1,
-    pool_size: int,
-    profile_to: Path | None = None,
-) -> Iterator[AppServer]:
-    """uvicorn, ``workers`` worker processes, uvloop + httptools, no access log, on
-    127.0.0.1:<free port>; each worker's psycopg pool holds ``pool_size`` connections
-    (KAMENG_DB_POOL_SIZE).
-
-    With ``profile_to`` the server runs under cProfile (CPU clock) and writes its
-    stats there when it stops (one worker only)."""
-    if profile_to is not None and workers != 1:
-        raise ValueError("the profiled server runs one worker")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAMENG_")}
-    env.update(
-        DATABASE_URL=database_url,
-        KAMENG_SECRET_KEY=SECRET_KEY,
-        KAMENG_EPAY_PID=EPAY_PID,
-        KAMENG_EPAY_KEY=EPAY_KEY,
-        KAMENG_PUBLIC_URL=base_url,
-        KAMENG_DB_POOL_SIZE=str(pool_size),
-    )
-    launcher = [sys.executable, "-m", "uvicorn"]
-    if profile_to is not None:
-        launcher = [sys.executable, str(Path(__file__).with_name("profiled_server.py")),
-                    str(profile_to)]  # fmt: skip
-    command = [
-        *launcher, "kameng.web.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
-        # Idle keep-alive connections stay open between phases (VACUUM, CHECKPOINT).
-        "--timeout-keep-alive", "600",
-        "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
-    ]  # fmt: skip
-    with tempfile.NamedTemporaryFile(prefix="kameng-bench-server-", suffix=".log") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        server = AppServer(process, base_url, log_file)
-        try:
-            _wait_ready(server)
-            log(f"app server pid {process.pid} answering on {base_url}")
-            yield server
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=15)
-            log("app server stopped")
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and parent_pid(int(entry.name)) == pid:
-            kids.append(int(entry.name))
-    return kids
-
-
-def worker_of(server: AppServer, client_port: int) -> int | None:
-    """Pid of the server process that accepted our connection from 127.0.0.1:client_port
-    (uvicorn ``--workers N``: one of the children), read from /proc."""
-    server_port = int(server.base_url.rsplit(":", 1)[1])
-    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == local and fields[2] == remote:
-            inode = fields[9]
-            break
-    if inode is None:
-        return None
-    target = f"socket:[{inode}]"
-    for pid in (server.pid, *_children(server.pid)):
-        with contextlib.suppress(OSError):
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                with contextlib.suppress(OSError):
-                    if os.readlink(fd) == target:
-                        return pid
-    return None
-
-
-def _wait_ready(server: AppServer, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=server.base_url, timeout=5.0) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"app server exited early:\n{server.log_tail()}")
-            try:
-                if client.get("/api/shop/products").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    raise RuntimeError(f"app server did not answer within {timeout:.0f}s:\n{server.log_tail()}")
-
-
-def database_state(url: str) -> dict[str, Any]:
-    """What the runs left behind, for the sanity line of the report."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        statuses: dict[str, int] = dict(
-            conn.execute("SELECT status, count(*) FROM orders GROUP BY 1").fetchall()
-        )
-        verdicts: dict[str, int] = dict(
-            conn.execute("SELECT verdict, count(*) FROM payment_notifies GROUP BY 1").fetchall()
-        )
-        keys: dict[str, int] = dict(
-            conn.execute("SELECT status, count(*) FROM card_keys GROUP BY 1").fetchall()
-        )
-        payments = _one(conn, "SELECT count(*) FROM payments")
-        misdelivered = _one(
+def delivery_check(url: str) -> tuple[int, int]:
+    """(delivered orders, delivered orders not holding exactly their keys)."""
+    with psycopg.connect(url) as conn:
+        delivered = _one(conn, "SELECT count(*) FROM orders WHERE status = 'delivered'")
+        wrong = _one(
             conn,
             "SELECT count(*) FROM orders o WHERE o.status = 'delivered' AND "
             "(SELECT count(*) FROM card_keys k WHERE k.order_id = o.id) <> o.quantity",
         )
-    return {
-        "orders": {str(k): int(v) for k, v in statuses.items()},
-        "notify_verdicts": {str(k): int(v) for k, v in verdicts.items()},
-        "card_keys": {str(k): int(v) for k, v in keys.items()},
-        "payments": int(payments),
-        "delivered_without_exact_keys": int(misdelivered),
-    }
+    return int(delivered), int(wrong)
+
+
+@contextmanager
+def app_server(shop: Shop, *, workers: int, pool_size: int) -> Iterator[str]:
+    """``uvicorn kameng.web.app:production_app`` (uvloop, httptools, JSON request logs
+    into a temporary file) on 127.0.0.1:<free port>; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAMENG_")}
+    env |= shop.env | {"DATABASE_URL": shop.url, "KAMENG_PUBLIC_URL": base,
+                       "KAMENG_DB_POOL_SIZE": str(pool_size)}  # fmt: skip
+    command = [
+        sys.executable, "-m", "uvicorn", "kameng.web.app:production_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--timeout-keep-alive", "600",  # idle client connections survive VACUUM between phases
+    ]  # fmt: skip
+    with tempfile.NamedTemporaryFile(prefix="kameng-bench-server-", suffix=".log") as out:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)
+        try:
+            _wait_ready(process, base, out.name)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            text = Path(out.name).read_text(errors="replace")
+            for line in [x for x in text.splitlines() if '"error"' in x][:5]:
+                log(f"server: {line.strip()[:300]}")
+
+
+def _wait_ready(process: subprocess.Popen[bytes], base: str, log_path: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = Path(log_path).read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"server exited: {tail}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(base + "/api/shop/products", timeout=5).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server did not answer within 60 s")
