@@ -12,6 +12,7 @@ from kameng.config import Settings
 from kameng.db.engine import make_engine
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher
+from kameng.models.vocabulary import ProductKind
 
 # Any constant works; it only has to be the same for every process loading demo data.
 _DEMO_LOCK = 0x6B616D656E67
@@ -82,12 +83,13 @@ async def load_demo(database_url: str, settings: Settings) -> bool:
                         text(
                             "INSERT INTO products (sku, name, kind, price_cents, max_quantity, "
                             "description, active, created_at) VALUES "
-                            "(:sku, :name, 'card_key', :price, 10, :description, true, :now) "
+                            "(:sku, :name, :kind, :price, 10, :description, true, :now) "
                             "RETURNING id"
                         ),
                         {
                             "sku": product.sku,
                             "name": product.name,
+                            "kind": ProductKind.CARD_KEY.value,
                             "price": product.price_cents,
                             "description": product.description,
                             "now": now,

@@ -6,23 +6,26 @@ from __future__ import annotations
 from datetime import datetime
 
 from kameng.db.connection import Conn, fetch_all
+from kameng.models.vocabulary import CardKeyStatus
+
+_AVAILABLE = CardKeyStatus.AVAILABLE.value
 
 # ORDER BY pool_seq: only the partial index ix_card_keys_pool (unsold keys)
 # provides that order, so the planner cannot walk the sold keys through the
 # primary key, one page per key sold (pinned by an EXPLAIN test).
-CLAIM_KEYS_SQL = """
+CLAIM_KEYS_SQL = f"""
 WITH picked AS (
     SELECT id, row_number() OVER (ORDER BY pool_seq) AS n
     FROM (
         SELECT id, pool_seq FROM card_keys
-        WHERE product_id = %(product_id)s AND status = 'available'
+        WHERE product_id = %(product_id)s AND status = '{_AVAILABLE}'
         ORDER BY pool_seq
         LIMIT %(wanted)s
         FOR UPDATE SKIP LOCKED
     ) AS free
 )
 UPDATE card_keys AS k
-SET status = 'sold', order_id = %(order_id)s, slot = %(first_slot)s + picked.n - 1,
+SET status = '{CardKeyStatus.SOLD}', order_id = %(order_id)s, slot = %(first_slot)s + picked.n - 1,
     sold_at = %(now)s
 FROM picked
 WHERE k.id = picked.id
@@ -68,10 +71,10 @@ async def available_counts(conn: Conn, product_ids: list[int], cap: int) -> dict
         return {}
     rows = await fetch_all(
         conn,
-        """
+        f"""
         SELECT p.id, (SELECT count(*) FROM (
             SELECT 1 FROM card_keys k
-            WHERE k.product_id = p.id AND k.status = 'available'
+            WHERE k.product_id = p.id AND k.status = '{_AVAILABLE}'
             ORDER BY k.pool_seq LIMIT %(cap)s) AS capped)
         FROM unnest(%(ids)s::bigint[]) AS p(id)
         """,

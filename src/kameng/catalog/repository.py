@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kameng.db.connection import Conn, fetch_all, fetch_one
+from kameng.db.connection import Conn, fetch_all_as, fetch_one_as
+from kameng.db.rows import row_of
+from kameng.models.vocabulary import ProductKind
 
 
+@row_of("products")
 @dataclass(frozen=True, slots=True)
 class ProductRow:
     id: int
     sku: str
     name: str
-    kind: str
+    kind: ProductKind
     price_cents: int
     max_quantity: int
     description: str
@@ -22,11 +25,10 @@ _SELECT = "SELECT id, sku, name, kind, price_cents, max_quantity, description FR
 
 
 async def active_by_sku(conn: Conn, sku: str) -> ProductRow | None:
-    row = await fetch_one(conn, _SELECT + " WHERE sku = %(sku)s AND active", {"sku": sku})
-    return ProductRow(*row) if row else None
+    return await fetch_one_as(
+        conn, ProductRow, _SELECT + " WHERE sku = %(sku)s AND active", {"sku": sku}
+    )
 
 
 async def list_active(conn: Conn) -> list[ProductRow]:
-    return [
-        ProductRow(*row) for row in await fetch_all(conn, _SELECT + " WHERE active ORDER BY id")
-    ]
+    return await fetch_all_as(conn, ProductRow, _SELECT + " WHERE active ORDER BY id")

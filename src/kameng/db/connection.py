@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.engine import CONNECT_OPTIONS, libpq_url
+from kameng.db.rows import typed_row
+
+T = TypeVar("T")
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -45,8 +48,25 @@ async def transaction(pool: AsyncConnectionPool[Conn]) -> AsyncIterator[Conn]:
         yield conn
 
 
+async def fetch_one_as(
+    conn: Conn, row: type[T], sql: str, params: dict[str, Any] | None = None
+) -> T | None:
+    """First row as a ``row`` (a ``@row_of`` dataclass, mapped by column name) or None."""
+    cur = conn.cursor(row_factory=typed_row(row))
+    await cur.execute(sql, params)
+    return await cur.fetchone()
+
+
+async def fetch_all_as(
+    conn: Conn, row: type[T], sql: str, params: dict[str, Any] | None = None
+) -> list[T]:
+    cur = conn.cursor(row_factory=typed_row(row))
+    await cur.execute(sql, params)
+    return await cur.fetchall()
+
+
 async def fetch_one(conn: Conn, sql: str, params: dict[str, Any] | None = None) -> Any:
-    """First row (a tuple) or None."""
+    """First row (a tuple) or None: for single values (ids, counts)."""
     cur = await conn.execute(sql, params)
     return await cur.fetchone()
 

@@ -1,4 +1,5 @@
-"""All ORM models: they define the schema (request and job paths use psycopg SQL)."""
+"""The schema (SQLAlchemy models, migrated by Alembic) and its vocabulary. The
+request and job paths do not use the ORM: repositories send SQL through psycopg."""
 
 from kameng.models.base import Base
 from kameng.models.card_key import CardKey

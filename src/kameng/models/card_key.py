@@ -17,6 +17,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.models.base import Base, IdMixin
+from kameng.models.vocabulary import CardKeyStatus, known_values
+
+_SOLD = CardKeyStatus.SOLD.value
+_AVAILABLE = CardKeyStatus.AVAILABLE.value
 
 card_key_pool_seq = Sequence("card_key_pool_seq")
 
@@ -30,9 +34,9 @@ class CardKey(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("product_id", "fingerprint"),
         UniqueConstraint("order_id", "slot"),
-        CheckConstraint("status IN ('available', 'sold')", name="known_status"),
+        known_values("status", CardKeyStatus, name="known_status"),
         CheckConstraint(
-            "(status = 'sold') = (order_id IS NOT NULL AND slot IS NOT NULL)",
+            f"(status = '{_SOLD}') = (order_id IS NOT NULL AND slot IS NOT NULL)",
             name="sold_iff_owned",
         ),
         # The only index that covers pool_seq, and only for unsold keys: the
@@ -42,7 +46,7 @@ class CardKey(IdMixin, Base):
             "ix_card_keys_pool",
             "product_id",
             "pool_seq",
-            postgresql_where=text("status = 'available'"),
+            postgresql_where=text(f"status = '{_AVAILABLE}'"),
         ),
     )
 
@@ -50,7 +54,7 @@ class CardKey(IdMixin, Base):
     pool_seq: Mapped[int] = mapped_column(
         BigInteger, card_key_pool_seq, server_default=card_key_pool_seq.next_value()
     )
-    status: Mapped[str] = mapped_column(String(12), server_default="available")
+    status: Mapped[str] = mapped_column(String(12), server_default=_AVAILABLE)
     fingerprint: Mapped[bytes] = mapped_column(LargeBinary)
     secret: Mapped[bytes] = mapped_column(LargeBinary)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))

@@ -17,8 +17,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.models.base import Base, IdMixin
+from kameng.models.vocabulary import (
+    Actor,
+    OrderEventType,
+    OrderStatus,
+    known_values,
+    sql_values,
+)
 
-ORDER_STATUSES = ("unpaid", "expired", "paid", "awaiting_stock", "delivered")
+_UNPAID = f"status = '{OrderStatus.UNPAID}'"
+_AWAITING_PAYMENT = f"status IN ({sql_values(OrderStatus.UNPAID, OrderStatus.EXPIRED)})"
+_AWAITING_STOCK = f"status = '{OrderStatus.AWAITING_STOCK}'"
 
 
 class Order(IdMixin, Base):
@@ -27,25 +36,23 @@ class Order(IdMixin, Base):
         CheckConstraint("order_no ~ '^[1-9][0-9]{15}$'", name="order_no_format"),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
         CheckConstraint("amount_cents = unit_price_cents * quantity", name="amount_consistent"),
-        CheckConstraint(
-            "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")", name="known_status"
-        ),
+        known_values("status", OrderStatus, name="known_status"),
         CheckConstraint(
             "delivered_quantity BETWEEN 0 AND quantity", name="delivered_within_quantity"
         ),
         # The expiry sweeper and the restock queue read only these rows.
-        Index("ix_orders_unpaid_expiry", "expires_at", postgresql_where=text("status = 'unpaid'")),
+        Index("ix_orders_unpaid_expiry", "expires_at", postgresql_where=text(_UNPAID)),
         # 主动查单 asks the gateway about recent orders not (yet) paid.
         Index(
             "ix_orders_awaiting_payment",
             "created_at",
-            postgresql_where=text("status IN ('unpaid', 'expired')"),
+            postgresql_where=text(_AWAITING_PAYMENT),
         ),
         Index(
             "ix_orders_awaiting_stock",
             "product_id",
             "paid_at",
-            postgresql_where=text("status = 'awaiting_stock'"),
+            postgresql_where=text(_AWAITING_STOCK),
         ),
     )
 
@@ -70,7 +77,11 @@ class OrderEvent(IdMixin, Base):
     """Append-only (a trigger refuses UPDATE and DELETE): the buyer's timeline."""
 
     __tablename__ = "order_events"
-    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+    __table_args__ = (
+        Index("ix_order_events_order", "order_id", "id"),
+        known_values("type", OrderEventType, name="known_type"),
+        known_values("actor", Actor, name="known_actor"),
+    )
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     type: Mapped[str] = mapped_column(String(40))

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.models.base import Base, IdMixin
+from kameng.models.vocabulary import NotifyVerdict, known_values
 
 
 class Payment(IdMixin, Base):
@@ -33,6 +34,7 @@ class PaymentNotify(IdMixin, Base):
     __table_args__ = (
         Index("ix_payment_notifies_out_trade_no", "out_trade_no"),
         Index("ix_payment_notifies_trade_no", "trade_no"),
+        known_values("verdict", NotifyVerdict, name="known_verdict"),
     )
 
     gateway: Mapped[str] = mapped_column(String(32))

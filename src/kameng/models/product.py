@@ -6,19 +6,20 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.models.base import Base, IdMixin
+from kameng.models.vocabulary import ProductKind, known_values
 
 
 class Product(IdMixin, Base):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
-        CheckConstraint("kind IN ('card_key')", name="known_kind"),
+        known_values("kind", ProductKind, name="known_kind"),
         CheckConstraint("max_quantity BETWEEN 1 AND 1000", name="max_quantity_range"),
     )
 
     sku: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16), default="card_key")
+    kind: Mapped[str] = mapped_column(String(16), default=ProductKind.CARD_KEY.value)
     price_cents: Mapped[int] = mapped_column(BigInteger)
     max_quantity: Mapped[int] = mapped_column(Integer, default=10)
     description: Mapped[str] = mapped_column(Text, default="")

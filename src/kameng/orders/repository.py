@@ -8,9 +8,23 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from kameng.db.connection import Conn, execute, fetch_all, fetch_one
+from kameng.db.connection import Conn, execute, fetch_all, fetch_all_as, fetch_one, fetch_one_as
+from kameng.db.rows import row_of
+from kameng.models.vocabulary import (
+    Actor,
+    OrderEventType,
+    OrderStatus,
+    ProductKind,
+    sql_values,
+)
 
 
+@row_of(
+    "orders",
+    product_sku="products.sku",
+    product_name="products.name",
+    product_kind="products.kind",
+)
 @dataclass(frozen=True, slots=True)
 class OrderRow:
     id: int
@@ -18,14 +32,14 @@ class OrderRow:
     product_id: int
     product_sku: str
     product_name: str
-    product_kind: str
+    product_kind: ProductKind
     quantity: int
     unit_price_cents: int
     amount_cents: int
     contact: str | None
     query_password_hash: str | None
     gateway: str
-    status: str
+    status: OrderStatus
     delivered_quantity: int
     created_at: datetime
     expires_at: datetime
@@ -33,16 +47,19 @@ class OrderRow:
     delivered_at: datetime | None
 
 
+@row_of("order_events")
 @dataclass(frozen=True, slots=True)
 class EventRow:
-    type: str
+    type: OrderEventType
     params: dict[str, Any]
-    actor: str
+    actor: Actor
     created_at: datetime
 
 
+# Column order is kept stable (the bench's raw side reads this row by position).
 _SELECT_ORDER = """
-    SELECT o.id, o.order_no, o.product_id, p.sku, p.name, p.kind, o.quantity,
+    SELECT o.id, o.order_no, o.product_id, p.sku AS product_sku, p.name AS product_name,
+        p.kind AS product_kind, o.quantity,
         o.unit_price_cents, o.amount_cents, o.contact, o.query_password_hash, o.gateway,
         o.status, o.delivered_quantity, o.created_at, o.expires_at, o.paid_at, o.delivered_at
     FROM orders o JOIN products p ON p.id = o.product_id
@@ -50,19 +67,19 @@ _SELECT_ORDER = """
 _BY_NUMBER = _SELECT_ORDER + " WHERE o.order_no = %(n)s"
 _LOCK_BY_NUMBER = _BY_NUMBER + " FOR UPDATE OF o"
 
-_INSERT_ORDER = """
+_INSERT_ORDER = f"""
     WITH created AS (
         INSERT INTO orders (order_no, product_id, quantity, unit_price_cents,
             amount_cents, contact, query_password_hash, gateway, status,
             delivered_quantity, created_at, expires_at, updated_at)
         VALUES (%(order_no)s, %(product_id)s, %(quantity)s, %(unit_price_cents)s,
             %(amount_cents)s, %(contact)s, %(query_password_hash)s, %(gateway)s,
-            'unpaid', 0, %(now)s, %(expires_at)s, %(now)s)
+            '{OrderStatus.UNPAID}', 0, %(now)s, %(expires_at)s, %(now)s)
         ON CONFLICT (order_no) DO NOTHING
         RETURNING id
     )
     INSERT INTO order_events (order_id, type, params, actor, created_at)
-    SELECT id, 'created', %(params)s, 'buyer', %(now)s FROM created
+    SELECT id, '{OrderEventType.CREATED}', %(params)s, '{Actor.BUYER}', %(now)s FROM created
     RETURNING order_id
 """
 
@@ -107,51 +124,49 @@ async def insert_order(
 
 
 async def get_by_number(conn: Conn, order_no: str) -> OrderRow | None:
-    row = await fetch_one(conn, _BY_NUMBER, {"n": order_no})
-    return OrderRow(*row) if row else None
+    return await fetch_one_as(conn, OrderRow, _BY_NUMBER, {"n": order_no})
 
 
 async def lock_by_number(conn: Conn, order_no: str) -> OrderRow | None:
     """The order row, locked until the transaction ends (serialises notifies)."""
-    row = await fetch_one(conn, _LOCK_BY_NUMBER, {"n": order_no})
-    return OrderRow(*row) if row else None
+    return await fetch_one_as(conn, OrderRow, _LOCK_BY_NUMBER, {"n": order_no})
 
 
 async def events_of(conn: Conn, order_id: int) -> list[EventRow]:
-    rows = await fetch_all(
+    return await fetch_all_as(
         conn,
+        EventRow,
         "SELECT type, params, actor, created_at FROM order_events "
         "WHERE order_id = %(id)s ORDER BY id",
         {"id": order_id},
     )
-    return [EventRow(*row) for row in rows]
 
 
 async def existing_numbers(conn: Conn, candidates: list[str]) -> list[OrderRow]:
     if not candidates:
         return []
-    rows = await fetch_all(
+    return await fetch_all_as(
         conn,
+        OrderRow,
         _SELECT_ORDER + " WHERE o.order_no = ANY(%(c)s) ORDER BY o.created_at DESC LIMIT 5",
         {"c": candidates},
     )
-    return [OrderRow(*row) for row in rows]
 
 
 async def find_by_trade_no(conn: Conn, trade_no: str) -> OrderRow | None:
-    row = await fetch_one(
+    return await fetch_one_as(
         conn,
+        OrderRow,
         _SELECT_ORDER + " JOIN payments pay ON pay.order_id = o.id WHERE pay.trade_no = %(t)s "
         "LIMIT 1",
         {"t": trade_no},
     )
-    return OrderRow(*row) if row else None
 
 
 async def lock_expired_unpaid(conn: Conn, *, now: datetime, limit: int) -> list[int]:
     rows = await fetch_all(
         conn,
-        "SELECT id FROM orders WHERE status = 'unpaid' AND expires_at <= %(now)s "
+        f"SELECT id FROM orders WHERE status = '{OrderStatus.UNPAID}' AND expires_at <= %(now)s "
         "ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
         {"now": now, "limit": limit},
     )
@@ -160,18 +175,19 @@ async def lock_expired_unpaid(conn: Conn, *, now: datetime, limit: int) -> list[
 
 async def lock_oldest_awaiting_stock(conn: Conn, product_id: int) -> OrderRow | None:
     """Oldest paid order still waiting for keys of this product (first paid, first served)."""
-    row = await fetch_one(
+    return await fetch_one_as(
         conn,
-        _SELECT_ORDER + " WHERE o.status = 'awaiting_stock' AND o.product_id = %(p)s "
-        "ORDER BY o.paid_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED",
+        OrderRow,
+        _SELECT_ORDER + f" WHERE o.status = '{OrderStatus.AWAITING_STOCK}' "
+        "AND o.product_id = %(p)s ORDER BY o.paid_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED",
         {"p": product_id},
     )
-    return OrderRow(*row) if row else None
 
 
 async def products_awaiting_stock(conn: Conn) -> list[int]:
     rows = await fetch_all(
-        conn, "SELECT DISTINCT product_id FROM orders WHERE status = 'awaiting_stock'"
+        conn,
+        f"SELECT DISTINCT product_id FROM orders WHERE status = '{OrderStatus.AWAITING_STOCK}'",
     )
     return [row[0] for row in rows]
 
@@ -184,6 +200,7 @@ async def set_delivered_quantity(conn: Conn, order_id: int, quantity: int, now: 
     )
 
 
+@row_of("orders")
 @dataclass(frozen=True, slots=True)
 class AwaitingPayment:
     order_no: str
@@ -198,16 +215,16 @@ async def awaiting_payment_aged(
     Run once a minute, this asks about each order at those ages only: a
     stateless back-off that needs no bookkeeping column.
     """
-    rows = await fetch_all(
+    return await fetch_all_as(
         conn,
+        AwaitingPayment,
         "SELECT order_no, gateway FROM orders "
-        "WHERE status IN ('unpaid', 'expired') "
+        f"WHERE status IN ({sql_values(OrderStatus.UNPAID, OrderStatus.EXPIRED)}) "
         "AND created_at > %(now)s - make_interval(mins => %(oldest)s + 1) "
         "AND floor(extract(epoch FROM %(now)s - created_at) / 60)::int = ANY(%(ages)s) "
         "ORDER BY created_at LIMIT %(limit)s",
         {"now": now, "oldest": max(ages_minutes), "ages": ages_minutes, "limit": limit},
     )
-    return [AwaitingPayment(*row) for row in rows]
 
 
 async def count_by_status(conn: Conn) -> dict[str, int]:

@@ -21,7 +21,7 @@ from kameng.orders.errors import (
     QueryPasswordLength,
 )
 from kameng.orders.repository import EventRow, OrderRow
-from kameng.orders.states import OrderStatus, transition
+from kameng.orders.states import Actor, OrderEventType, OrderStatus, transition
 
 _NUMBER_ATTEMPTS = 5
 
@@ -98,7 +98,7 @@ async def create_order(
                 contact=contact,
                 query_password_hash=password_hash,
                 gateway=gateway,
-                status=OrderStatus.UNPAID.value,
+                status=OrderStatus.UNPAID,
                 delivered_quantity=0,
                 created_at=now,
                 expires_at=now + ttl,
@@ -133,8 +133,8 @@ async def expire_due(conn: Conn, *, now: datetime, limit: int = 200) -> int:
             conn,
             order_id=order_id,
             to=OrderStatus.EXPIRED,
-            event="expired",
-            actor="system",
+            event=OrderEventType.EXPIRED,
+            actor=Actor.SYSTEM,
             now=now,
         )
     return len(ids)

@@ -9,21 +9,25 @@ may leave from, and nothing is written.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from kameng.db.connection import Conn, execute, fetch_one
+from kameng.models.vocabulary import Actor, OrderEventType, OrderStatus
 from kameng.orders.errors import IllegalTransition
 
-
-class OrderStatus(StrEnum):
-    UNPAID = "unpaid"  # 待支付: number issued, waiting for the buyer to pay
-    EXPIRED = "expired"  # 已过期: not paid in time; a late payment still revives it
-    PAID = "paid"  # 已支付: money in, goods being allocated (inside the same transaction)
-    AWAITING_STOCK = "awaiting_stock"  # 已支付·待补货: paid, not enough keys yet
-    DELIVERED = "delivered"  # 已发货: every key bought is delivered
+__all__ = [
+    "ALLOWED",
+    "FINAL",
+    "Actor",
+    "OrderEventType",
+    "OrderStatus",
+    "append_event",
+    "can_transition",
+    "sources_of",
+    "transition",
+]
 
 
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -81,8 +85,8 @@ async def transition(
     *,
     order_id: int,
     to: OrderStatus,
-    event: str,
-    actor: str,
+    event: OrderEventType,
+    actor: Actor,
     now: datetime,
     params: dict[str, Any] | None = None,
     delivered_quantity: int | None = None,
@@ -96,9 +100,9 @@ async def transition(
             "now": now,
             "order_id": order_id,
             "sources": _SOURCES[to],
-            "event": event,
+            "event": event.value,
             "params": Jsonb(params or {}),
-            "actor": actor,
+            "actor": actor.value,
             "delivered_quantity": delivered_quantity,
         },
     )
@@ -110,8 +114,8 @@ async def append_event(
     conn: Conn,
     *,
     order_id: int,
-    event: str,
-    actor: str,
+    event: OrderEventType,
+    actor: Actor,
     now: datetime,
     params: dict[str, Any] | None = None,
 ) -> None:
@@ -122,9 +126,9 @@ async def append_event(
         "VALUES (%(order_id)s, %(event)s, %(params)s, %(actor)s, %(now)s)",
         {
             "order_id": order_id,
-            "event": event,
+            "event": event.value,
             "params": Jsonb(params or {}),
-            "actor": actor,
+            "actor": actor.value,
             "now": now,
         },
     )

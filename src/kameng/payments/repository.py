@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kameng.db.connection import Conn, fetch_one
+from kameng.db.connection import Conn, fetch_one, fetch_one_as
+from kameng.db.rows import row_of
+from kameng.models.vocabulary import NotifyVerdict
 
 
+@row_of("payments")
 @dataclass(frozen=True, slots=True)
 class PaymentRow:
     order_id: int
@@ -45,12 +48,12 @@ async def insert_payment(
 
 
 async def payment_of_order(conn: Conn, order_id: int) -> PaymentRow | None:
-    row = await fetch_one(
+    return await fetch_one_as(
         conn,
+        PaymentRow,
         "SELECT order_id, gateway, trade_no, amount_cents FROM payments WHERE order_id = %(o)s",
         {"o": order_id},
     )
-    return PaymentRow(*row) if row else None
 
 
 def _storable(value: str | None, limit: int | None = None) -> str | None:
@@ -72,7 +75,7 @@ async def record_notify(
     remote_addr: str | None,
     out_trade_no: str | None,
     trade_no: str | None,
-    verdict: str,
+    verdict: NotifyVerdict,
     detail: str,
     order_id: int | None,
 ) -> None:
@@ -90,7 +93,7 @@ async def record_notify(
             "addr": _storable(remote_addr, 64),
             "otn": _storable(out_trade_no or None, 64),
             "tn": _storable(trade_no or None, 64),
-            "verdict": verdict,
+            "verdict": verdict.value,
             "detail": _storable(detail),
             "order_id": order_id,
         },

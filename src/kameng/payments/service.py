@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from kameng.db.connection import Conn
 from kameng.fulfilment.service import fulfil
 from kameng.kit.money import format_yuan
+from kameng.models.vocabulary import NotifyVerdict
 from kameng.orders import repository as orders
-from kameng.orders.states import OrderStatus, append_event, transition
+from kameng.orders.states import Actor, OrderEventType, OrderStatus, append_event, transition
 from kameng.payments import repository
 from kameng.payments.gateways.base import (
     Gateway,
@@ -23,13 +24,8 @@ from kameng.payments.gateways.base import (
     VerifiedNotify,
 )
 
-# Verdicts after which the gateway must stop re-sending: the notify was
-# understood and its money is on record.
 # Longer than the ±5 min a signed timestamp is accepted for, on both sides.
 NONCE_KEPT_FOR = timedelta(minutes=15)
-
-ACKNOWLEDGED = frozenset({"accepted", "accepted_late", "duplicate", "second_payment"})
-
 
 # The notify as received; the name the spine used for it.
 RawNotify = InboundNotify
@@ -37,13 +33,13 @@ RawNotify = InboundNotify
 
 @dataclass(frozen=True, slots=True)
 class NotifyOutcome:
-    verdict: str
+    verdict: NotifyVerdict
     detail: str
     order_no: str | None
 
     @property
     def acknowledged(self) -> bool:
-        return self.verdict in ACKNOWLEDGED
+        return self.verdict.acknowledged
 
 
 async def handle_notify(
@@ -61,7 +57,9 @@ async def handle_notify(
     trade_no = params.get("trade_no")
     try:
         if gateway is None:
-            raise NotifyRejected("unknown_gateway", f"no gateway named {gateway_name!r}")
+            raise NotifyRejected(
+                NotifyVerdict.UNKNOWN_GATEWAY, f"no gateway named {gateway_name!r}"
+            )
         verified = _parse(gateway, raw)
         out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
         await _refuse_replay(conn, gateway.name, verified, now)
@@ -102,7 +100,7 @@ async def _refuse_replay(conn: Conn, gateway: str, verified: VerifiedNotify, now
     )
     if not fresh:
         raise NotifyRejected(
-            "replayed_nonce",
+            NotifyVerdict.REPLAYED_NONCE,
             f"nonce {verified.replay_nonce} was seen before",
             out_trade_no=verified.out_trade_no,
             trade_no=verified.trade_no,
@@ -115,7 +113,7 @@ def _parse(gateway: Gateway, raw: InboundNotify) -> VerifiedNotify:
     except NotifyRejected:
         raise
     except Exception as exc:  # bad input must never become a 5xx or an endless retry
-        raise NotifyRejected("malformed", f"unreadable: {type(exc).__name__}") from exc
+        raise NotifyRejected(NotifyVerdict.MALFORMED, f"unreadable: {type(exc).__name__}") from exc
 
 
 async def settle_queried(
@@ -148,24 +146,24 @@ async def settle_queried(
 
 async def _settle(
     conn: Conn, gateway: str, verified: VerifiedNotify, now: datetime, source: str
-) -> tuple[int, str, str]:
+) -> tuple[int, NotifyVerdict, str]:
     """The checks every confirmed payment passes, then the payment itself.
 
     Returns (order id, verdict, detail); raises NotifyRejected.
     """
     order = await orders.lock_by_number(conn, verified.out_trade_no)
     if order is None:
-        raise NotifyRejected("unknown_order", f"no order {verified.out_trade_no}")
+        raise NotifyRejected(NotifyVerdict.UNKNOWN_ORDER, f"no order {verified.out_trade_no}")
     if order.gateway != gateway:
         # A payment is bound to the gateway the order was placed with.
         raise NotifyRejected(
-            "gateway_mismatch",
+            NotifyVerdict.GATEWAY_MISMATCH,
             f"order uses {order.gateway}, payment came via {gateway}",
             order_id=order.id,
         )
     if verified.amount_cents != order.amount_cents:
         raise NotifyRejected(
-            "amount_mismatch",
+            NotifyVerdict.AMOUNT_MISMATCH,
             f"paid {format_yuan(verified.amount_cents)}, "
             f"order is {format_yuan(order.amount_cents)}",
             order_id=order.id,
@@ -192,7 +190,7 @@ async def _apply_payment(
     method: str,
     now: datetime,
     source: str,
-) -> tuple[str, str]:
+) -> tuple[NotifyVerdict, str]:
     # The order row is locked: concurrent duplicates queue here and see the payment.
     inserted = await repository.insert_payment(
         conn,
@@ -207,30 +205,30 @@ async def _apply_payment(
         existing = await repository.payment_of_order(conn, order.id)
         if existing is None:
             raise NotifyRejected(
-                "trade_no_reused",
+                NotifyVerdict.TRADE_NO_REUSED,
                 f"trade {trade_no} already paid another order",
                 order_id=order.id,
             )
         if existing.gateway == gateway and existing.trade_no == trade_no:
-            return "duplicate", "already recorded"
+            return NotifyVerdict.DUPLICATE, "already recorded"
         # Real money paid twice for one order: keep it on record and in the
         # timeline so it is refunded, never silently dropped.
         await append_event(
             conn,
             order_id=order.id,
-            event="second_payment",
-            actor="gateway",
+            event=OrderEventType.SECOND_PAYMENT,
+            actor=Actor.GATEWAY,
             now=now,
             params={"trade_no": trade_no, "amount_cents": amount_cents},
         )
-        return "second_payment", f"order already paid by {existing.trade_no}"
+        return NotifyVerdict.SECOND_PAYMENT, f"order already paid by {existing.trade_no}"
     late = order.status == OrderStatus.EXPIRED
     await transition(
         conn,
         order_id=order.id,
         to=OrderStatus.PAID,
-        event="paid",
-        actor="gateway",
+        event=OrderEventType.PAID,
+        actor=Actor.GATEWAY,
         now=now,
         params={
             "gateway": gateway,
@@ -241,8 +239,9 @@ async def _apply_payment(
         },
     )
     await fulfil(conn, _as_paid(order), now=now)
-    return ("accepted_late" if late else "accepted"), "paid"
+    verdict = NotifyVerdict.ACCEPTED_LATE if late else NotifyVerdict.ACCEPTED
+    return verdict, "paid"
 
 
 def _as_paid(order: orders.OrderRow) -> orders.OrderRow:
-    return replace(order, status=OrderStatus.PAID.value)
+    return replace(order, status=OrderStatus.PAID)

@@ -4,11 +4,12 @@ from datetime import datetime
 from typing import Protocol
 
 from kameng.db.connection import Conn
+from kameng.models.vocabulary import ProductKind
 from kameng.orders.repository import OrderRow
 
 
 class FulfilmentStrategy(Protocol):
-    kind: str
+    kind: ProductKind
 
     async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> bool:
         """Deliver what can be delivered now and move the order on; caller holds the row lock.

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from kameng.cardkeys.repository import claim_keys
 from kameng.db.connection import Conn
+from kameng.models.vocabulary import ProductKind
 from kameng.orders import repository as orders
 from kameng.orders.repository import OrderRow
-from kameng.orders.states import OrderStatus, append_event, transition
+from kameng.orders.states import Actor, OrderEventType, OrderStatus, append_event, transition
 
 
 class CardKeyStrategy:
-    kind = "card_key"
+    kind = ProductKind.CARD_KEY
 
     async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> bool:
         wanted = order.quantity - order.delivered_quantity
@@ -26,17 +27,16 @@ class CardKeyStrategy:
         )
         delivered = order.delivered_quantity + len(claimed)
         progress = {"delivered": delivered, "quantity": order.quantity}
-        target = (
-            OrderStatus.DELIVERED if delivered == order.quantity else OrderStatus.AWAITING_STOCK
-        )
+        complete = delivered == order.quantity
+        target = OrderStatus.DELIVERED if complete else OrderStatus.AWAITING_STOCK
         # Short of keys: wait, visibly, never "delivered" without goods.
         if target != order.status:
             await transition(
                 conn,
                 order_id=order.id,
                 to=target,
-                event=target.value,
-                actor="system",
+                event=OrderEventType.DELIVERED if complete else OrderEventType.AWAITING_STOCK,
+                actor=Actor.SYSTEM,
                 now=now,
                 params=progress,
                 delivered_quantity=delivered,
@@ -46,9 +46,9 @@ class CardKeyStrategy:
             await append_event(
                 conn,
                 order_id=order.id,
-                event="partially_delivered",
-                actor="system",
+                event=OrderEventType.PARTIALLY_DELIVERED,
+                actor=Actor.SYSTEM,
                 now=now,
                 params=progress,
             )
-        return target == OrderStatus.DELIVERED
+        return complete

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from kameng.fulfilment.strategies.base import FulfilmentStrategy
 from kameng.fulfilment.strategies.card_key import CardKeyStrategy
+from kameng.models.vocabulary import ProductKind
 
-STRATEGIES: dict[str, FulfilmentStrategy] = {s.kind: s for s in (CardKeyStrategy(),)}
+# One strategy per ProductKind (the products.kind CHECK is derived from the
+# same enum); tests/fulfilment checks that no kind is left without one.
+STRATEGIES: dict[ProductKind, FulfilmentStrategy] = {s.kind: s for s in (CardKeyStrategy(),)}
 
 
-def for_kind(kind: str) -> FulfilmentStrategy:
+def for_kind(kind: ProductKind) -> FulfilmentStrategy:
     return STRATEGIES[kind]

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qsl
 
+from kameng.models.vocabulary import NotifyVerdict
+
 
 @dataclass(frozen=True, slots=True)
 class PayRequest:
@@ -109,14 +111,14 @@ class NotifyRejected(Exception):
 
     def __init__(
         self,
-        verdict: str,
+        verdict: NotifyVerdict,
         detail: str,
         *,
         out_trade_no: str | None = None,
         trade_no: str | None = None,
         order_id: int | None = None,
     ) -> None:
-        super().__init__(f"{verdict}: {detail}")
+        super().__init__(f"{verdict.value}: {detail}")
         self.verdict = verdict
         self.detail = detail
         self.out_trade_no = out_trade_no
@@ -140,7 +142,7 @@ class Gateway(Protocol):
         for bad input: a crash here would make the gateway retry forever)."""
         ...
 
-    def notify_ack(self, acknowledged: bool, verdict: str) -> NotifyAck:
+    def notify_ack(self, acknowledged: bool, verdict: NotifyVerdict) -> NotifyAck:
         """The answer telling the gateway to stop (acknowledged) or to retry."""
         ...
 

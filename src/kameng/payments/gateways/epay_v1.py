@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import httpx
 
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
+from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways import epay_sign
 from kameng.payments.gateways.base import (
     GatewayUnavailable,
@@ -64,7 +65,7 @@ class EpayV1Gateway:
         params["sign_type"] = "MD5"
         return f"{self.base_url}submit.php?{urlencode(params)}"
 
-    def notify_ack(self, acknowledged: bool, verdict: str) -> NotifyAck:
+    def notify_ack(self, acknowledged: bool, verdict: NotifyVerdict) -> NotifyAck:
         return text_ack(acknowledged)
 
     def parse_notify(self, notify: InboundNotify) -> VerifiedNotify:
@@ -75,35 +76,35 @@ class EpayV1Gateway:
         missing = [f for f in _REQUIRED if not params.get(f)]
         if missing:
             raise NotifyRejected(
-                "malformed",
+                NotifyVerdict.MALFORMED,
                 f"missing {','.join(missing)}",
                 out_trade_no=out_trade_no,
                 trade_no=trade_no,
             )
         if params.get("sign_type", "MD5").upper() != "MD5":
             raise NotifyRejected(
-                "bad_signature",
+                NotifyVerdict.BAD_SIGNATURE,
                 "sign_type is not MD5",
                 out_trade_no=out_trade_no,
                 trade_no=trade_no,
             )
         if not epay_sign.verify(params, self._key):
             raise NotifyRejected(
-                "bad_signature",
+                NotifyVerdict.BAD_SIGNATURE,
                 "MD5 signature does not match",
                 out_trade_no=out_trade_no,
                 trade_no=trade_no,
             )
         if params["pid"] != self.pid:
             raise NotifyRejected(
-                "wrong_merchant",
+                NotifyVerdict.WRONG_MERCHANT,
                 f"pid {params['pid']} is not ours",
                 out_trade_no=out_trade_no,
                 trade_no=trade_no,
             )
         if params["trade_status"] != "TRADE_SUCCESS":
             raise NotifyRejected(
-                "not_paid",
+                NotifyVerdict.NOT_PAID,
                 f"trade_status {params['trade_status']}",
                 out_trade_no=out_trade_no,
                 trade_no=trade_no,
@@ -111,7 +112,7 @@ class EpayV1Gateway:
         assert out_trade_no is not None and trade_no is not None
         if not _OUT_TRADE_NO.match(out_trade_no) or len(trade_no) > 64:
             raise NotifyRejected(
-                "malformed",
+                NotifyVerdict.MALFORMED,
                 "bad out_trade_no or trade_no",
                 out_trade_no=out_trade_no[:64],
                 trade_no=trade_no[:64],
@@ -121,7 +122,7 @@ class EpayV1Gateway:
             cents = parse_yuan(params["money"])
         except MoneyFormatError:
             raise NotifyRejected(
-                "malformed",
+                NotifyVerdict.MALFORMED,
                 f"money {params['money']!r}",
                 out_trade_no=out_trade_no,
                 trade_no=trade_no,

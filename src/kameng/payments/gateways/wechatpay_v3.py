@@ -25,6 +25,7 @@ from wechatpayv3.core import Core
 from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign, rsa_verify
 
 from kameng.kit import clock
+from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import (
     GatewayUnavailable,
     InboundNotify,
@@ -154,34 +155,50 @@ class WechatPayV3Gateway:
         nonce = notify.header("wechatpay-nonce") or ""
         serial = notify.header("wechatpay-serial") or ""
         if not (signature and timestamp and nonce and serial):
-            raise NotifyRejected("bad_signature", "unsigned: Wechatpay-* headers missing")
+            raise NotifyRejected(
+                NotifyVerdict.BAD_SIGNATURE, "unsigned: Wechatpay-* headers missing"
+            )
         if notify.header("wechatpay-signature-type") not in (None, SCHEME):
-            raise NotifyRejected("bad_signature", "signature type is not " + SCHEME)
+            raise NotifyRejected(NotifyVerdict.BAD_SIGNATURE, "signature type is not " + SCHEME)
         if serial != self.platform_key_id:
-            raise NotifyRejected("bad_signature", f"serial {serial[:64]!r} is not our platform key")
+            raise NotifyRejected(
+                NotifyVerdict.BAD_SIGNATURE, f"serial {serial[:64]!r} is not our platform key"
+            )
         if not timestamp.isdigit() or len(timestamp) > 12:
-            raise NotifyRejected("malformed", "Wechatpay-Timestamp is not a Unix time")
+            raise NotifyRejected(NotifyVerdict.MALFORMED, "Wechatpay-Timestamp is not a Unix time")
         skew = abs(int(timestamp) - clock.now().timestamp())
         if skew > MAX_SKEW_SECONDS:
-            raise NotifyRejected("stale_timestamp", f"timestamp {int(skew)} s from our clock")
+            raise NotifyRejected(
+                NotifyVerdict.STALE_TIMESTAMP, f"timestamp {int(skew)} s from our clock"
+            )
         if not _NONCE.match(nonce):
-            raise NotifyRejected("malformed", "Wechatpay-Nonce is not a nonce")
+            raise NotifyRejected(NotifyVerdict.MALFORMED, "Wechatpay-Nonce is not a nonce")
         try:
             body = notify.body.decode("utf-8")
         except UnicodeDecodeError:
-            raise NotifyRejected("bad_signature", "body is not UTF-8") from None
+            raise NotifyRejected(NotifyVerdict.BAD_SIGNATURE, "body is not UTF-8") from None
         if notify.method != "POST":
-            raise NotifyRejected("malformed", f"{notify.method} is not how WeChat notifies")
+            raise NotifyRejected(
+                NotifyVerdict.MALFORMED, f"{notify.method} is not how WeChat notifies"
+            )
         if not rsa_verify(timestamp, nonce, body, signature, self._platform_key):
-            raise NotifyRejected("bad_signature", "SHA256withRSA signature does not match")
+            raise NotifyRejected(
+                NotifyVerdict.BAD_SIGNATURE, "SHA256withRSA signature does not match"
+            )
         try:
             envelope = self._core.callback(dict(notify.headers), body)
         except Exception as exc:  # an algorithm the library refuses, JSON it cannot read
-            raise NotifyRejected("malformed", f"unreadable: {type(exc).__name__}") from None
+            raise NotifyRejected(
+                NotifyVerdict.MALFORMED, f"unreadable: {type(exc).__name__}"
+            ) from None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("resource"), dict):
-            raise NotifyRejected("malformed", "resource cannot be decrypted with the APIv3 key")
+            raise NotifyRejected(
+                NotifyVerdict.MALFORMED, "resource cannot be decrypted with the APIv3 key"
+            )
         if envelope.get("event_type") != "TRANSACTION.SUCCESS":
-            raise NotifyRejected("not_paid", f"event_type {str(envelope.get('event_type'))[:40]}")
+            raise NotifyRejected(
+                NotifyVerdict.NOT_PAID, f"event_type {str(envelope.get('event_type'))[:40]}"
+            )
         verified = self._transaction(envelope["resource"], NotifyRejected)
         return VerifiedNotify(
             out_trade_no=verified.out_trade_no,
@@ -191,11 +208,11 @@ class WechatPayV3Gateway:
             replay_nonce=nonce,
         )
 
-    def notify_ack(self, acknowledged: bool, verdict: str) -> NotifyAck:
+    def notify_ack(self, acknowledged: bool, verdict: NotifyVerdict) -> NotifyAck:
         """200/204 stops WeChat's retries; 4xx/5xx with {code: FAIL} asks for one."""
         if acknowledged:
             return NotifyAck(204, b"", "application/json")
-        status = 500 if verdict == "error" else 400
+        status = 500 if verdict == NotifyVerdict.ERROR else 400
         message = json.dumps({"code": "FAIL", "message": verdict}).encode()
         return NotifyAck(status, message, "application/json")
 
@@ -204,26 +221,32 @@ class WechatPayV3Gateway:
         out_trade_no = str(resource.get("out_trade_no") or "")[:64] or None
         trade_no = str(resource.get("transaction_id") or "")[:64] or None
 
-        def reject(verdict: str, detail: str) -> Exception:
+        def reject(verdict: NotifyVerdict, detail: str) -> Exception:
             if error is NotifyRejected:
                 return NotifyRejected(verdict, detail, out_trade_no=out_trade_no, trade_no=trade_no)
             exc: Exception = error(f"{verdict}: {detail}")
             return exc
 
         if resource.get("mchid") != self.mchid:
-            raise reject("wrong_merchant", f"mchid {str(resource.get('mchid'))[:32]} is not ours")
+            raise reject(
+                NotifyVerdict.WRONG_MERCHANT, f"mchid {str(resource.get('mchid'))[:32]} is not ours"
+            )
         if resource.get("appid") != self.appid:
-            raise reject("wrong_merchant", f"appid {str(resource.get('appid'))[:32]} is not ours")
+            raise reject(
+                NotifyVerdict.WRONG_MERCHANT, f"appid {str(resource.get('appid'))[:32]} is not ours"
+            )
         if resource.get("trade_state") not in _PAID_STATES:
-            raise reject("not_paid", f"trade_state {str(resource.get('trade_state'))[:20]}")
+            raise reject(
+                NotifyVerdict.NOT_PAID, f"trade_state {str(resource.get('trade_state'))[:20]}"
+            )
         if not out_trade_no or not _OUT_TRADE_NO.match(out_trade_no) or not trade_no:
-            raise reject("malformed", "bad out_trade_no or transaction_id")
+            raise reject(NotifyVerdict.MALFORMED, "bad out_trade_no or transaction_id")
         amount = resource.get("amount")
         total = amount.get("total") if isinstance(amount, dict) else None
         if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-            raise reject("malformed", "amount.total is not a whole number of fen")
+            raise reject(NotifyVerdict.MALFORMED, "amount.total is not a whole number of fen")
         if isinstance(amount, dict) and amount.get("currency", "CNY") != "CNY":
-            raise reject("malformed", f"currency {str(amount.get('currency'))[:8]}")
+            raise reject(NotifyVerdict.MALFORMED, f"currency {str(amount.get('currency'))[:8]}")
         trade_type = str(resource.get("trade_type") or "").lower()[:20]
         return VerifiedNotify(
             out_trade_no=out_trade_no,

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from kameng.db.connection import transaction
 from kameng.kit import clock
 from kameng.kit.logs import bind
+from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import InboundNotify, NotifyAck, text_ack
 from kameng.payments.repository import record_notify
 from kameng.payments.service import handle_notify
@@ -66,7 +67,7 @@ async def notify(gateway_name: str, request: Request) -> Response:
     if out_trade_no := raw.params.get("out_trade_no"):
         bind(order_no=out_trade_no[:40])
 
-    def ack(acknowledged: bool, verdict: str) -> Response:
+    def ack(acknowledged: bool, verdict: NotifyVerdict) -> Response:
         if gateway is None:
             return _answer(text_ack(acknowledged))
         return _answer(gateway.notify_ack(acknowledged, verdict))
@@ -90,15 +91,15 @@ async def notify(gateway_name: str, request: Request) -> Response:
                     remote_addr=raw.remote_addr,
                     out_trade_no=raw.params.get("out_trade_no"),
                     trade_no=raw.params.get("trade_no"),
-                    verdict="error",
+                    verdict=NotifyVerdict.ERROR,
                     detail=type(exc).__name__,
                     order_id=None,
                 )
         except Exception:  # the database is gone: the gateway's retry brings it back
             log.warning("notify not recorded", gateway=gateway_name[:32])
-        NOTIFIES.labels(gateway_name[:32], "error").inc()
-        bind(verdict="error")
-        return ack(False, "error")
+        NOTIFIES.labels(gateway_name[:32], NotifyVerdict.ERROR).inc()
+        bind(verdict=NotifyVerdict.ERROR)
+        return ack(False, NotifyVerdict.ERROR)
     NOTIFIES.labels(gateway_name[:32], outcome.verdict).inc()
     bind(verdict=outcome.verdict)
     if not outcome.acknowledged:

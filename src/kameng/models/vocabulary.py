@@ -1,0 +1,102 @@
+"""The words stored in the database, each defined once.
+
+Every column that holds one of a fixed set of words has a ``StrEnum`` here;
+the models derive their CHECK constraints from it (``known_values``), the row
+classes carry it as the field type, and registries (fulfilment strategies by
+kind) are keyed by it. A new word is a new member here plus an Alembic
+migration replacing the CHECK (``tests/test_migrations.py`` fails until the
+database agrees with these enums).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint
+
+
+class OrderStatus(StrEnum):
+    UNPAID = "unpaid"  # 待支付: number issued, waiting for the buyer to pay
+    EXPIRED = "expired"  # 已过期: not paid in time; a late payment still revives it
+    PAID = "paid"  # 已支付: money in, goods being allocated (inside the same transaction)
+    AWAITING_STOCK = "awaiting_stock"  # 已支付·待补货: paid, not enough keys yet
+    DELIVERED = "delivered"  # 已发货: every key bought is delivered
+
+
+class OrderEventType(StrEnum):
+    """What a timeline entry (``order_events.type``) records."""
+
+    CREATED = "created"
+    PAID = "paid"
+    EXPIRED = "expired"
+    AWAITING_STOCK = "awaiting_stock"
+    PARTIALLY_DELIVERED = "partially_delivered"
+    DELIVERED = "delivered"
+    SECOND_PAYMENT = "second_payment"  # money paid twice for one order: to refund
+
+
+class Actor(StrEnum):
+    """Who caused a timeline entry (``order_events.actor``)."""
+
+    BUYER = "buyer"
+    SYSTEM = "system"  # the shop's own jobs and rules
+    GATEWAY = "gateway"  # the payment platform (a notify, or its answer when asked)
+
+
+class ProductKind(StrEnum):
+    """How a product is fulfilled; each kind has one fulfilment strategy."""
+
+    CARD_KEY = "card_key"  # 卡密 from the shop's own stock
+
+
+class CardKeyStatus(StrEnum):
+    AVAILABLE = "available"
+    SOLD = "sold"
+
+
+class NotifyVerdict(StrEnum):
+    """What became of a payment notify (``payment_notifies.verdict``)."""
+
+    ACCEPTED = "accepted"
+    ACCEPTED_LATE = "accepted_late"  # paid after expiry: honoured, order revived
+    DUPLICATE = "duplicate"
+    SECOND_PAYMENT = "second_payment"  # another payment for a paid order: kept for refund
+    BAD_SIGNATURE = "bad_signature"
+    WRONG_MERCHANT = "wrong_merchant"
+    STALE_TIMESTAMP = "stale_timestamp"  # signed too long ago (or ahead): possibly replayed
+    REPLAYED_NONCE = "replayed_nonce"  # this signed notify was seen before
+    MALFORMED = "malformed"
+    NOT_PAID = "not_paid"
+    UNKNOWN_GATEWAY = "unknown_gateway"
+    UNKNOWN_ORDER = "unknown_order"
+    GATEWAY_MISMATCH = "gateway_mismatch"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    TRADE_NO_REUSED = "trade_no_reused"
+    ERROR = "error"  # we failed; the gateway is told to retry
+
+    @property
+    def acknowledged(self) -> bool:
+        """The gateway must stop re-sending: understood, and its money is on record."""
+        return self in _ACKNOWLEDGED
+
+
+_ACKNOWLEDGED = frozenset(
+    {
+        NotifyVerdict.ACCEPTED,
+        NotifyVerdict.ACCEPTED_LATE,
+        NotifyVerdict.DUPLICATE,
+        NotifyVerdict.SECOND_PAYMENT,
+    }
+)
+
+
+def sql_values(*values: StrEnum | type[StrEnum]) -> str:
+    """``'a', 'b'``: SQL literals of the given members (or of every member of an
+    enum, in definition order), for SQL texts built once at import."""
+    members = [m for v in values for m in (v if isinstance(v, type) else [v])]
+    return ", ".join(f"'{m.value}'" for m in members)
+
+
+def known_values(column: str, values: type[StrEnum], *, name: str) -> CheckConstraint:
+    """CHECK (column IN (every value of the enum))."""
+    return CheckConstraint(f"{column} IN ({sql_values(values)})", name=name)
