@@ -194,6 +194,9 @@ async def measure(
 
 
 async def bench(args: argparse.Namespace, shop: Shop) -> dict[str, tuple[Phase[Any], Phase[Any]]]:
+    # Keys: one per order paid by either side (warm-up + measured) and the captured one.
+    await setup.seed(shop, keys=2 * (args.warmup + args.orders) + 100)
+    capture.distinct_ids(shop.url)
     captured = Captured()
     await captured.run(shop)
     log("captured the app's statements: " + ", ".join(
@@ -267,9 +270,6 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with setup.bench_database() as shop:
         args.url, args.paid = shop.url, 1  # the captured notify paid one order
-        # Orders: created by both sides (warm-up + measured) and the captured one.
-        setup.seed(shop, keys=2 * (args.warmup + args.orders) + 100)
-        capture.distinct_ids(shop.url)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             results = runner.run(bench(args, shop))
         delivered, wrong = setup.delivery_check(shop.url)

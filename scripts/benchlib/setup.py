@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 
+from kameng.cardkeys.importer import import_card_keys
 from kameng.config import PROJECT_ROOT, Settings
 from kameng.db.embedded import resolve_database_url
 from kameng.db.engine import libpq_url
@@ -95,29 +95,19 @@ def _one(conn: psycopg.Connection[Any], sql: str) -> Any:
     return row[0]
 
 
-def seed(shop: Shop, keys: int) -> None:
-    """One product and ``keys`` real sealed card keys (COPY)."""
+async def seed(shop: Shop, keys: int) -> None:
+    """One product and ``keys`` card keys, through the app's own importer."""
     started = time.perf_counter()
-    cipher = CardKeyCipher(shop.settings().aes_key())
-    now = datetime.now(UTC)
-    with psycopg.connect(shop.url) as conn:
-        product_id = _one(
-            conn,
+    async with await psycopg.AsyncConnection.connect(shop.url) as conn:
+        await conn.execute(
             "INSERT INTO products (sku, name, kind, price_cents, max_quantity, description, "
-            f"active, created_at) VALUES ('{SKU}', '{PRODUCT_NAME}', 'card_key', {PRICE_CENTS}, "
-            "10, '', true, now()) RETURNING id",
+            "active, created_at) VALUES (%s, %s, 'card_key', %s, 10, '', true, now())",
+            (SKU, PRODUCT_NAME, PRICE_CENTS),
         )
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY card_keys (product_id, fingerprint, secret, created_at) FROM STDIN"
-            ) as copy,
-        ):
-            for i in range(keys):
-                number = f"BK-{i:08d}"
-                copy.write_row(
-                    (product_id, cipher.fingerprint(number), cipher.seal(number, f"PW{i:08d}"), now)
-                )
+        await conn.commit()
+        lines = (f"BK-{i:08d} PW{i:08d}" for i in range(keys))
+        cipher = CardKeyCipher(shop.settings().aes_key())
+        await import_card_keys(conn, product_sku=SKU, lines=lines, cipher=cipher)
     settle(shop.url)
     log(f"seeded {keys} sealed card keys in {time.perf_counter() - started:.1f}s")
 
