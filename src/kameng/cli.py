@@ -53,6 +53,7 @@ def run(
     sandbox_port: Annotated[int, typer.Option(help="Port of the 易支付 sandbox.")] = 8001,
     host: Host = "127.0.0.1",
     wechatpay_port: Annotated[int, typer.Option(help="Port of the WeChat Pay sandbox.")] = 8002,
+    alipay_port: Annotated[int, typer.Option(help="Port of the Alipay sandbox.")] = 8003,
 ) -> None:
     """Start the whole demo: database, shop, worker and 易支付 sandbox.
 
@@ -64,7 +65,7 @@ def run(
 
     interrupt_on_termination()
     settings = get_settings()
-    busy = [p for p in (port, sandbox_port, wechatpay_port) if not port_free(host, p)]
+    busy = [p for p in (port, sandbox_port, wechatpay_port, alipay_port) if not port_free(host, p)]
     if busy:
         _echo(f"port {', '.join(map(str, busy))} on {host} is already in use")
         _echo("stop whatever uses it, or pick others with --port / --sandbox-port")
@@ -75,7 +76,9 @@ def run(
         _echo(f"starting embedded PostgreSQL (data in {settings.data_dir / 'pg'})")
     url, server = database(settings)
     try:
-        code = _run_with_database(url, settings, host, port, sandbox_port, wechatpay_port)
+        code = _run_with_database(
+            url, settings, host, port, sandbox_port, wechatpay_port, alipay_port
+        )
     finally:
         if server is not None:
             _echo("stopping embedded PostgreSQL")
@@ -89,7 +92,13 @@ def run(
 
 
 def _run_with_database(
-    url: str, settings: Settings, host: str, port: int, sandbox_port: int, wechatpay_port: int
+    url: str,
+    settings: Settings,
+    host: str,
+    port: int,
+    sandbox_port: int,
+    wechatpay_port: int,
+    alipay_port: int,
 ) -> int:
     from kameng.db.migrate import upgrade
     from kameng.demo import load_demo
@@ -112,6 +121,8 @@ def _run_with_database(
     }
     wechatpay = f"http://{local}:{wechatpay_port}"
     env.update(_wechatpay_demo_env(settings, wechatpay))
+    alipay = f"http://{local}:{alipay_port}/"
+    env.update(_demo_gateway_env(settings, alipay))
     supervisor = Supervisor(env=env, echo=_echo)
     supervisor.install_signal_handlers()
     try:
@@ -126,11 +137,16 @@ def _run_with_database(
             ["-m", "kameng", "wechatpay-sandbox", *serve, "--port", str(wechatpay_port)],
             wechatpay + "/",
         )
+        supervisor.start(
+            "alipay-sandbox",
+            ["-m", "kameng", "alipay-sandbox", *serve, "--port", str(alipay_port)],
+            alipay,
+        )
         problem = supervisor.wait_ready(READY_TIMEOUT)
         if problem is not None:
             _echo(problem)
             return 0 if supervisor.stopping else 1
-        _banner(settings, shop, sandbox, url, wechatpay)
+        _banner(settings, shop, sandbox, url, wechatpay, alipay)
         dead = supervisor.wait()
         if dead is None:
             _echo("stopping (signal received)")
@@ -139,6 +155,15 @@ def _run_with_database(
         return 1
     finally:
         _stop_children(supervisor)
+
+
+def _demo_gateway_env(settings: Settings, alipay: str) -> dict[str, str]:
+    """Point the shop at the Alipay sandbox unless a real Alipay is configured."""
+    from kameng.sandbox.demo import alipay_shop_env
+
+    if settings.alipay_app_id:
+        return {}
+    return alipay_shop_env(settings.data_dir, f"{alipay}gateway.do")
 
 
 def _stop_children(supervisor: Supervisor) -> None:
@@ -152,7 +177,9 @@ def _stop_children(supervisor: Supervisor) -> None:
         _echo(f"{child.name} (pid {child.pid}) {outcome}")
 
 
-def _banner(settings: Settings, shop: str, sandbox: str, url: str, wechatpay: str) -> None:
+def _banner(
+    settings: Settings, shop: str, sandbox: str, url: str, wechatpay: str, alipay: str
+) -> None:
     data = (
         f"{settings.data_dir / 'pg'} (embedded PostgreSQL, kept between runs; "
         "delete it to start over)"
@@ -166,6 +193,7 @@ def _banner(settings: Settings, shop: str, sandbox: str, url: str, wechatpay: st
         f"  订单查询 Lookup      {shop}/query",
         f"  API 文档 API docs    {shop}/docs",
         f"  易支付沙箱 Sandbox   {sandbox}",
+        f"  支付宝沙箱 Alipay    {alipay}  (keys: {settings.data_dir / 'sandbox' / 'alipay'})",
         f"  商户号 Merchant pid  {settings.epay_pid}",
         f"  商户密钥 Key         {settings.epay_key}",
         f"  微信支付沙箱 WeChat  {wechatpay}/  (keys: {_wechatpay_dir(settings)})",
@@ -297,6 +325,22 @@ def wechatpay_sandbox(
         host=host,
         port=port,
     )
+
+
+@app.command("alipay-sandbox")
+def alipay_sandbox(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8003,
+) -> None:
+    """Serve the Alipay sandbox (keys made on first start under var/sandbox/alipay)."""
+    import uvicorn
+
+    from kameng.sandbox.demo import alipay_app
+
+    sandbox_app, lines = alipay_app(get_settings())
+    for line in lines:
+        _echo(f"alipay sandbox: {line}")
+    uvicorn.run(sandbox_app, host=host, port=port)
 
 
 @app.command()

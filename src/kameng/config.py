@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     wechatpay_public_key_file: Path | None = None  # 微信支付公钥 (PEM)
     wechatpay_public_key_id: str = ""  # PUB_KEY_ID_…
 
+    # -- Alipay and 易支付 V2 (issue 9): each stays off until all it needs is set.
+    # Key files hold PEM (or Alipay's bare base64); `kameng run` points them at
+    # the keys its sandboxes generate under var/sandbox/.
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    alipay_app_id: str = ""
+    alipay_app_private_key_file: Path | None = None
+    alipay_public_key_file: Path | None = None  # Alipay's key, not the app's
+    alipay_seller_id: str = ""  # checked on every notify when set
+    alipay_pay_mode: str = "page"  # page (PC cashier) or wap (phone)
+    epay_v2_url: str = ""
+    epay_v2_pid: str = ""
+    epay_v2_merchant_private_key_file: Path | None = None
+    epay_v2_platform_public_key_file: Path | None = None
+
     sandbox_time_scale: float = 1.0  # <1 speeds up the sandbox's notify retry schedule
 
     def aes_key(self) -> bytes:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from kameng.config import Settings
+from kameng.payments.gateways.alipay import AlipayGateway
 from kameng.payments.gateways.base import Gateway
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
 from kameng.payments.gateways.wechatpay_v3 import WechatPayV3Gateway
@@ -42,6 +45,7 @@ def from_settings(
     wechat = _wechatpay(settings, transport)
     if wechat is not None:
         gateways.append(wechat)
+    gateways += _issue9_gateways(settings, transport)
     return GatewayRegistry(gateways)
 
 
@@ -64,3 +68,30 @@ def _wechatpay(
         platform_public_key_id=settings.wechatpay_public_key_id,
         transport=transport,
     )
+
+
+def _read(path: Path | None) -> str:
+    return path.read_text() if path is not None and path.is_file() else ""
+
+
+def _issue9_gateways(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None
+) -> list[Gateway]:
+    """Alipay and epay V2: registered only when every setting they need is there."""
+    found: list[Gateway] = []
+    alipay_private = _read(settings.alipay_app_private_key_file)
+    alipay_public = _read(settings.alipay_public_key_file)
+    if settings.alipay_app_id and alipay_private and alipay_public:
+        found.append(
+            AlipayGateway(
+                name="alipay",
+                gateway_url=settings.alipay_gateway_url,
+                app_id=settings.alipay_app_id,
+                app_private_key=alipay_private,
+                alipay_public_key=alipay_public,
+                seller_id=settings.alipay_seller_id,
+                pay_mode=settings.alipay_pay_mode,
+                transport=transport,
+            )
+        )
+    return found

@@ -1,0 +1,363 @@
+"""A protocol twin of the Alipay open platform (支付宝开放平台), as an ASGI app.
+
+* ``/gateway.do`` (GET or POST form), the one endpoint of the open API: common
+  parameters ``app_id, method, charset, sign_type=RSA2, timestamp, version,
+  biz_content, sign`` (+ ``notify_url``/``return_url``), SHA256withRSA over the
+  sorted fields with the merchant's app key. Methods: ``alipay.trade.page.pay``
+  and ``alipay.trade.wap.pay`` (the cashier page), ``alipay.trade.query``,
+  ``alipay.trade.refund`` (idempotent by ``out_request_no``) and
+  ``alipay.trade.fastpay.refund.query``. Answers are
+  ``{"<method>_response": {...}, "sign": "..."}`` signed over the exact JSON
+  text of the ``_response`` value with the Alipay platform key.
+* Paying sends the async notify as Alipay does: a form POST signed with the
+  platform key (``sign`` and ``sign_type`` unsigned), resent at 4m, 10m, 10m,
+  1h, 2h, 6h, 15h until the body is exactly ``success``.
+* ``/sandbox/...``: pay by script with an outcome (pay, pay later, never
+  notify, notify twice, notify with a wrong amount), inspect, re-send.
+
+Trades persist in a JSON file; keys come from ``keys.ensure_keypair``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from kameng.kit import clock as kit_clock
+from kameng.sandbox.alipay_store import (
+    NOTIFY_OFFSETS_MINUTES,
+    OUTCOMES,
+    PAY_LATER_MINUTES,
+    AlipayStore,
+    ApiError,
+    Attempt,
+    Trade,
+    invalid,
+    wall,
+    yuan,
+)
+from kameng.sandbox.persist import JsonFile
+from kameng.sandbox.retry import Retrier
+
+PAY_METHODS = {"alipay.trade.page.pay", "alipay.trade.wap.pay"}
+API_METHODS = {
+    "alipay.trade.query",
+    "alipay.trade.refund",
+    "alipay.trade.fastpay.refund.query",
+}
+_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+
+
+def signed_json(store: AlipayStore, method: str, body: dict[str, Any]) -> Response:
+    """The response envelope; the sign covers exactly the bytes of the body as sent."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    key = method.replace(".", "_") + "_response"
+    raw = f'{{"{key}":{text},"sign":"{store.sign_text(text)}"}}'
+    return Response(raw.encode(), media_type="application/json;charset=utf-8")
+
+
+def _page(title: str, body: str) -> HTMLResponse:
+    return HTMLResponse(
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>body{{font:16px/1.6 sans-serif;max-width:"
+        "440px;margin:24px auto;padding:0 12px}.money{font-size:32px;color:#1677ff}"
+        "button{width:100%;padding:12px;font-size:17px;background:#1677ff;color:#fff;"
+        "border:0;border-radius:6px}label{display:block;padding:6px 0}</style></head>"
+        f"<body>{body}</body></html>"
+    )
+
+
+def _error_page(sub_code: str, sub_msg: str) -> HTMLResponse:
+    page = _page(
+        "支付宝 - 错误",
+        f"<h1>支付宝（沙箱）</h1><p>错误代码 {escape(sub_code)}</p><p>{escape(sub_msg)}</p>",
+    )
+    page.status_code = 400
+    return page
+
+
+def _cashier(trade: Trade) -> HTMLResponse:
+    options = "".join(
+        f'<label><input type="radio" name="outcome" value="{code}"'
+        f"{' checked' if code == 'notify' else ''}> {escape(label)}</label>"
+        for code, label in OUTCOMES.items()
+    )
+    return _page(
+        "支付宝收银台",
+        "<h1>支付宝收银台（沙箱）</h1>"
+        f'<p class="money">￥{yuan(trade.cents)}</p>'
+        f"<p>{escape(trade.subject)}</p><p>商户订单号 {escape(trade.out_trade_no)}<br>"
+        f"支付宝交易号 {escape(trade.trade_no)}</p>"
+        f'<form method="post" action="/sandbox/pay/{escape(trade.trade_no)}">{options}'
+        '<button type="submit">确认付款</button></form>',
+    )
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    """Query and form fields; the form wins (charset often rides in the query)."""
+    fields = dict(request.query_params)
+    if request.method == "POST":
+        body = (await request.body()).decode("utf-8", "replace")
+        fields |= dict(parse_qsl(body, keep_blank_values=True))
+    return fields
+
+
+def create_app(
+    *,
+    app_id: str,
+    app_public_pem: str,
+    alipay_private_pem: str,
+    seller_id: str = "2088000000000001",
+    time_scale: float = 1.0,
+    state_file: JsonFile | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    store = AlipayStore(
+        app_id=app_id,
+        seller_id=seller_id,
+        app_public_pem=app_public_pem,
+        alipay_private_pem=alipay_private_pem,
+        clock=clock or kit_clock.now,
+        file=state_file or JsonFile(None),
+    )
+    retrier = Retrier(NOTIFY_OFFSETS_MINUTES, time_scale)
+    client = httpx.AsyncClient(transport=http_transport, timeout=10)
+
+    async def attempt(trade: Trade) -> bool:
+        fields = store.notify_fields(trade)
+        status: int | None = None
+        error: str | None = None
+        body = ""
+        try:
+            response = await client.post(trade.notify_url, data=fields)
+            status, body = response.status_code, response.text
+        except Exception as exc:  # any failure is one failed attempt
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        acked = error is None and body == "success"
+        trade.attempts.append(Attempt(wall(store.clock()), status, error, acked, body[:200]))
+        if acked:
+            trade.notify_state = "acked"
+        store.save()
+        return acked
+
+    def deliver(trade: Trade, *, skip: int = 0) -> None:
+        trade.notify_state = "pending"
+
+        async def once() -> bool:
+            if trade.notify_state == "acked":
+                return True
+            acked = await attempt(trade)
+            if acked and trade.outcome == "twice" and sum(a.acked for a in trade.attempts) == 1:
+                await attempt(trade)  # the duplicate a real gateway also sends sometimes
+            return acked
+
+        def give_up() -> None:
+            if trade.notify_state != "acked":
+                trade.notify_state = "gave_up"
+                store.save()
+
+        retrier.start(f"alipay-notify-{trade.trade_no}", once, give_up, skip=skip)
+
+    async def pay(trade: Trade, outcome: str) -> bool:
+        if trade.status != "WAIT_BUYER_PAY":
+            return False
+        trade.outcome = outcome if outcome in OUTCOMES else "notify"
+        if trade.outcome == "later":
+            store.save()
+
+            async def pay_now() -> None:
+                if store.mark_paid(trade):
+                    deliver(trade)
+
+            retrier.later(f"alipay-pay-{trade.trade_no}", PAY_LATER_MINUTES, pay_now)
+            return True
+        store.mark_paid(trade)
+        if trade.outcome == "silent":
+            trade.notify_state = "suppressed"
+            store.save()
+        else:
+            deliver(trade)
+        return True
+
+    def resume() -> None:
+        """A restarted sandbox carries on notifying where it stopped."""
+        for trade in store.trades.values():
+            if trade.notify_state == "pending":
+                deliver(trade, skip=len(trade.attempts))
+
+    async def aclose() -> None:
+        await retrier.aclose()
+        await client.aclose()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        resume()
+        try:
+            yield
+        finally:
+            await aclose()
+
+    app = FastAPI(
+        title="支付宝 沙箱", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.alipay = store
+    app.state.resume = resume  # tests without a lifespan call these two themselves
+    app.state.aclose = aclose
+
+    def check_common(fields: dict[str, str]) -> tuple[str, dict[str, Any]]:
+        """The open API's common checks, in Alipay's order; returns (method, biz)."""
+        for name in ("app_id", "method", "sign_type", "sign", "timestamp", "version"):
+            if not fields.get(name):
+                raise invalid(f"isv.missing-{name.replace('_', '-')}", f"缺少{name}参数")
+        if fields["app_id"] != store.app_id:
+            raise invalid("isv.invalid-app-id", "无效的AppID参数")
+        method = fields["method"]
+        if method not in PAY_METHODS | API_METHODS:
+            raise invalid("isv.invalid-method", "不存在的方法名")
+        if fields["sign_type"] != "RSA2":
+            raise invalid("isv.invalid-signature-type", "无效的签名类型")
+        try:
+            datetime.strptime(fields["timestamp"], _TIMESTAMP)
+        except ValueError:
+            raise invalid("isv.invalid-timestamp", "非法的时间戳参数") from None
+        if fields.get("charset", "utf-8").lower() != "utf-8":
+            raise invalid("isv.invalid-charset", "字符集不合法")
+        if not store.request_is_signed(fields):
+            raise invalid("isv.invalid-signature", "验签出错")
+        try:
+            biz = json.loads(fields.get("biz_content") or "{}")
+        except ValueError:
+            raise invalid("isv.invalid-parameter", "biz_content 不是 JSON") from None
+        if not isinstance(biz, dict):
+            raise invalid("isv.invalid-parameter", "biz_content 不是 JSON 对象")
+        return method, biz
+
+    @app.api_route("/gateway.do", methods=["GET", "POST"])
+    async def gateway(request: Request) -> Response:
+        fields = await _fields(request)
+        method = fields.get("method", "")
+        try:
+            method, biz = check_common(fields)
+            if method in PAY_METHODS:
+                trade = store.create_or_reuse(
+                    biz, method, fields.get("notify_url", ""), fields.get("return_url", "")
+                )
+                return _cashier(trade)
+            return signed_json(store, method, api(method, biz))
+        except ApiError as exc:
+            if method in PAY_METHODS:
+                return _error_page(exc.body["sub_code"], exc.body["sub_msg"])
+            if method in API_METHODS:
+                return signed_json(store, method, exc.body)
+            return JSONResponse({"error_response": exc.body})
+
+    def api(method: str, biz: dict[str, Any]) -> dict[str, Any]:
+        trade = store.find(biz)
+        if method == "alipay.trade.query":
+            return trade.query_json()
+        if method == "alipay.trade.refund":
+            refund, moved = store.refund(trade, biz)
+            return {
+                "code": "10000",
+                "msg": "Success",
+                "trade_no": trade.trade_no,
+                "out_trade_no": trade.out_trade_no,
+                "buyer_logon_id": "sandbox***@alipay.test",
+                "fund_change": "Y" if moved else "N",
+                "refund_fee": yuan(trade.refunded_cents),
+                "gmt_refund_pay": refund.at,
+            }
+        request_no = str(biz.get("out_request_no") or trade.out_trade_no)
+        done = next((r for r in trade.refunds if r.out_request_no == request_no), None)
+        answer: dict[str, Any] = {"code": "10000", "msg": "Success"}
+        if done is not None:  # an unknown request number answers just Success, as Alipay does
+            answer |= {
+                "trade_no": trade.trade_no,
+                "out_trade_no": trade.out_trade_no,
+                "out_request_no": done.out_request_no,
+                "total_amount": yuan(trade.cents),
+                "refund_amount": yuan(done.cents),
+                "refund_status": "REFUND_SUCCESS",
+            }
+        return answer
+
+    @app.post("/sandbox/pay/{trade_no}")
+    async def cashier_pay(trade_no: str, request: Request) -> Response:
+        trade = store.get(trade_no)
+        if trade is None:
+            return _error_page("ACQ.TRADE_NOT_EXIST", "交易不存在")
+        outcome = (await _fields(request)).get("outcome", "notify")
+        if not await pay(trade, outcome):
+            return _error_page("ACQ.TRADE_HAS_SUCCESS", "交易已被支付")
+        if trade.return_url and trade.status != "WAIT_BUYER_PAY":
+            query = urlencode(store.return_fields(trade))
+            sep = "&" if "?" in trade.return_url else "?"
+            return RedirectResponse(f"{trade.return_url}{sep}{query}", status_code=302)
+        return _page("支付宝", f"<h1>{'付款成功' if trade.paid_at else '稍后付款'}</h1>")
+
+    def sandbox_json(trade: Trade) -> dict[str, Any]:
+        return {
+            **trade.query_json(),
+            "outcome": trade.outcome,
+            "notify_state": trade.notify_state,
+            "notify_url": trade.notify_url,
+            "notify_attempts": [vars(a) for a in trade.attempts],
+            "refunds": [vars(r) for r in trade.refunds],
+        }
+
+    def missing() -> JSONResponse:
+        return JSONResponse({"code": "40004", "sub_code": "ACQ.TRADE_NOT_EXIST"}, 404)
+
+    @app.get("/sandbox/trades/{trade_no}")
+    async def sandbox_trade(trade_no: str) -> JSONResponse:
+        trade = store.get(trade_no) or store.get(store.by_out.get(trade_no, ""))
+        return JSONResponse(sandbox_json(trade)) if trade else missing()
+
+    @app.post("/sandbox/trades/{trade_no}/pay")
+    async def sandbox_pay(trade_no: str, request: Request) -> JSONResponse:
+        """Pay by script: ``outcome`` = notify / later / silent / twice / wrong_amount."""
+        trade = store.get(trade_no) or store.get(store.by_out.get(trade_no, ""))
+        if trade is None:
+            return missing()
+        outcome = (await _fields(request)).get("outcome", "notify")
+        if outcome not in OUTCOMES:
+            return JSONResponse({"error": f"outcome must be one of {sorted(OUTCOMES)}"}, 422)
+        paid_now = await pay(trade, outcome)
+        return JSONResponse({"paid_now": paid_now, **sandbox_json(trade)})
+
+    @app.post("/sandbox/trades/{trade_no}/renotify")
+    async def sandbox_renotify(trade_no: str) -> JSONResponse:
+        trade = store.get(trade_no)
+        if trade is None:
+            return missing()
+        if trade.status == "WAIT_BUYER_PAY":
+            return JSONResponse({"error": "交易未支付"}, 409)
+        acked = await attempt(trade)
+        return JSONResponse({"acked": acked, **sandbox_json(trade)})
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        rows = "".join(
+            f"<tr><td>{escape(t.trade_no)}</td><td>{escape(t.out_trade_no)}</td>"
+            f"<td>{yuan(t.cents)}</td><td>{t.status}</td><td>{t.notify_state}"
+            f"（{len(t.attempts)}次）</td><td>{escape(t.created)}</td></tr>"
+            for t in store.recent()[:50]
+        )
+        return _page(
+            "支付宝沙箱",
+            "<h1>支付宝 沙箱</h1><table><tr><th>交易号</th><th>商户订单号</th><th>金额</th>"
+            f"<th>状态</th><th>异步通知</th><th>创建</th></tr>{rows}</table>",
+        )
+
+    return app

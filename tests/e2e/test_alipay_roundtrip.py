@@ -1,0 +1,226 @@
+"""An order paid end to end through the Alipay sandbox over Alipay's wire format:
+page pay link signed by the shop (python-alipay-sdk), cashier, form-POST notify
+signed with the sandbox's platform key, and alipay.trade.query for a lost notify."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from kameng.config import Settings
+from kameng.payments.gateways.registry import from_settings
+from kameng.sandbox.alipay import create_app as create_sandbox
+from kameng.sandbox.persist import JsonFile
+from kameng.web.app import create_app
+from kameng.worker import context
+from tests.factories import Sessions, add_keys, count, create_product, place_order
+from tests.rsa_keys import keypair
+
+APP_ID = "2021000000000001"
+SELLER_ID = "2088000000000001"
+SANDBOX = "http://alipay.sandbox.test"
+
+
+def alipay_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "alipay_app_id": APP_ID,
+            "alipay_gateway_url": f"{SANDBOX}/gateway.do",
+            "alipay_app_private_key_file": keypair("alipay_app").private_path,
+            "alipay_public_key_file": keypair("alipay_platform").public_path,
+            "alipay_seller_id": SELLER_ID,
+        }
+    )
+
+
+@dataclass
+class Wired:
+    shop: httpx.AsyncClient
+    alipay: httpx.AsyncClient
+    sandbox: Any
+    settings: Settings
+
+
+@pytest.fixture
+async def wired(
+    db: Sessions, settings: Settings, pool: Any, tmp_path: Path
+) -> AsyncIterator[Wired]:
+    shop_settings = alipay_settings(settings)
+    shop = create_app(shop_settings, pool=pool)
+    shop_transport = httpx.ASGITransport(
+        app=shop, client=("127.0.0.1", 40002), raise_app_exceptions=False
+    )
+    sandbox = create_sandbox(
+        app_id=APP_ID,
+        app_public_pem=keypair("alipay_app").public_pem(),
+        alipay_private_pem=keypair("alipay_platform").private_pem(),
+        seller_id=SELLER_ID,
+        time_scale=0.00001,
+        state_file=JsonFile(tmp_path / "alipay.json"),
+        http_transport=shop_transport,
+    )
+    context.set_gateways(from_settings(shop_settings, transport=httpx.ASGITransport(app=sandbox)))
+    async with (
+        httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test") as buyer_shop,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as buyer,
+    ):
+        yield Wired(buyer_shop, buyer, sandbox, shop_settings)
+    await sandbox.state.aclose()
+    context._gateways = None
+
+
+async def wait_for(predicate: Any) -> None:
+    async with asyncio.timeout(5):
+        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
+            await asyncio.sleep(0.02)
+
+
+async def order_status(shop: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
+    body: dict[str, Any] = (await shop.get(f"/api/shop/orders/{order_no}")).json()
+    return body
+
+
+async def open_cashier(w: Wired, order: dict[str, Any]) -> str:
+    assert order["pay_url"].startswith(f"{SANDBOX}/gateway.do?")
+    cashier = await w.alipay.get(order["pay_url"].removeprefix(SANDBOX))
+    assert cashier.status_code == 200, cashier.text
+    assert "确认付款" in cashier.text and "10.50" in cashier.text
+    found = re.search(r'action="/sandbox/pay/(\d{28})"', cashier.text)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_pay_through_the_alipay_sandbox_delivers(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    w = wired
+    product_id = await create_product(db, price_cents=1050)
+    keys = await add_keys(db, settings, product_id, 2)
+    order = await place_order(w.shop, gateway="alipay")
+    trade_no = await open_cashier(w, order)
+
+    paid = await w.alipay.post(f"/sandbox/pay/{trade_no}", data={"outcome": "notify"})
+    assert paid.status_code == 302
+    assert paid.headers["location"].startswith(f"{settings.public_url}/o/{order['order_no']}?")
+
+    async def delivered() -> bool:
+        return (await order_status(w.shop, order["order_no"]))["status"] == "delivered"
+
+    await wait_for(delivered)
+    body = await order_status(w.shop, order["order_no"])
+    assert [(g["number"], g["password"]) for g in body["goods"]] == keys[:1]
+    trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()
+    assert trade["notify_state"] == "acked"
+    assert [a["body"] for a in trade["notify_attempts"]] == ["success"]
+    assert await count(db, "SELECT count(*) FROM payments WHERE gateway = 'alipay'") == 1
+
+
+async def test_notify_twice_pays_once(wired: Wired, db: Sessions, settings: Settings) -> None:
+    w = wired
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 2)
+    order = await place_order(w.shop, gateway="alipay")
+    trade_no = await open_cashier(w, order)
+    await w.alipay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "twice"})
+
+    async def two_acks() -> bool:
+        trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()
+        return sum(a["acked"] for a in trade["notify_attempts"]) == 2
+
+    await wait_for(two_acks)
+    async with db() as s:
+        verdicts = (await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))).all()
+    assert [v[0] for v in verdicts] == ["accepted", "duplicate"]
+    assert await count(db, "SELECT count(*) FROM card_keys WHERE status = 'sold'") == 1
+
+
+async def test_wrong_amount_is_refused_on_every_retry(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    w = wired
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
+    order = await place_order(w.shop, gateway="alipay")
+    trade_no = await open_cashier(w, order)
+    await w.alipay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "wrong_amount"})
+
+    async def gave_up() -> bool:
+        trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()
+        return bool(trade["notify_state"] == "gave_up")
+
+    await wait_for(gave_up)
+    trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()
+    assert [a["body"] for a in trade["notify_attempts"]] == ["fail"] * 8
+    assert (await order_status(w.shop, order["order_no"]))["status"] == "unpaid"
+    assert await count(db, "SELECT count(*) FROM payments") == 0
+    assert (
+        await count(db, "SELECT count(*) FROM payment_notifies WHERE verdict = 'amount_mismatch'")
+        == 8
+    )
+
+
+async def test_silent_payment_is_found_by_the_active_query(
+    wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
+) -> None:
+    from kameng.payments.tasks import query_pending
+
+    w = wired
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
+    order = await place_order(w.shop, gateway="alipay")
+    trade_no = await open_cashier(w, order)
+    await w.alipay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
+    clock.advance(minutes=1)
+    await query_pending.defer_async(timestamp=0)
+    await run_jobs()
+    body = await order_status(w.shop, order["order_no"])
+    assert body["status"] == "delivered"
+    async with db() as s:
+        row = (
+            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
+        ).one()
+    assert tuple(row) == ("QUERY", "accepted", trade_no)
+
+
+async def test_query_before_payment_changes_nothing(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    w = wired
+    await create_product(db, price_cents=1050)
+    order = await place_order(w.shop, gateway="alipay")
+    gateway = context.gateways().get("alipay")
+    assert gateway is not None
+    assert await gateway.query(order["order_no"]) is None  # no trade yet: TRADE_NOT_EXIST
+    await open_cashier(w, order)
+    assert await gateway.query(order["order_no"]) is None  # WAIT_BUYER_PAY
+
+
+async def test_the_sandbox_keeps_its_trades_across_a_restart(
+    wired: Wired, db: Sessions, settings: Settings, tmp_path: Path
+) -> None:
+    w = wired
+    await create_product(db, price_cents=1050)
+    order = await place_order(w.shop, gateway="alipay")
+    trade_no = await open_cashier(w, order)
+    again = create_sandbox(
+        app_id=APP_ID,
+        app_public_pem=keypair("alipay_app").public_pem(),
+        alipay_private_pem=keypair("alipay_platform").private_pem(),
+        seller_id=SELLER_ID,
+        state_file=JsonFile(tmp_path / "alipay.json"),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=again), base_url=SANDBOX
+    ) as restarted:
+        trade = (await restarted.get(f"/sandbox/trades/{trade_no}")).json()
+    await again.state.aclose()
+    assert (trade["out_trade_no"], trade["total_amount"], trade["trade_status"]) == (
+        order["order_no"],
+        "10.50",
+        "WAIT_BUYER_PAY",
+    )
