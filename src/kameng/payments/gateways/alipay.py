@@ -17,6 +17,7 @@ from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
+from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import (
     GatewayUnavailable,
     InboundNotify,
@@ -99,7 +100,7 @@ class AlipayGateway:
 
     # -- the async notify -----------------------------------------------------
 
-    def notify_ack(self, acknowledged: bool, verdict: str) -> NotifyAck:
+    def notify_ack(self, acknowledged: bool, verdict: NotifyVerdict) -> NotifyAck:
         return text_ack(acknowledged)  # exactly the 7 characters "success"
 
     def parse_notify(self, notify: InboundNotify) -> VerifiedNotify:
@@ -107,7 +108,7 @@ class AlipayGateway:
         out_trade_no = params.get("out_trade_no")
         trade_no = params.get("trade_no")
 
-        def reject(verdict: str, detail: str) -> NotifyRejected:
+        def reject(verdict: NotifyVerdict, detail: str) -> NotifyRejected:
             return NotifyRejected(
                 verdict,
                 detail,
@@ -117,23 +118,27 @@ class AlipayGateway:
 
         missing = [f for f in _REQUIRED if not params.get(f)]
         if missing:
-            raise reject("malformed", f"missing {','.join(missing)}")
+            raise reject(NotifyVerdict.MALFORMED, f"missing {','.join(missing)}")
         if params.get("sign_type", "RSA2") != "RSA2":
-            raise reject("bad_signature", "sign_type is not RSA2")
+            raise reject(NotifyVerdict.BAD_SIGNATURE, "sign_type is not RSA2")
         if not self._verify(params):
-            raise reject("bad_signature", "RSA2 signature does not verify with Alipay's key")
+            raise reject(
+                NotifyVerdict.BAD_SIGNATURE, "RSA2 signature does not verify with Alipay's key"
+            )
         if params["app_id"] != self.app_id:
-            raise reject("wrong_merchant", f"app_id {params['app_id']} is not ours")
+            raise reject(NotifyVerdict.WRONG_MERCHANT, f"app_id {params['app_id']} is not ours")
         if self.seller_id and params.get("seller_id") != self.seller_id:
-            raise reject("wrong_merchant", f"seller_id {params.get('seller_id')} is not ours")
+            raise reject(
+                NotifyVerdict.WRONG_MERCHANT, f"seller_id {params.get('seller_id')} is not ours"
+            )
         if params["trade_status"] not in PAID_STATUSES:
-            raise reject("not_paid", f"trade_status {params['trade_status']}")
+            raise reject(NotifyVerdict.NOT_PAID, f"trade_status {params['trade_status']}")
         assert out_trade_no is not None and trade_no is not None
         if not _OUT_TRADE_NO.match(out_trade_no) or len(trade_no) > 64:
-            raise reject("malformed", "bad out_trade_no or trade_no")
+            raise reject(NotifyVerdict.MALFORMED, "bad out_trade_no or trade_no")
         cents = _cents(params["total_amount"])
         if cents is None:
-            raise reject("malformed", f"total_amount {params['total_amount']!r}")
+            raise reject(NotifyVerdict.MALFORMED, f"total_amount {params['total_amount']!r}")
         return VerifiedNotify(
             out_trade_no=out_trade_no, trade_no=trade_no, amount_cents=cents, method="alipay"
         )
