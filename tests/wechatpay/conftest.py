@@ -60,6 +60,7 @@ class Wired:
     identity: Identity
     gateway: WechatPayV3Gateway
     settings: Settings
+    shop_app: Any
 
     @property
     def notifier(self) -> Notifier:
@@ -133,7 +134,7 @@ async def wired(db: Any, settings: Settings, pool: Any, sandbox_dir: Path) -> As
         httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test") as buyer,
         httpx.AsyncClient(transport=sandbox_transport, base_url=SANDBOX) as phone,
     ):
-        yield Wired(buyer, phone, sandbox, identity, gateway, wsettings)
+        yield Wired(buyer, phone, sandbox, identity, gateway, wsettings, shop)
     await gateway.aclose()
     context._gateways = None
 

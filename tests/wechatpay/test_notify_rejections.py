@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from kameng.config import Settings
+from kameng.payments.gateways.base import InboundNotify
 from tests.factories import Sessions, add_keys, count, create_product
 from tests.wechatpay.conftest import Wired
 
@@ -46,6 +47,18 @@ async def test_a_good_notify_is_accepted_and_its_replay_refused(
     assert await verdicts(db) == ["accepted", "replayed_nonce"]
     assert await count(db, "SELECT count(*) FROM payments") == 1
     assert await count(db, "SELECT count(*) FROM notify_nonces") == 1
+    # Stored raw with its signed headers: the log can be re-verified later.
+    async with db() as s:
+        stored = (await s.execute(text("SELECT raw_headers, raw_body FROM payment_notifies"))).all()
+    for raw_headers, raw_body in stored:
+        kept = json.loads(raw_headers)
+        assert raw_body == body
+        for name in ("Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce"):
+            assert kept[name.lower()] == headers[name]
+        again = InboundNotify.from_request(
+            method="POST", headers=kept, raw_query="", body=raw_body.encode(), remote_addr=None
+        )
+        assert wired.gateway.parse_notify(again).replay_nonce == headers["Wechatpay-Nonce"]
 
 
 async def test_a_replayed_nonce_is_refused_even_before_any_payment(

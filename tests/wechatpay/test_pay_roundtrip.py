@@ -177,3 +177,43 @@ async def test_lost_notify_is_found_by_query(
     assert body["status"] == "delivered"
     assert [(g["number"], g["password"]) for g in body["goods"]] == keys
     assert await notifies(db) == [("accepted", found.trade_no)]
+
+
+async def test_inside_wechat_the_native_qr_is_shown(wired: Wired, db: Sessions) -> None:
+    """WeChat refuses H5 pay in its own browser; a long press on the QR pays there."""
+    await create_product(db)
+    order = await wired.order()
+    wechat_browser = {"user-agent": "Mozilla/5.0 (iPhone) Mobile MicroMessenger/8.0.50"}
+    page = await wired.shop.get(f"/o/{order['order_no']}/pay", headers=wechat_browser)
+    assert page.status_code == 200 and "<svg" in page.text
+    trade = (await wired.phone.get(f"/sandbox/trades/{order['order_no']}")).json()
+    assert trade["trade_type"] == "NATIVE"
+
+
+async def test_gateway_down_gives_a_clear_page(wired: Wired, db: Sessions) -> None:
+    import httpx
+
+    from kameng.payments.gateways.wechatpay_v3 import WechatPayV3Gateway
+
+    await create_product(db)
+    order = await wired.order()
+
+    def down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text="bad gateway")
+
+    down_gateway = WechatPayV3Gateway(
+        name="wechatpay",
+        api_url=SANDBOX,
+        mchid=wired.identity.mchid,
+        appid=wired.identity.appid,
+        merchant_serial_no=wired.identity.merchant_serial_no,
+        private_key_pem=wired.identity.merchant_key_file.read_text(),
+        apiv3_key=wired.identity.apiv3_key,
+        platform_public_key_pem=wired.identity.platform_public_key_file.read_text(),
+        platform_public_key_id=wired.identity.public_key_id,
+        transport=httpx.MockTransport(down),
+    )
+    wired.shop_app.state.runtime.gateways._by_name["wechatpay"] = down_gateway
+    page = await wired.shop.get(f"/o/{order['order_no']}/pay", headers=DESKTOP)
+    assert page.status_code == 503 and "暂时无法连接微信支付" in page.text
+    assert (await wired.status(order["order_no"]))["status"] == "unpaid"

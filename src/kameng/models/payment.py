@@ -42,6 +42,9 @@ class PaymentNotify(IdMixin, Base):
     http_method: Mapped[str] = mapped_column(String(8))
     raw_query: Mapped[str] = mapped_column(Text)
     raw_body: Mapped[str] = mapped_column(Text)
+    # Request headers as JSON (WeChat Pay signs with Wechatpay-* headers, so
+    # without them a stored notify could not be re-verified); cookies dropped.
+    raw_headers: Mapped[str | None] = mapped_column(Text)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     out_trade_no: Mapped[str | None] = mapped_column(String(64))
     trade_no: Mapped[str | None] = mapped_column(String(64))

@@ -78,18 +78,20 @@ async def record_notify(
     verdict: NotifyVerdict,
     detail: str,
     order_id: int | None,
+    raw_headers: str | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO payment_notifies (gateway, received_at, http_method, raw_query, raw_body, "
-        "remote_addr, out_trade_no, trade_no, verdict, detail, order_id) VALUES (%(gateway)s, "
-        "%(now)s, %(m)s, %(q)s, %(b)s, %(addr)s, %(otn)s, %(tn)s, %(verdict)s, %(detail)s, "
-        "%(order_id)s)",
+        "raw_headers, remote_addr, out_trade_no, trade_no, verdict, detail, order_id) VALUES "
+        "(%(gateway)s, %(now)s, %(m)s, %(q)s, %(b)s, %(h)s, %(addr)s, %(otn)s, %(tn)s, "
+        "%(verdict)s, %(detail)s, %(order_id)s)",
         {
             "gateway": _storable(gateway, 32),
             "now": now,
             "m": _storable(http_method, 8),
             "q": _storable(raw_query),
             "b": _storable(raw_body),
+            "h": _storable(raw_headers),
             "addr": _storable(remote_addr, 64),
             "otn": _storable(out_trade_no or None, 64),
             "tn": _storable(trade_no or None, 64),

@@ -7,6 +7,7 @@ notify is stored raw with its verdict, whatever the verdict.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -76,6 +77,7 @@ async def handle_notify(
         http_method=raw.method,
         raw_query=raw.raw_query,
         raw_body=raw.text,
+        raw_headers=headers_json(raw),
         remote_addr=raw.remote_addr,
         out_trade_no=out_trade_no,
         trade_no=trade_no,
@@ -84,6 +86,15 @@ async def handle_notify(
         order_id=order_id,
     )
     return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
+
+
+_UNSTORED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
+
+
+def headers_json(raw: InboundNotify) -> str:
+    """The notify's headers for the log, minus any credential a client could carry."""
+    kept = {k: v for k, v in sorted(raw.headers.items()) if k not in _UNSTORED_HEADERS}
+    return json.dumps(kept, ensure_ascii=False)
 
 
 async def _refuse_replay(conn: Conn, gateway: str, verified: VerifiedNotify, now: datetime) -> None:

@@ -14,7 +14,7 @@ from kameng.kit.logs import bind
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import InboundNotify, NotifyAck, text_ack
 from kameng.payments.repository import record_notify
-from kameng.payments.service import handle_notify
+from kameng.payments.service import handle_notify, headers_json
 from kameng.web.deps import runtime
 from kameng.web.observability import NOTIFIES
 
@@ -88,6 +88,7 @@ async def notify(gateway_name: str, request: Request) -> Response:
                     http_method=raw.method,
                     raw_query=raw.raw_query,
                     raw_body=raw.text,
+                    raw_headers=headers_json(raw),
                     remote_addr=raw.remote_addr,
                     out_trade_no=raw.params.get("out_trade_no"),
                     trade_no=raw.params.get("trade_no"),

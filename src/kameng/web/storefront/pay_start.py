@@ -20,7 +20,10 @@ from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
-_MOBILE = ("mobile", "android", "iphone", "micromessenger")
+_MOBILE = ("mobile", "android", "iphone", "ipad")
+# WeChat refuses H5 pay inside its own browser; there a long press on the
+# Native QR code pays (JSAPI, which needs the buyer's openid, is not done).
+_WECHAT_BROWSER = "micromessenger"
 _UNAVAILABLE = {
     "zh": "暂时无法连接微信支付，请稍后再试。订单已保留，未扣款。",
     "en": "WeChat Pay cannot be reached right now; please try again shortly. "
@@ -45,7 +48,7 @@ async def start_payment(request: Request, order_no: str) -> Response:
     try:
         start = await gateway.start_payment(
             shared.pay_request(rt, order, gateway.name),
-            mobile=any(word in agent for word in _MOBILE),
+            mobile=_WECHAT_BROWSER not in agent and any(word in agent for word in _MOBILE),
             client_ip=request.client.host if request.client else "127.0.0.1",
         )
     except GatewayUnavailable:
