@@ -1,66 +1,75 @@
-"""Test fixtures: a real PostgreSQL, a fresh database per run, real HTTP apps.
+"""Test fixtures: a real PostgreSQL, a fresh database per test, real HTTP apps.
 
 The server is the one in DATABASE_URL when set, otherwise the embedded one
-(under var/pg-test). Each run creates its own database and drops it at the end,
-so the suite never touches data it did not create.
+(under var/test). Every test that asks for the database (``database_url``,
+``db``, ``pool``, ``client``, ...) finds it exactly as the migrations left it
+(tests/support/databases.py). Under pytest-xdist each worker has databases of
+its own.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kameng.config import PROJECT_ROOT, Settings
-from kameng.db.embedded import resolve_database_url
-from kameng.db.engine import libpq_url, make_engine, make_sessionmaker
-from kameng.db.migrate import upgrade
+from kameng.db.connection import Conn
+from kameng.db.engine import CONNECT_OPTIONS, libpq_url, make_engine, make_sessionmaker
 from kameng.kit import clock as clock_module
 from kameng.kit.clock import FrozenClock
+from tests.support import live
+from tests.support.databases import TestDatabases, start_server
 
-TABLES = (
-    "notify_nonces, payment_notifies, payments, card_keys, order_events, orders, products, "
-    "procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs"
-)
-
-
-def _with_database(url: str, name: str) -> str:
-    """Same server, another database name (URL with or without ?host=)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(libpq_url(url))
-    return urlunsplit(parts._replace(path="/" + name))
+# Tests share the server with other test runs: a few connections per test,
+# enough for the concurrency tests (50 duplicate notifies, 200 buyers) to
+# contend for rows on several connections at once.
+POOL_MAX = 10
 
 
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
-    url, server = resolve_database_url(
-        os.environ.get("DATABASE_URL"), PROJECT_ROOT / "var" / "test"
-    )
+    url, server = start_server()
     yield url
-    del server  # the embedded server stops when the last handle goes
+    del server  # the embedded server stops when the last process holding it exits
 
 
 @pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    name = f"kameng_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server_url, name)
-    upgrade(url)
-    yield url
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def test_databases(server_url: str) -> Iterator[TestDatabases]:
+    databases = TestDatabases(server_url)
+    yield databases
+    databases.close()
 
 
 @pytest.fixture(scope="session")
+def shared_database_url(test_databases: TestDatabases) -> str:
+    """This process's test database, in whatever state the last test left it:
+    tests take ``database_url`` (or a fixture built on it) instead."""
+    return test_databases.shared_url
+
+
+@pytest.fixture
+def database_url(test_databases: TestDatabases) -> str:
+    """This process's test database, exactly as the migrations left it."""
+    test_databases.reset()
+    return test_databases.shared_url
+
+
+@pytest.fixture
+def private_database_url(test_databases: TestDatabases) -> Iterator[str]:
+    """A migrated database for this test alone, dropped afterwards (for a test
+    that fills or changes more than the per-test reset should undo)."""
+    url = test_databases.private_copy()
+    yield url
+    test_databases.drop_later(url)
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
@@ -69,28 +78,35 @@ def settings(database_url: str) -> Settings:
         epay_url="http://epay.sandbox.test/",
         epay_pid="1001",
         epay_key="test-merchant-key",
+        db_pool_size=4,
     )
 
 
+# Connections live as long as the test process (opening them per test would
+# cost more than most tests); the function-scoped fixtures that hand them out
+# depend on ``database_url``, so whoever gets one gets a reset database.
+
+
 @pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(database_url, pool_size=40)
+async def _engine(shared_database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(shared_database_url, pool_size=2)
     yield eng
     await eng.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def engine(database_url: str, _engine: AsyncEngine) -> AsyncEngine:
+    return _engine
+
+
+@pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessionmaker(engine)
 
 
 @pytest.fixture
-def db(
-    database_url: str, sessions: async_sessionmaker[AsyncSession]
-) -> async_sessionmaker[AsyncSession]:
-    """Empty tables before the test; returns the session factory."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+def db(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """This test's empty database, as an SQLAlchemy session factory."""
     return sessions
 
 
@@ -103,12 +119,18 @@ def clock() -> Iterator[FrozenClock]:
 
 
 @pytest.fixture(scope="session")
-async def job_app(database_url: str) -> AsyncIterator[Any]:
+async def _job_app(shared_database_url: str) -> AsyncIterator[Any]:
     from kameng.worker.app import app, close_app, open_app
 
-    pool = await open_app(database_url)
+    pool = await open_app(shared_database_url, size=3)
     yield app
     await close_app(pool)
+
+
+@pytest.fixture
+def job_app(database_url: str, _job_app: Any) -> Any:
+    """The worker's procrastinate app, open on the test database."""
+    return _job_app
 
 
 @pytest.fixture
@@ -124,14 +146,25 @@ def run_jobs(job_app: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-async def pool(database_url: str) -> AsyncIterator[Any]:
-    """The psycopg pool the shop's request path runs on."""
-    from kameng.db.connection import make_pool
-
-    shop_pool = make_pool(database_url, size=30)
+async def _pool(shared_database_url: str) -> AsyncIterator[AsyncConnectionPool[Conn]]:
+    shop_pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+        libpq_url(shared_database_url),
+        min_size=1,
+        max_size=POOL_MAX,
+        open=False,
+        kwargs={"options": CONNECT_OPTIONS},
+        name="kameng-test",
+    )
     await shop_pool.open()
     yield shop_pool
     await shop_pool.close()
+
+
+@pytest.fixture
+def pool(database_url: str, _pool: AsyncConnectionPool[Conn]) -> AsyncConnectionPool[Conn]:
+    """A psycopg pool like the shop's request path (kameng.db.connection), but
+    growing on demand: most tests need one connection, a few need many."""
+    return _pool
 
 
 @pytest.fixture
@@ -150,3 +183,17 @@ async def client(
     )
     async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as c:
         yield c
+
+
+@pytest.fixture
+def live_settings(settings: Settings) -> Settings:
+    """``settings`` for a live server: public URL on a free port."""
+    return live.live_settings(settings)
+
+
+@pytest.fixture
+def live_shop(live_settings: Settings) -> Iterator[str]:
+    """The shop over a real socket (uvicorn in a thread) on this test's
+    database; yields its base URL."""
+    with live.serve(live_settings) as base:
+        yield base

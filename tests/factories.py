@@ -1,66 +1,201 @@
-"""Plain-function factories and HTTP helpers shared by the tests."""
+"""Test data through the shop's own code: products through the catalogue
+repository, card keys through the real importer (parse, seal, COPY, restock
+job), orders through the order service, payments through the notify service
+with a correctly signed epay notify. No test writes these rows by hand.
+
+Every factory takes a ``Target``: the per-test psycopg ``pool``, the ``db``
+session factory or a database URL; each call runs in its own committed
+transaction, as the shop's requests and jobs do.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kameng.cardkeys.importer import import_card_keys
+from kameng.catalog import repository as catalog
+from kameng.catalog.repository import ProductRow
 from kameng.config import Settings
+from kameng.db.connection import Conn
+from kameng.db.engine import libpq_url
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.money import format_yuan
+from kameng.orders import repository as orders_repo
+from kameng.orders import service as orders
+from kameng.orders.repository import OrderRow
+from kameng.payments import service as payments
 from kameng.payments.gateways import epay_sign
+from kameng.payments.gateways.registry import from_settings
 
 Sessions = async_sessionmaker[AsyncSession]
+Target = AsyncConnectionPool[Conn] | Sessions | str
 
 
-async def create_product(
-    sessions: Sessions,
+@asynccontextmanager
+async def transaction(target: Target) -> AsyncIterator[Conn]:
+    """One committed transaction on a psycopg connection to the target's database."""
+    if isinstance(target, AsyncConnectionPool):
+        async with target.connection() as conn, conn.transaction():
+            yield conn
+        return
+    if isinstance(target, str):
+        url = target
+    else:
+        url = target.kw["bind"].url.render_as_string(hide_password=False)
+    async with (
+        await psycopg.AsyncConnection.connect(libpq_url(url)) as conn,
+        conn.transaction(),
+    ):
+        yield conn
+
+
+# --- catalogue and stock -------------------------------------------------------
+
+
+async def make_product(
+    target: Target,
     *,
     sku: str = "GAME-10",
-    price_cents: int = 1000,
     name: str = "游戏点卡 10 元",
+    price_cents: int = 1000,
     max_quantity: int = 10,
-) -> int:
-    async with sessions() as s, s.begin():
-        result = await s.execute(
-            text(
-                "INSERT INTO products (sku, name, kind, price_cents, max_quantity, description, "
-                "active, created_at) VALUES (:sku, :name, 'card_key', :p, :m, '', true, :now) "
-                "RETURNING id"
-            ),
-            {"sku": sku, "name": name, "p": price_cents, "m": max_quantity, "now": clock.now()},
+    kind: str = "card_key",
+    description: str = "",
+) -> ProductRow:
+    async with transaction(target) as conn:
+        return await catalog.insert_product(
+            conn,
+            sku=sku,
+            name=name,
+            kind=kind,
+            price_cents=price_cents,
+            max_quantity=max_quantity,
+            description=description,
+            now=clock.now(),
         )
-        return int(result.scalar_one())
 
 
-async def add_keys(
-    sessions: Sessions, settings: Settings, product_id: int, count: int, *, prefix: str = "CARD"
+def key_lines(count: int, *, prefix: str) -> list[tuple[str, str]]:
+    """``count`` distinct (number, password) pairs."""
+    return [(f"{prefix}-{i:06d}", f"PW{i:06d}") for i in range(count)]
+
+
+async def import_keys(
+    target: Target, settings: Settings, sku: str, keys: list[tuple[str, str]]
 ) -> list[tuple[str, str]]:
-    cipher = CardKeyCipher(settings.aes_key())
-    keys = [(f"{prefix}{product_id}-{i:06d}", f"PW{i:06d}") for i in range(count)]
-    if not keys:
-        return keys
-    async with sessions() as s, s.begin():
-        await s.execute(
-            text(
-                "INSERT INTO card_keys (product_id, fingerprint, secret, created_at) "
-                "VALUES (:p, :f, :s, :now)"
-            ),
-            [
-                {
-                    "p": product_id,
-                    "f": cipher.fingerprint(n),
-                    "s": cipher.seal(n, pw),
-                    "now": clock.now(),
-                }
-                for n, pw in keys
-            ],
-        )
+    """Stock ``keys`` through the real importer; returns them (allocation order)."""
+    if keys:
+        async with transaction(target) as conn:
+            report = await import_card_keys(
+                conn,
+                product_sku=sku,
+                lines=[f"{number} {password}\n" for number, password in keys],
+                cipher=CardKeyCipher(settings.aes_key()),
+            )
+        assert report.imported == len(keys), report
     return keys
+
+
+@dataclass(frozen=True)
+class StockedProduct:
+    product: ProductRow
+    keys: list[tuple[str, str]]  # (number, password), in the order they are sold
+
+
+async def make_stocked_product(
+    target: Target, settings: Settings, keys: int = 3, *, key_prefix: str = "", **product: Any
+) -> StockedProduct:
+    """A product with ``keys`` card keys imported the way an operator imports them."""
+    row = await make_product(target, **product)
+    stocked = await import_keys(
+        target, settings, row.sku, key_lines(keys, prefix=key_prefix or row.sku)
+    )
+    return StockedProduct(row, stocked)
+
+
+# --- orders and payments -------------------------------------------------------
+
+
+async def make_order(
+    target: Target,
+    sku: str = "GAME-10",
+    quantity: int = 1,
+    *,
+    query_password: str | None = None,
+    contact: str | None = None,
+    gateway: str = "epay",
+    ttl: timedelta = timedelta(minutes=15),
+) -> OrderRow:
+    """An unpaid order, created by the order service as the buy button does."""
+    async with transaction(target) as conn:
+        return await orders.create_order(
+            conn,
+            sku=sku,
+            quantity=quantity,
+            contact=contact,
+            query_password=query_password,
+            gateway=gateway,
+            known_gateways=[gateway],
+            ttl=ttl,
+            now=clock.now(),
+        )
+
+
+async def pay(
+    target: Target, settings: Settings, order: OrderRow, *, trade_no: str | None = None
+) -> payments.NotifyOutcome:
+    """Apply a correctly signed epay notify for the whole amount (paid → delivered
+    or awaiting stock, exactly as the notify endpoint does)."""
+    params = signed_notify(settings, order.order_no, order.amount_cents, trade_no=trade_no)
+    gateway = from_settings(settings).get("epay")
+    async with transaction(target) as conn:
+        return await payments.handle_notify(
+            conn,
+            gateway_name="epay",
+            gateway=gateway,
+            raw=payments.RawNotify(
+                http_method="GET",
+                raw_query="&".join(f"{k}={v}" for k, v in params.items()),
+                raw_body="",
+                remote_addr="127.0.0.1",
+                params=params,
+            ),
+            now=clock.now(),
+        )
+
+
+async def make_paid_order(
+    target: Target,
+    settings: Settings,
+    sku: str = "GAME-10",
+    quantity: int = 1,
+    *,
+    trade_no: str | None = None,
+    **order: Any,
+) -> OrderRow:
+    """An order paid through the notify service; returns it as it is now."""
+    created = await make_order(target, sku, quantity, **order)
+    outcome = await pay(target, settings, created, trade_no=trade_no)
+    assert outcome.verdict == "accepted", outcome
+    async with transaction(target) as conn:
+        current = await orders_repo.get_by_number(conn, created.order_no)
+    assert current is not None
+    return current
+
+
+# --- the wire --------------------------------------------------------------------
 
 
 def signed_notify(
@@ -91,6 +226,7 @@ def signed_notify(
 async def place_order(
     client: httpx.AsyncClient, sku: str = "GAME-10", quantity: int = 1, **extra: Any
 ) -> dict[str, Any]:
+    """Create an order through the buyer API (``POST /api/shop/orders``)."""
     response = await client.post(
         "/api/shop/orders", json={"product": sku, "quantity": quantity, **extra}
     )
@@ -99,6 +235,33 @@ async def place_order(
     return body
 
 
-async def count(sessions: Sessions, sql: str, **params: Any) -> int:
-    async with sessions() as s:
-        return int((await s.execute(text(sql), params)).scalar_one())
+async def count(target: Target, sql: str, **params: Any) -> int:
+    """One integer from ``sql`` (``:name`` parameters, as in SQLAlchemy ``text``)."""
+    if isinstance(target, async_sessionmaker):
+        async with target() as s:
+            return int((await s.execute(text(sql), params)).scalar_one())
+    async with transaction(target) as conn:
+        cur = await conn.execute(re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql), params)
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+# --- old names, kept while the suite moves over -----------------------------------
+
+
+async def create_product(target: Target, **product: Any) -> int:
+    """Deprecated: ``make_product`` (returns the row)."""
+    return (await make_product(target, **product)).id
+
+
+async def add_keys(
+    target: Target, settings: Settings, product_id: int, count: int, *, prefix: str = "CARD"
+) -> list[tuple[str, str]]:
+    """Deprecated: ``make_stocked_product`` / ``import_keys``."""
+    async with transaction(target) as conn:
+        cur = await conn.execute("SELECT sku FROM products WHERE id = %s", (product_id,))
+        row = await cur.fetchone()
+    assert row is not None, f"no product {product_id}"
+    keys = [(f"{prefix}{product_id}-{i:06d}", f"PW{i:06d}") for i in range(count)]
+    return await import_keys(target, settings, row[0], keys)

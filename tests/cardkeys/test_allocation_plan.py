@@ -19,7 +19,8 @@ import pytest
 
 from kameng.cardkeys.repository import CLAIM_KEYS_SQL
 from kameng.db.engine import libpq_url
-from tests.factories import Sessions
+from tests.factories import make_product
+from tests.support import run_sync
 
 IN_STOCK = 100_000
 SOLD = 2_000
@@ -44,18 +45,18 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def stock(db: Sessions, database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int, int]]:
-    """(connection, product id, order id): a big pool, its oldest keys sold, vacuumed."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
-        product_id, other_id = (
-            conn.execute(
-                "INSERT INTO products (sku, name, kind, price_cents, max_quantity, description,"
-                " active, created_at) VALUES (%s, %s, 'card_key', 100, 10, '', true, now())"
-                " RETURNING id",
-                (sku, sku),
-            ).fetchone()[0]  # type: ignore[index]
-            for sku in ("GAME-10", "GAME-50")
-        )
+def stock(private_database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int, int]]:
+    """(connection, product id, order id): a big pool, its oldest keys sold, vacuumed.
+
+    The keys and the sold order are written with set-based SQL on purpose: the
+    importer cannot lay out 120,000 keys with a pool order unrelated to their
+    place on disk, which is what makes a wrong plan visible.
+    """
+    product_id, other_id = (
+        run_sync(make_product(private_database_url, sku=sku, name=sku, price_cents=100)).id
+        for sku in ("GAME-10", "GAME-50")
+    )
+    with psycopg.connect(libpq_url(private_database_url), autocommit=True) as conn:
         # Another product's keys come first in pool order: an index on pool_seq
         # alone would walk them too.
         conn.execute(

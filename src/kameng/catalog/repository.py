@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from kameng.db.connection import Conn, fetch_all_as, fetch_one_as
 from kameng.db.rows import row_of
@@ -32,3 +33,36 @@ async def active_by_sku(conn: Conn, sku: str) -> ProductRow | None:
 
 async def list_active(conn: Conn) -> list[ProductRow]:
     return await fetch_all_as(conn, ProductRow, _SELECT + " WHERE active ORDER BY id")
+
+
+async def insert_product(
+    conn: Conn,
+    *,
+    sku: str,
+    name: str,
+    kind: ProductKind,
+    price_cents: int,
+    max_quantity: int,
+    description: str,
+    now: datetime,
+) -> ProductRow:
+    """A new active product (operators and demo data; the console comes later)."""
+    row = await fetch_one_as(
+        conn,
+        ProductRow,
+        "INSERT INTO products (sku, name, kind, price_cents, max_quantity, description,"
+        " active, created_at) VALUES (%(sku)s, %(name)s, %(kind)s, %(price_cents)s,"
+        " %(max_quantity)s, %(description)s, true, %(now)s)"
+        " RETURNING id, sku, name, kind, price_cents, max_quantity, description",
+        {
+            "sku": sku,
+            "name": name,
+            "kind": kind,
+            "price_cents": price_cents,
+            "max_quantity": max_quantity,
+            "description": description,
+            "now": now,
+        },
+    )
+    assert row is not None  # RETURNING of an INSERT without conflict handling
+    return row
