@@ -15,8 +15,13 @@ export UV_PYTHON_DOWNLOADS := never
 run: install
 	$(UV) run kameng run
 
+# Parallel test processes (pytest-xdist), each with databases of its own; a
+# file's tests stay in one process (the browser tests share one chromium).
+# PYTEST_WORKERS=0 runs everything in this process.
+PYTEST_WORKERS ?= 2
+
 test: install chromium
-	$(UV) run pytest -q -p no:cacheprovider
+	$(UV) run pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: install
 	$(UV) run ruff format --check src tests scripts
