@@ -32,6 +32,7 @@ from kameng.db.engine import libpq_url
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.money import format_yuan
+from kameng.models.vocabulary import ProductKind
 from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
 from kameng.orders.repository import OrderRow
@@ -71,7 +72,7 @@ async def make_product(
     name: str = "游戏点卡 10 元",
     price_cents: int = 1000,
     max_quantity: int = 10,
-    kind: str = "card_key",
+    kind: ProductKind = ProductKind.CARD_KEY,
     description: str = "",
 ) -> ProductRow:
     async with transaction(target) as conn:
