@@ -29,7 +29,7 @@ from tests.support.databases import TestDatabases, start_server
 # Tests share the server with other test runs: a few connections per test,
 # enough for the concurrency tests (50 duplicate notifies, 200 buyers) to
 # contend for rows on several connections at once.
-POOL_MAX = 10
+POOL_MAX = 6
 
 
 @pytest.fixture(scope="session")
