@@ -377,6 +377,10 @@ class TestRestockJob:
 
 
 class TestCommand:
+    @pytest.fixture(autouse=True)
+    def operator_language(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("KAMENG_LANG", "zh_CN")
+
     async def run_cli(self, sku: str, file: Path, database_url: str, settings: Settings) -> int:
         # In a thread: the command runs its own event loop, like from a shell.
         return await asyncio.to_thread(
@@ -402,11 +406,10 @@ class TestCommand:
 
         out = capsys.readouterr().out
         assert code == 0
-        assert "导入 3 条 / imported 3" in out
-        assert "文件内重复 1 条 / duplicates within the file: 1" in out
-        assert "第 3 行同第 1 行 / line 3 repeats line 1" in out
-        assert "与库存重复 1 条 / already in stock: 1" in out
-        assert "第 5 行 / lines 5" in out
+        assert f"{file} → GAME-10: 导入 3 条；文件内重复 1 条；与库存重复 1 条\n" in out
+        assert "\n  第 3 行同第 1 行\n" in out
+        assert "\n与库存重复（已跳过）：\n  第 5 行\n" in out
+        assert "\n共 6 行，空行 1\n" in out
         assert await stock(conn, cipher, product_id) == [
             ("K9", "p9"),
             ("K1", "p1"),
@@ -432,11 +435,49 @@ class TestCommand:
 
         out = capsys.readouterr().out
         assert code == 1
-        assert "第 2 行: 缺少密码 / line 2: missing password: K2" in out
-        assert "第 3 行: 不是有效的 UTF-8 文本" in out
-        assert "line 4: too many fields" in out
+        assert f"{file}: 3 行格式错误，未导入任何卡密\n" in out
+        assert "\n  第 2 行: 缺少密码: K2\n" in out
+        assert "\n  第 3 行: 不是有效的 UTF-8 文本（文件可能是 GBK 编码，请另存为 UTF-8）" in out
+        assert "\n  第 4 行: 字段过多，每行应为“卡号 密码”两项: [red]x y z\n" in out
         assert "[red]x y z" in out  # file content is not taken for rich markup
         assert await scalar(conn, "SELECT count(*) FROM card_keys") == 0
+
+    async def test_speaks_the_operators_language(
+        self,
+        conn: Conn,
+        db: Sessions,
+        cipher: CardKeyCipher,
+        tmp_path: Path,
+        database_url: str,
+        settings: Settings,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.delenv("KAMENG_LANG")
+        monkeypatch.setenv("LANG", "en_US.UTF-8")
+        product_id = await create_product(db, sku="GAME-10")
+        await run_import(conn, cipher, "GAME-10", "K9 p9\n")
+        bad = tmp_path / "bad.txt"
+        bad.write_text("K1 p1\nK2\n", encoding="utf-8")
+        good = tmp_path / "good.txt"
+        good.write_text("K1 p1\nK1 p1\nK9 p9\n", encoding="utf-8")
+
+        assert await self.run_cli("GAME-10", bad, database_url, settings) == 1
+        assert capsys.readouterr().out == (
+            f"{bad}: 1 malformed line, nothing imported\n"
+            "  line 2: missing password: K2\n"
+            "Format: one “number password” per line (separated by a space, a tab or a comma)\n"
+        )
+        assert await self.run_cli("GAME-10", good, database_url, settings) == 0
+        assert capsys.readouterr().out == (
+            f"{good} → GAME-10: imported 1; duplicates within the file: 1; already in stock: 1\n"
+            "Duplicates within the file (skipped):\n"
+            "  line 2 repeats line 1\n"
+            "Already in stock (skipped):\n"
+            "  line 3\n"
+            "3 lines, 0 blank\n"
+        )
+        assert await stock(conn, cipher, product_id) == [("K9", "p9"), ("K1", "p1")]
 
     async def test_unknown_product_exits_2(
         self,
@@ -450,7 +491,7 @@ class TestCommand:
         file = tmp_path / "cards.txt"
         file.write_text("K1 p1\n", encoding="utf-8")
         assert await self.run_cli("NOPE", file, database_url, settings) == 2
-        assert "no product with SKU NOPE" in capsys.readouterr().err
+        assert capsys.readouterr().err.endswith("\n没有商品 NOPE\n")
         assert await scalar(conn, "SELECT count(*) FROM card_keys") == 0
 
     async def test_unreadable_or_utf16_file_exits_2(
@@ -465,12 +506,12 @@ class TestCommand:
         await create_product(db, sku="GAME-10")
         missing = tmp_path / "missing.txt"
         assert await self.run_cli("GAME-10", missing, database_url, settings) == 2
-        assert "cannot read file" in capsys.readouterr().err
+        assert capsys.readouterr().err.startswith(f"无法读取文件 {missing}：")
 
         utf16 = tmp_path / "utf16.txt"
         utf16.write_text("K1 p1\n", encoding="utf-16")
         assert await self.run_cli("GAME-10", utf16, database_url, settings) == 2
-        assert "UTF-16" in capsys.readouterr().err
+        assert capsys.readouterr().err.startswith(f"{utf16}: 文件是 UTF-16 编码，请另存为 UTF-8")
 
         assert await self.run_cli("GAME-10", tmp_path, database_url, settings) == 2
         assert await scalar(conn, "SELECT count(*) FROM card_keys") == 0
@@ -485,4 +526,4 @@ class TestCommand:
         file.write_text("K1 p1\n", encoding="utf-8")
         url = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
         assert await self.run_cli("GAME-10", file, url, settings) == 3
-        assert "database error, nothing imported" in capsys.readouterr().err
+        assert capsys.readouterr().err.startswith("数据库错误，未导入任何卡密：")

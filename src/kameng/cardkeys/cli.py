@@ -2,7 +2,7 @@
 
 ``import_cards_command`` is a plain function (the typer app calls it): it
 returns the exit code, prints the report on stdout and the progress bar on
-stderr.
+stderr, in the operator's language (``KAMENG_LANG``, then ``LANG``; zh_CN).
 
 Exit codes: 0 imported (duplicates skipped are not failures), 1 file rejected
 (malformed lines, nothing imported), 2 unknown product or unreadable file,
@@ -35,7 +35,7 @@ from kameng.config import Settings, get_settings
 from kameng.db.embedded import resolve_database_url
 from kameng.db.engine import libpq_url
 from kameng.kit.crypto import CardKeyCipher
-from kameng.kit.i18n import translator
+from kameng.kit.i18n import N_, Translator, locale_from_env, translator
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -43,6 +43,8 @@ EXIT_INPUT = 2
 EXIT_DATABASE = 3
 
 SHOW_AT_MOST = 50  # line numbers printed per kind of duplicate / error
+
+CANNOT_READ = N_("Cannot read file %(file)s: %(error)s")
 
 
 def import_cards_command(
@@ -54,26 +56,24 @@ def import_cards_command(
 ) -> int:
     """Import the card keys in ``file`` into product ``product`` (SKU)."""
     settings = settings or get_settings()
+    t = translator(locale_from_env())
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
+    warn = _printer(err)
     try:
         handle = file.open("rb")
     except OSError as exc:
-        err.print(f"无法读取文件 / cannot read file {file}: {exc.strerror or exc}", markup=False)
+        warn(t(CANNOT_READ, file=file, error=exc.strerror or exc))
         return EXIT_INPUT
     with handle:
         try:
             size = os.fstat(handle.fileno()).st_size
             head = handle.peek(4)[:4]
         except OSError as exc:
-            err.print(f"无法读取文件 / cannot read file {file}: {exc}", markup=False)
+            warn(t(CANNOT_READ, file=file, error=exc))
             return EXIT_INPUT
         if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            err.print(
-                f"{file}: 文件是 UTF-16 编码，请另存为 UTF-8 / "
-                "the file is UTF-16; save it as UTF-8",
-                markup=False,
-            )
+            warn(t(N_("%(file)s: the file is UTF-16; save it as UTF-8"), file=file))
             return EXIT_INPUT
         url, server = resolve_database_url(database_url or settings.database_url, settings.data_dir)
         try:
@@ -85,6 +85,7 @@ def import_cards_command(
                     handle=handle,
                     size=size,
                     cipher=CardKeyCipher(settings.aes_key()),
+                    t=t,
                     out=out,
                     err=err,
                 )
@@ -101,9 +102,11 @@ async def _run(
     handle: IO[bytes],
     size: int,
     cipher: CardKeyCipher,
+    t: Translator,
     out: Console,
     err: Console,
 ) -> int:
+    warn = _printer(err)
     bytes_read = [0]
     progress = Progress(
         SpinnerColumn(),
@@ -120,13 +123,13 @@ async def _run(
             libpq_url(url), autocommit=True, application_name="kameng import-cards"
         ) as conn:
             with progress:
-                task = progress.add_task("读取并加密 / reading and sealing", total=size or None)
+                task = progress.add_task(t(N_("reading and sealing")), total=size or None)
 
                 def advance(_lines: int) -> None:
                     progress.update(task, completed=bytes_read[0])
 
                 def phase(_name: str) -> None:
-                    description = "写入数据库 / writing to database"
+                    description = t(N_("writing to database"))
                     progress.update(task, completed=bytes_read[0], description=description)
 
                 report = await import_card_keys(
@@ -137,25 +140,24 @@ async def _run(
                     progress=advance,
                     on_phase=phase,
                 )
-                progress.update(task, description="完成 / done")
+                progress.update(task, description=t(N_("done")))
     except UnknownProduct as exc:
-        err.print(f"没有商品 {exc.sku} / no product with SKU {exc.sku}", markup=False)
+        warn(exc.translated(t))
         return EXIT_INPUT
     except ImportRejected as exc:
-        _print_rejection(out, file, exc)
+        _print_rejection(out, t, file, exc)
         return EXIT_REJECTED
     except OSError as exc:
-        err.print(
-            f"读取文件出错，未导入任何卡密 / error reading {file}, nothing imported: {exc}",
-            markup=False,
-        )
+        message = N_("Error reading %(file)s, nothing imported: %(error)s")
+        warn(t(message, file=file, error=exc))
         return EXIT_INPUT
-    except (psycopg.Error, StockChangedDuringImport) as exc:
-        err.print(
-            f"数据库错误，未导入任何卡密 / database error, nothing imported: {exc}", markup=False
-        )
+    except StockChangedDuringImport as exc:
+        warn(exc.translated(t))
         return EXIT_DATABASE
-    _print_report(out, file, report)
+    except psycopg.Error as exc:
+        warn(t(N_("Database error, nothing imported: %(error)s"), error=exc))
+        return EXIT_DATABASE
+    _print_report(out, t, file, report)
     return EXIT_OK
 
 
@@ -167,53 +169,71 @@ def _decoded_lines(handle: IO[bytes], bytes_read: list[int]) -> Iterator[str]:
         yield raw.decode("utf-8", "surrogateescape")
 
 
-def _print_rejection(out: Console, file: Path, exc: ImportRejected) -> None:
+def _print_rejection(out: Console, t: Translator, file: Path, exc: ImportRejected) -> None:
     say = _printer(out)
     say(
-        f"{file}: {exc.total_errors} 行格式错误，未导入任何卡密 / "
-        f"{exc.total_errors} malformed line(s), nothing imported"
-    )
-    zh, en = translator("zh_CN"), translator("en")
-    for error in exc.errors:
-        say(
-            f"  第 {error.line_no} 行: {error.message(zh)} / "
-            f"line {error.line_no}: {error.message(en)}: {error.excerpt}"
+        t.ngettext(
+            "%(file)s: %(n)s malformed line, nothing imported",
+            "%(file)s: %(n)s malformed lines, nothing imported",
+            exc.total_errors,
+            file=file,
         )
+    )
+    for error in exc.errors:
+        line = t(
+            N_("line %(line)s: %(reason)s: %(excerpt)s"),
+            line=error.line_no,
+            reason=error.message(t),
+            excerpt=error.excerpt,
+        )
+        say(f"  {line}")
     if exc.total_errors > len(exc.errors):
         more = exc.total_errors - len(exc.errors)
-        say(f"  …… 另有 {more} 行错误未列出 / and {more} more")
-    say("每行格式: 卡号 密码（空格、制表符或逗号分隔）/ format: number password per line")
+        say("  " + t.ngettext("… and %(n)s more bad line", "… and %(n)s more bad lines", more))
+    say(t(N_("Format: one “number password” per line (separated by a space, a tab or a comma)")))
 
 
-def _print_report(out: Console, file: Path, report: ImportReport) -> None:
+def _print_report(out: Console, t: Translator, file: Path, report: ImportReport) -> None:
     say = _printer(out)
     in_file = report.duplicate_in_file
     in_stock = report.duplicate_in_stock
     say(
-        f"{file} → {report.product_sku}: 导入 {report.imported} 条 / imported {report.imported}; "
-        f"文件内重复 {len(in_file)} 条 / duplicates within the file: {len(in_file)}; "
-        f"与库存重复 {len(in_stock)} 条 / already in stock: {len(in_stock)}"
+        t(
+            N_(
+                "%(file)s → %(sku)s: imported %(imported)s; duplicates within the file: "
+                "%(in_file)s; already in stock: %(in_stock)s"
+            ),
+            file=file,
+            sku=report.product_sku,
+            imported=report.imported,
+            in_file=len(in_file),
+            in_stock=len(in_stock),
+        )
     )
     if in_file:
-        say("文件内重复（已跳过）/ duplicates within the file (skipped):")
+        say(t(N_("Duplicates within the file (skipped):")))
         for line, first in in_file[:SHOW_AT_MOST]:
-            say(f"  第 {line} 行同第 {first} 行 / line {line} repeats line {first}")
-        _more(say, len(in_file))
+            say("  " + t(N_("line %(line)s repeats line %(first)s"), line=line, first=first))
+        _more(say, t, len(in_file))
     if in_stock:
-        say("与库存重复（已跳过）/ already in stock (skipped):")
-        shown = in_stock[:SHOW_AT_MOST]
-        numbers = ", ".join(str(n) for n in shown)
-        say(f"  第 {'、'.join(str(n) for n in shown)} 行 / lines {numbers}")
-        _more(say, len(in_stock))
+        say(t(N_("Already in stock (skipped):")))
+        # TRANSLATORS: separates line numbers in a list ("3, 5, 8").
+        separator = t(N_(", "))
+        lines = separator.join(str(n) for n in in_stock[:SHOW_AT_MOST])
+        say("  " + t.ngettext("line %(lines)s", "lines %(lines)s", len(in_stock), lines=lines))
+        _more(say, t, len(in_stock))
     say(
-        f"共 {report.total_lines} 行，空行 {report.blank_lines} / "
-        f"{report.total_lines} lines, {report.blank_lines} blank"
+        t(
+            N_("%(total)s lines, %(blank)s blank"),
+            total=report.total_lines,
+            blank=report.blank_lines,
+        )
     )
 
 
-def _more(say: Callable[[str], None], total: int) -> None:
+def _more(say: Callable[[str], None], t: Translator, total: int) -> None:
     if total > SHOW_AT_MOST:
-        say(f"  …… 另有 {total - SHOW_AT_MOST} 条 / and {total - SHOW_AT_MOST} more")
+        say("  " + t(N_("… and %(n)s more"), n=total - SHOW_AT_MOST))
 
 
 def _printer(out: Console) -> Callable[[str], None]:

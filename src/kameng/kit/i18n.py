@@ -28,6 +28,8 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "kameng"
 DEFAULT_LOCALE = "zh_CN"
 LOCALES = ("zh_CN", "en")
+# Each language names itself (the language switch shows these, untranslated).
+LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
 
 def N_(msgid: str) -> str:
@@ -101,24 +103,25 @@ class Translator:
 
     def __init__(self, locale: str) -> None:
         self.locale = locale
-        self._catalogue = _catalogue(locale)
+        self.catalogue = _catalogue(locale)
 
     @property
     def html_lang(self) -> str:
         return self.locale.replace("_", "-")
 
     def gettext(self, msgid: str) -> str:
-        return self._catalogue.gettext(msgid)
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return self._catalogue.ngettext(singular, plural, n)
+        """The translation as is, placeholders unfilled."""
+        return self.catalogue.gettext(msgid)
 
     def __call__(self, msgid: str, /, **params: Any) -> str:
-        return _fill(self.gettext(msgid), params)
+        """The translation of ``msgid`` (marked with ``N_`` where it is defined)
+        with ``params`` filled in."""
+        return _fill(self.catalogue.gettext(msgid), params)
 
-    def plural(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
-        """``n`` is available to the text as ``%(n)s``."""
-        return _fill(self.ngettext(singular, plural, n), {"n": n, **params})
+    def ngettext(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
+        """The form for ``n``, filled; ``n`` is available as ``%(n)s``. The literal
+        strings are extracted as they stand (``ngettext`` is a gettext keyword)."""
+        return _fill(self.catalogue.ngettext(singular, plural, n), {"n": n, **params})
 
 
 def _fill(text: str, params: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from kameng.kit.i18n import Translator
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import DEFAULT_ZONE
 from kameng.orders.repository import OrderRow
@@ -101,11 +102,11 @@ class LookupOut(BaseModel):
     suggestions: list[OrderSummary] = []
 
 
-def summary(order: OrderRow, lang: str) -> OrderSummary:
+def summary(order: OrderRow, t: Translator) -> OrderSummary:
     return OrderSummary(
         order_no=order.order_no,
         status=order.status,
-        status_label=status_label(order.status, lang),
+        status_label=status_label(order.status, t),
         product=order.product_name,
         quantity=order.quantity,
         amount=format_yuan(order.amount_cents),
@@ -113,12 +114,12 @@ def summary(order: OrderRow, lang: str) -> OrderSummary:
     )
 
 
-def order_out(detail: OrderDetail, lang: str, zone_name: str = DEFAULT_ZONE) -> OrderOut:
+def order_out(detail: OrderDetail, t: Translator, zone_name: str = DEFAULT_ZONE) -> OrderOut:
     order = detail.order
-    base = summary(order, lang)
+    base = summary(order, t)
     return OrderOut(
         **base.model_dump(),
-        explanation=explain(order, lang, zone_name),
+        explanation=explain(order, t, zone_name),
         delivered_quantity=order.delivered_quantity,
         expires_at=order.expires_at,
         paid_at=order.paid_at,
@@ -126,7 +127,7 @@ def order_out(detail: OrderDetail, lang: str, zone_name: str = DEFAULT_ZONE) -> 
         timeline=[
             TimelineEntry(
                 type=e.type,
-                label=event_label(e.type, e.params, lang),
+                label=event_label(e.type, e.params, t),
                 actor=e.actor,
                 at=e.created_at,
             )

@@ -1,115 +1,98 @@
-"""What each status and timeline event means, in the buyer's words (zh / en).
+"""What each status and timeline event means, in the buyer's words.
 
 Every status answers "where is my order, why, and what happens next" — the
 article's five causes start here with the two that apply to card keys:
-payment state and stock.
+payment state and stock. The words are msgids of the gettext catalogue; the
+caller passes the translator for the buyer's language.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kameng.kit.i18n import N_, Translator
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import DEFAULT_ZONE, local
 from kameng.orders.repository import OrderRow
 
-STATUS_LABELS: dict[str, dict[str, str]] = {
-    "unpaid": {"zh": "待支付", "en": "Awaiting payment"},
-    "expired": {"zh": "已过期", "en": "Expired"},
-    "paid": {"zh": "已支付", "en": "Paid"},
-    "awaiting_stock": {"zh": "已支付 · 等待补货", "en": "Paid · waiting for stock"},
-    "delivered": {"zh": "已发货", "en": "Delivered"},
+STATUS_LABELS: dict[str, str] = {
+    "unpaid": N_("Awaiting payment"),
+    "expired": N_("Expired"),
+    "paid": N_("Paid"),
+    "awaiting_stock": N_("Paid · waiting for stock"),
+    "delivered": N_("Delivered"),
 }
 
-EVENT_LABELS: dict[str, dict[str, str]] = {
-    "created": {"zh": "订单已创建，订单号已生成", "en": "Order created, number issued"},
-    "paid": {"zh": "已收到付款", "en": "Payment received"},
-    "delivered": {"zh": "卡密已发放", "en": "Card keys delivered"},
-    "awaiting_stock": {
-        "zh": "商品暂时缺货，等待补货后自动发放",
-        "en": "Out of stock; will be delivered automatically on restock",
-    },
-    "partially_delivered": {"zh": "已补发部分卡密", "en": "Part of the card keys delivered"},
-    "expired": {"zh": "超时未支付，订单已过期", "en": "Not paid in time; order expired"},
-    "second_payment": {
-        "zh": "收到重复付款，将原路退回",
-        "en": "Paid twice; the extra payment will be refunded",
-    },
+EVENT_LABELS: dict[str, str] = {
+    "created": N_("Order created, number issued"),
+    "paid": N_("Payment received"),
+    "delivered": N_("Card keys delivered"),
+    "awaiting_stock": N_("Out of stock; will be delivered automatically on restock"),
+    "partially_delivered": N_("Part of the card keys delivered"),
+    "expired": N_("Not paid in time; order expired"),
+    "second_payment": N_("Paid twice; the extra payment will be refunded"),
+}
+
+_COUNTED_EVENTS = ("awaiting_stock", "partially_delivered", "delivered")
+
+EXPLANATIONS: dict[str, str] = {
+    "unpaid": N_(
+        "Not paid yet (¥%(amount)s). Pay before %(deadline)s; the card keys appear here at once."
+    ),
+    "expired": N_(
+        "Expired unpaid. If you did pay, don't worry: when the payment platform confirms it, "
+        "the order is revived and delivered automatically."
+    ),
+    "paid": N_("Payment received; the card keys are being issued, usually within seconds."),
+    "awaiting_stock": N_(
+        "Paid, but out of stock (%(delivered)s/%(quantity)s delivered). Keys are delivered "
+        "automatically on restock, first paid first served; your money is safe."
+    ),
+    "delivered": N_(
+        "Delivered. This product is a card key: your goods are the card number and password "
+        "below; there is no courier tracking number."
+    ),
 }
 
 
-def status_label(status: str, lang: str) -> str:
-    return STATUS_LABELS.get(status, {}).get(lang) or status
+def status_label(status: str, t: Translator) -> str:
+    msgid = STATUS_LABELS.get(status)
+    return t(msgid) if msgid else status
 
 
-def event_label(event_type: str, params: dict[str, Any], lang: str) -> str:
-    label = EVENT_LABELS.get(event_type, {}).get(lang) or event_type
-    if (
-        event_type in ("awaiting_stock", "partially_delivered", "delivered")
-        and "quantity" in params
-    ):
+def event_label(event_type: str, params: dict[str, Any], t: Translator) -> str:
+    msgid = EVENT_LABELS.get(event_type)
+    label = t(msgid) if msgid else event_type
+    if event_type in _COUNTED_EVENTS and "quantity" in params:
         label += f" ({params.get('delivered', 0)}/{params['quantity']})"
     if event_type == "paid" and params.get("source") == "query":
-        label += (
-            "（支付通知未到达，系统主动向支付平台查询确认）"
-            if lang == "zh"
-            else " (the payment notice never came; confirmed by asking the payment platform)"
+        label = t(
+            N_(
+                "%(label)s (the payment notice never came; "
+                "confirmed by asking the payment platform)"
+            ),
+            label=label,
         )
     if event_type == "paid" and params.get("late"):
-        label += (
-            "（订单过期后到账，已照常处理）"
-            if lang == "zh"
-            else " (arrived after expiry; honoured)"
-        )
+        label = t(N_("%(label)s (arrived after expiry; honoured)"), label=label)
     return label
 
 
-def explain(order: OrderRow, lang: str, zone_name: str = DEFAULT_ZONE) -> str:
+def deadline(order: OrderRow, t: Translator, zone_name: str = DEFAULT_ZONE) -> str:
+    """The payment deadline with its zone: "2026-11-25 20:15 北京时间"."""
+    zone_label = t(N_("Beijing time")) if zone_name == DEFAULT_ZONE else zone_name
+    return t(N_("%(time)s (%(zone)s)"), time=local(order.expires_at, zone_name), zone=zone_label)
+
+
+def explain(order: OrderRow, t: Translator, zone_name: str = DEFAULT_ZONE) -> str:
     """Why the order is where it is and what happens next."""
-    zh = lang == "zh"
-    amount = format_yuan(order.amount_cents)
-    expires = local(order.expires_at, zone_name) + (
-        " 北京时间" if zone_name == DEFAULT_ZONE else ""
+    msgid = EXPLANATIONS.get(order.status)
+    if msgid is None:
+        return status_label(order.status, t)
+    return t(
+        msgid,
+        amount=format_yuan(order.amount_cents),
+        deadline=deadline(order, t, zone_name),
+        delivered=order.delivered_quantity,
+        quantity=order.quantity,
     )
-    if not zh:
-        expires = local(order.expires_at, zone_name) + f" ({zone_name})"
-    match order.status:
-        case "unpaid":
-            return (
-                f"订单尚未支付（¥{amount}）。请在 {expires} 前完成付款，付款后卡密立即显示在本页。"
-                if zh
-                else f"Not paid yet (¥{amount}). Pay before {expires}; "
-                "the card keys appear here at once."
-            )
-        case "expired":
-            return (
-                "订单超时未支付已过期。如果您其实已经付款，请不用担心：收到支付平台通知后，"
-                "订单会自动恢复并发货。"
-                if zh
-                else "Expired unpaid. If you did pay, don't worry: when the payment platform "
-                "confirms it, the order is revived and delivered automatically."
-            )
-        case "paid":
-            return (
-                "已收到付款，正在发放卡密，通常几秒内完成。"
-                if zh
-                else "Payment received; the card keys are being issued, usually within seconds."
-            )
-        case "awaiting_stock":
-            return (
-                f"已收到付款，但商品暂时缺货（已发 {order.delivered_quantity}/{order.quantity}）。"
-                "补货后按付款先后顺序自动发放，无需任何操作；您的款项安全。"
-                if zh
-                else f"Paid, but out of stock "
-                f"({order.delivered_quantity}/{order.quantity} delivered). "
-                "Keys are delivered automatically on restock, first paid first served; "
-                "your money is safe."
-            )
-        case "delivered":
-            return (
-                "已发货。本商品是卡密：您收到的是下方的卡号和密码，没有快递单号。"
-                if zh
-                else "Delivered. This product is a card key: your goods are the card number and "
-                "password below; there is no courier tracking number."
-            )
-    return status_label(order.status, lang)

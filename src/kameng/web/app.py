@@ -21,6 +21,7 @@ from kameng.kit.timefmt import local
 from kameng.payments.gateways.registry import from_settings
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
+from kameng.web.language import LanguageCookie
 from kameng.web.notify.gateways import router as notify_router
 from kameng.web.observability import ObservabilityMiddleware
 from kameng.web.observability import router as metrics_router
@@ -68,14 +69,15 @@ def create_app(
         lifespan=lifespan,
         description="Buyer API of a kameng 卡盟 shop. Errors are "
         "`{error, message}` with the message in the buyer's language "
-        "(`?lang=en` or Accept-Language).",
+        "(`?lang=en`, remembered in a cookie, or Accept-Language; zh_CN by default).",
     )
     if pool is not None:
         app.state.runtime = build_runtime(settings, pool)
     # Templates show times in the shop's zone (one setting per process).
     templates.env.filters["local_time"] = partial(local, zone_name=settings.display_timezone)
     errors.install(app)
-    app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(LanguageCookie)
+    app.add_middleware(ObservabilityMiddleware)  # added last: the outermost, sees everything
     app.include_router(metrics_router)
     app.include_router(shop_api)
     app.include_router(notify_router)

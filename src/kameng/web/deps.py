@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from kameng.kit.i18n import Translator, translator
+from kameng.kit.i18n import DEFAULT_LOCALE, Translator, negotiate, normalize_locale, translator
 from kameng.kit.tokens import check_order_token, order_token
 from kameng.web.runtime import Runtime
 
 COOKIE = "kameng_orders"
+LANG_COOKIE = "lang"
 MAX_REMEMBERED = 20
 
 
@@ -18,14 +19,14 @@ def runtime(request: Request) -> Runtime:
 
 
 def language(request: Request) -> str:
-    """?lang=, then cookie, then Accept-Language; Chinese unless English is asked for."""
-    asked = request.query_params.get("lang") or request.cookies.get("lang") or ""
-    if asked in ("zh", "en"):
-        return asked
-    accept = request.headers.get("accept-language", "").lower()
-    if accept.startswith("en"):
-        return "en"
-    return "zh"
+    """The locale (``zh_CN`` or ``en``): ``?lang=``, then the cookie an earlier
+    ``?lang=`` set (web.language), then Accept-Language; zh_CN otherwise."""
+    return (
+        normalize_locale(request.query_params.get("lang"))
+        or normalize_locale(request.cookies.get(LANG_COOKIE))
+        or negotiate(request.headers.get("accept-language", ""))
+        or DEFAULT_LOCALE
+    )
 
 
 def translator_for(request: Request) -> Translator:

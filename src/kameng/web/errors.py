@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kameng.kit.errors import DomainError, InvalidInput, NotFound
 from kameng.kit.i18n import N_, Translator
-from kameng.web.deps import language, translator_for
+from kameng.web.deps import translator_for
 from kameng.web.templating import templates
 
 log = structlog.get_logger()
@@ -40,7 +40,7 @@ def error_response(
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"message": message, "status": status, "lang": language(request)},
+        {"message": message, "status": status},
         status_code=status,
     )
 

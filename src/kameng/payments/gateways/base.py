@@ -132,8 +132,7 @@ class GatewayUnavailable(Exception):
 
 class Gateway(Protocol):
     name: str  # the instance name orders refer to, e.g. "epay"
-    title_zh: str
-    title_en: str
+    title: str  # msgid of the name buyers see, e.g. N_("Epay")
 
     def pay_url(self, request: PayRequest) -> str: ...
 

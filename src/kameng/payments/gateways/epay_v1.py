@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from kameng.kit.i18n import N_
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways import epay_sign
@@ -21,6 +22,7 @@ from kameng.payments.gateways.base import (
     text_ack,
 )
 
+EPAY_TITLE = N_("Epay")
 _REQUIRED = ("pid", "trade_no", "out_trade_no", "money", "trade_status", "sign")
 _OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]{1,64}$")
 
@@ -34,8 +36,7 @@ class EpayV1Gateway:
         pid: str,
         key: str,
         pay_type: str = "alipay",
-        title_zh: str = "易支付",
-        title_en: str = "Epay",
+        title: str = EPAY_TITLE,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not key:
@@ -46,8 +47,7 @@ class EpayV1Gateway:
         self.pid = pid
         self._key = key
         self.pay_type = pay_type
-        self.title_zh = title_zh
-        self.title_en = title_en
+        self.title = title
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
 

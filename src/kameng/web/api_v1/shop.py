@@ -22,7 +22,7 @@ from kameng.orders.schemas import (
     summary,
 )
 from kameng.web import shared
-from kameng.web.deps import language, runtime, token_for
+from kameng.web.deps import runtime, token_for, translator_for
 
 router = APIRouter(prefix="/api/shop", tags=["shop"])
 
@@ -98,7 +98,7 @@ async def get_order(
     rt = runtime(request)
     async with transaction(rt.pool) as conn:
         detail = await shared.detail(conn, rt, request, order_no, password=password, token=token)
-    return order_out(detail, language(request), rt.settings.display_timezone)
+    return order_out(detail, translator_for(request), rt.settings.display_timezone)
 
 
 @router.get("/lookup", response_model=LookupOut)
@@ -108,13 +108,13 @@ async def lookup_order(
     """Find an order by its number (spaces, dashes, full-width digits and typos
     tolerated) or by the payment platform's trade number."""
     rt = runtime(request)
-    lang = language(request)
+    t = translator_for(request)
     async with transaction(rt.pool) as conn:
         result = await lookup(conn, q)
     return LookupOut(
         kind=result.kind.value,
         normalized=result.normalized,
-        message=message(result, lang),
-        order=summary(result.order, lang) if result.order else None,
-        suggestions=[summary(o, lang) for o in result.suggestions],
+        message=message(result, t),
+        order=summary(result.order, t) if result.order else None,
+        suggestions=[summary(o, t) for o in result.suggestions],
     )

@@ -11,7 +11,7 @@ from kameng.db.connection import transaction
 from kameng.lookup.service import LookupKind, lookup
 from kameng.lookup.texts import message
 from kameng.orders.schemas import summary
-from kameng.web.deps import language, remembered_orders, runtime
+from kameng.web.deps import remembered_orders, runtime, translator_for
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -20,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/query")
 async def query_page(request: Request, q: Annotated[str, Query(max_length=128)] = "") -> Response:
     rt = runtime(request)
-    lang = language(request)
+    t = translator_for(request)
     result = None
     if q.strip():
         async with transaction(rt.pool) as conn:
@@ -32,10 +32,9 @@ async def query_page(request: Request, q: Annotated[str, Query(max_length=128)] 
         "query.html",
         {
             "q": q,
-            "lang": lang,
             "result": result,
-            "message": message(result, lang) if result else None,
-            "suggestions": [summary(o, lang) for o in result.suggestions] if result else [],
+            "message": message(result, t) if result else None,
+            "suggestions": [summary(o, t) for o in result.suggestions] if result else [],
             "mine": list(remembered_orders(request)),
         },
     )

@@ -14,7 +14,7 @@ from kameng.kit.errors import DomainError, InvalidInput
 from kameng.orders.schemas import CreateOrderIn, order_out
 from kameng.orders.states import FINAL, OrderStatus
 from kameng.web import shared
-from kameng.web.deps import language, runtime, token_for, translator_for
+from kameng.web.deps import runtime, token_for, translator_for
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +31,6 @@ async def _index(request: Request, *, error: str | None = None, status: int = 20
             "listings": listings,
             "error": error,
             "gateways": rt.gateways.all(),
-            "lang": language(request),
         },
         status_code=status,
     )
@@ -78,14 +77,12 @@ async def _order_page(
     request: Request, order_no: str, *, password: str | None, fragment: bool = False
 ) -> Response:
     rt = runtime(request)
-    lang = language(request)
     async with transaction(rt.pool) as conn:
         detail = await shared.detail(conn, rt, request, order_no, password=password, token=None)
-    view = order_out(detail, lang, rt.settings.display_timezone)
+    view = order_out(detail, translator_for(request), rt.settings.display_timezone)
     status = OrderStatus(detail.order.status)
     context = {
         "order": view,
-        "lang": lang,
         "password_given": bool(password),
         "pay_url": shared.pay_url(rt, detail.order) if status == OrderStatus.UNPAID else None,
         "live": status not in FINAL,
