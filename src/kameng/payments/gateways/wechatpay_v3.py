@@ -25,6 +25,7 @@ from wechatpayv3.core import Core
 from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign, rsa_verify
 
 from kameng.kit import clock
+from kameng.kit.i18n import N_
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import (
     GatewayUnavailable,
@@ -35,6 +36,7 @@ from kameng.payments.gateways.base import (
     VerifiedNotify,
 )
 
+WECHATPAY_TITLE = N_("WeChat Pay")
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 MAX_SKEW_SECONDS = 300
 _OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-*|]{6,32}$")
@@ -64,8 +66,7 @@ class WechatPayV3Gateway:
         apiv3_key: str,
         platform_public_key_pem: str,
         platform_public_key_id: str,
-        title_zh: str = "微信支付",
-        title_en: str = "WeChat Pay",
+        title: str = WECHATPAY_TITLE,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         needed = {
@@ -83,8 +84,7 @@ class WechatPayV3Gateway:
         if len(apiv3_key.encode()) != 32:
             raise ValueError(f"gateway {name}: the APIv3 key must be 32 bytes")
         self.name = name
-        self.title_zh = title_zh
-        self.title_en = title_en
+        self.title = title
         self.api_url = api_url.rstrip("/")
         self.mchid = mchid
         self.appid = appid

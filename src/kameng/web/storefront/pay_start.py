@@ -10,12 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kameng.db.connection import transaction
+from kameng.kit.i18n import N_
 from kameng.orders import repository as orders_repo
 from kameng.orders.states import OrderStatus
 from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.wechatpay_v3 import WechatPayV3Gateway
 from kameng.web import shared
-from kameng.web.deps import language, runtime
+from kameng.web.deps import runtime, translator_for
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -24,17 +25,15 @@ _MOBILE = ("mobile", "android", "iphone", "ipad")
 # WeChat refuses H5 pay inside its own browser; there a long press on the
 # Native QR code pays (JSAPI, which needs the buyer's openid, is not done).
 _WECHAT_BROWSER = "micromessenger"
-_UNAVAILABLE = {
-    "zh": "暂时无法连接微信支付，请稍后再试。订单已保留，未扣款。",
-    "en": "WeChat Pay cannot be reached right now; please try again shortly. "
-    "Your order is kept and nothing was charged.",
-}
+_UNAVAILABLE = N_(
+    "WeChat Pay cannot be reached right now; please try again shortly. "
+    "Your order is kept and nothing was charged."
+)
 
 
 @router.get("/o/{order_no}/pay")
 async def start_payment(request: Request, order_no: str) -> Response:
     rt = runtime(request)
-    lang = language(request)
     number = shared.checked_number(order_no)
     async with transaction(rt.pool) as conn:
         order = await orders_repo.get_by_number(conn, number)
@@ -52,12 +51,11 @@ async def start_payment(request: Request, order_no: str) -> Response:
             client_ip=request.client.host if request.client else "127.0.0.1",
         )
     except GatewayUnavailable:
-        failed = {"message": _UNAVAILABLE[lang], "lang": lang}
+        failed = {"message": translator_for(request)(_UNAVAILABLE)}
         return templates.TemplateResponse(request, "error.html", failed, status_code=503)
     if start.kind == "redirect":
         return RedirectResponse(start.url, status_code=303)
     context: dict[str, object] = {
-        "lang": lang,
         "order_no": number,
         "amount": f"{order.amount_cents // 100}.{order.amount_cents % 100:02d}",
         "qr_svg": segno.make(start.url, error="m").svg_inline(scale=6),
