@@ -16,6 +16,7 @@ import httpx
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 
+from kameng.kit.i18n import N_
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import (
@@ -28,6 +29,7 @@ from kameng.payments.gateways.base import (
     text_ack,
 )
 
+ALIPAY_TITLE = N_("Alipay")
 PAID_STATUSES = frozenset({"TRADE_SUCCESS", "TRADE_FINISHED"})
 _REQUIRED = ("app_id", "out_trade_no", "trade_no", "total_amount", "trade_status", "sign")
 _OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9_\-]{1,64}$")
@@ -55,8 +57,7 @@ class AlipayGateway:
         alipay_public_key: str,
         seller_id: str = "",
         pay_mode: str = "page",
-        title_zh: str = "支付宝",
-        title_en: str = "Alipay",
+        title: str = ALIPAY_TITLE,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not (app_id and app_private_key.strip() and alipay_public_key.strip()):
@@ -65,8 +66,7 @@ class AlipayGateway:
         if pay_mode not in PAY_MODES:
             raise ValueError(f"gateway {name}: pay mode must be one of {sorted(PAY_MODES)}")
         self.name = name
-        self.title_zh = title_zh
-        self.title_en = title_en
+        self.title = title
         self.gateway_url = gateway_url
         self.app_id = app_id
         self.seller_id = seller_id
