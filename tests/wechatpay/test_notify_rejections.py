@@ -201,3 +201,47 @@ async def test_other_events_and_garbage_are_not_payments(
     await assert_nothing_changed(wired, db, order)
     get = await wired.shop.get("/notify/wechatpay", headers=wired.notifier.signed_headers(""))
     assert get.status_code == 400
+
+
+async def test_a_replay_to_another_web_process_is_refused_too(
+    wired: Wired, db: Sessions, settings: Settings, database_url: str
+) -> None:
+    """The nonce store is PostgreSQL, not process memory: a second shop with its
+    own connection pool (another worker process) refuses the replay as well,
+    also when both receive the same notify at the same moment."""
+    import asyncio
+
+    import httpx
+
+    from kameng.db.connection import make_pool
+    from kameng.web.app import create_app
+
+    other_pool = make_pool(database_url, size=2)
+    await other_pool.open()
+    try:
+        other = create_app(wired.settings, pool=other_pool)
+        other.state.runtime.gateways = wired.shop_app.state.runtime.gateways
+        transport = httpx.ASGITransport(app=other, client=("127.0.0.1", 40003))
+        async with httpx.AsyncClient(transport=transport, base_url="http://shop2.test") as shop2:
+            order = await unpaid_order(wired, db, settings)
+            body, headers = wired.signed_notify(wired.paid_resource(order))
+            first = await wired.post_notify(body, headers)
+            replay = await shop2.post("/notify/wechatpay", content=body.encode(), headers=headers)
+            assert (first.status_code, replay.status_code) == (204, 400)
+
+            second = await wired.order()
+            body, headers = wired.signed_notify(
+                wired.paid_resource(second, transaction_id="4200000001202611259999999999")
+            )
+            both = await asyncio.gather(
+                wired.post_notify(body, headers),
+                shop2.post("/notify/wechatpay", content=body.encode(), headers=headers),
+            )
+            assert sorted(r.status_code for r in both) == [204, 400]
+    finally:
+        await other_pool.close()
+    assert await verdicts(db) in (
+        ["accepted", "replayed_nonce", "accepted", "replayed_nonce"],
+        ["accepted", "replayed_nonce", "replayed_nonce", "accepted"],
+    )
+    assert await count(db, "SELECT count(*) FROM payments") == 2
