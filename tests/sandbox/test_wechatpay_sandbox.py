@@ -245,3 +245,17 @@ def test_trades_survive_a_restart_and_notifies_retry_on_schedule(tmp_path: Path)
     for served in serve(tmp_path, "public_key", []):
         code, message = client(served).query(out_trade_no="5109842810772447")
         assert code == 200 and json.loads(message)["trade_state"] == "SUCCESS"
+
+
+def test_pay_later_pays_after_the_delay_even_across_a_restart(tmp_path: Path) -> None:
+    for served in serve(tmp_path, "public_key", []):
+        served.app.state.wechatpay.time_scale = 1000.0  # 60 s → 16 h: not while it runs
+        wxpay = client(served)
+        wxpay.pay(description="点卡", out_trade_no="5109842810772448", amount={"total": 100})
+        httpx.post(f"{served.base}/sandbox/trades/5109842810772448/pay?outcome=pay_later")
+        trade = httpx.get(f"{served.base}/sandbox/trades/5109842810772448").json()
+        assert (trade["trade_state"], trade["outcome"]) == ("NOTPAY", "pay_later")
+    for served in serve(tmp_path, "public_key", []):  # restarted: the payment goes ahead
+        wait_until(lambda got=served.received: len(got) == 1)
+        code, message = client(served).query(out_trade_no="5109842810772448")
+        assert code == 200 and json.loads(message)["trade_state"] == "SUCCESS"

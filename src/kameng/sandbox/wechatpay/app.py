@@ -375,18 +375,10 @@ def create_app(
 
     def pay(trade: Trade, outcome: str) -> None:
         trade.outcome = outcome
+        store.save()  # the outcome survives a restart (a pending pay_later included)
         if outcome == "pay_later":
-            notifier._spawn(_pay_later(trade), f"wxpay-later-{trade.out_trade_no}")
-            store.save()
-            return
-        if store.mark_paid(trade):
-            notifier.start_trade(trade)
-
-    async def _pay_later(trade: Trade) -> None:
-        import asyncio
-
-        await asyncio.sleep(PAY_LATER_SECONDS * time_scale)
-        if store.mark_paid(trade):
+            notifier.pay_later(trade, PAY_LATER_SECONDS)
+        elif store.mark_paid(trade):
             notifier.start_trade(trade)
 
     def cashier_for(token: str) -> Trade | None:

@@ -202,8 +202,20 @@ class Notifier:
                 len(refund.attempts),
             )
 
+    def pay_later(self, trade: Trade, delay_seconds: float) -> None:
+        """The buyer pays after ``delay_seconds`` (scaled); then the usual notify."""
+        self._spawn(self._pay_later(trade, delay_seconds), f"wxpay-later-{trade.out_trade_no}")
+
+    async def _pay_later(self, trade: Trade, delay_seconds: float) -> None:
+        await asyncio.sleep(delay_seconds * self.time_scale)
+        if self.store.mark_paid(trade):
+            self.start_trade(trade)
+
     def resume(self) -> None:
-        """After a restart: carry on with deliveries that were still pending."""
+        """After a restart: carry on with payments and deliveries still pending."""
+        for trade in self.store.trades.values():
+            if trade.outcome == "pay_later" and trade.trade_state == "NOTPAY":
+                self.pay_later(trade, 0)
         for trade in self.store.trades.values():
             if trade.notify_state == "pending":
                 self._spawn(
