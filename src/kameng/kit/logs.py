@@ -39,6 +39,7 @@ QUIET_LOGGERS = {
 
 
 def redact(_: Any, __: str, event: EventDict) -> EventDict:
+    event.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
     for name, value in event.items():
         if name in SECRET_FIELDS and value is not None:
             event[name] = MASK
