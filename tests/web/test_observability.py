@@ -177,6 +177,10 @@ async def test_metrics_count_requests_notifies_and_orders(
         "kameng_notifies_total",
         frozenset({"gateway": "epay", "verdict": "bad_signature"}.items()),
     )
+    unknown = (
+        "kameng_http_request_duration_seconds_count",
+        frozenset({"method": "GET", "route": "unmatched", "status": "404"}.items()),
+    )
     before = samples((await client.get("/metrics")).text)
 
     order = await place_order(client)
@@ -184,12 +188,14 @@ async def test_metrics_count_requests_notifies_and_orders(
     assert (await client.get("/notify/epay", params=params)).text == "success"
     assert (await client.get("/notify/epay", params={**params, "money": "0.01"})).text == "fail"
 
+    assert (await client.get("/no/such/page?password=x")).status_code == 404
     scraped = await client.get("/metrics")
     assert scraped.status_code == 200
     after = samples(scraped.text)
     assert after[created] - before.get(created, 0) == 1
     assert after[accepted] - before.get(accepted, 0) == 1
     assert after[forged] - before.get(forged, 0) == 1
+    assert after[unknown] - before.get(unknown, 0) == 1  # one label value for every unknown URL
     assert after[("kameng_orders", frozenset({("status", "delivered")}))] == 1
     assert ("kameng_orders", frozenset({("status", "unpaid")})) not in after
     assert after[("kameng_job_lag_seconds", frozenset())] >= 0
