@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from kameng.kit.i18n import Translator
 from kameng.kit.money import format_yuan
@@ -18,7 +19,8 @@ from kameng.orders.texts import event_label, explain, status_label
 def _printable(value: str | None) -> str | None:
     """Control characters (NUL included) belong in no SKU, contact or password."""
     if value is not None and not value.isprintable():
-        raise ValueError("contains control characters / 含有不可见的控制字符")
+        # A type of its own, so the web layer words it in the buyer's language.
+        raise PydanticCustomError("control_characters", "contains control characters")
     return value
 
 

@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kameng.kit.errors import DomainError, InvalidInput, NotFound
-from kameng.kit.i18n import N_, Translator
+from kameng.kit.i18n import N_
 from kameng.web.deps import translator_for
 from kameng.web.templating import templates
+from kameng.web.validation import describe
 
 log = structlog.get_logger()
 
@@ -45,14 +46,6 @@ def error_response(
     )
 
 
-def _validation_message(exc: RequestValidationError, t: Translator) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
-    return t(InvalidInput.message, detail="; ".join(parts))
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -61,7 +54,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        message = _validation_message(exc, translator_for(request))
+        message = describe(exc.errors(), translator_for(request))
         return error_response(request, 422, InvalidInput.code, message)
 
     @app.exception_handler(StarletteHTTPException)

@@ -10,12 +10,13 @@ from pydantic import ValidationError
 
 from kameng.catalog.service import list_products
 from kameng.db.connection import transaction
-from kameng.kit.errors import DomainError, InvalidInput
+from kameng.kit.errors import DomainError
 from kameng.orders.schemas import CreateOrderIn, order_out
 from kameng.orders.states import FINAL, OrderStatus
 from kameng.web import shared
 from kameng.web.deps import runtime, token_for, translator_for
 from kameng.web.templating import templates
+from kameng.web.validation import describe
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,17 +54,19 @@ async def buy(
     rt = runtime(request)
     t = translator_for(request)
     try:
-        body = CreateOrderIn(
-            product=product,
-            quantity=int(quantity) if quantity.isdigit() else 0,
-            contact=contact or None,
-            query_password=query_password or None,
-            gateway=gateway,
+        # The form's text goes to the model as is: pydantic reads the quantity
+        # ("²" or "1.5" is a clear error, not a crash).
+        body = CreateOrderIn.model_validate(
+            {
+                "product": product,
+                "quantity": quantity.strip(),
+                "contact": contact or None,
+                "query_password": query_password or None,
+                "gateway": gateway,
+            }
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-        return await _index(request, error=t(InvalidInput.message, detail=detail), status=422)
+        return await _index(request, error=describe(exc.errors()[:1], t), status=422)
     try:
         order = await shared.create(rt, body)
     except DomainError as exc:
