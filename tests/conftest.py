@@ -119,28 +119,32 @@ def clock() -> Iterator[FrozenClock]:
 
 
 @pytest.fixture(scope="session")
-async def _job_app(shared_database_url: str) -> AsyncIterator[Any]:
-    from kameng.worker.app import app, close_app, open_app
+async def _worker_runtime(shared_database_url: str) -> AsyncIterator[Any]:
+    from kameng.payments.gateways.registry import GatewayRegistry
+    from kameng.worker.app import close_worker, open_worker
 
-    pool = await open_app(shared_database_url, size=3)
-    yield app
-    await close_app(pool)
-
-
-@pytest.fixture
-def job_app(database_url: str, _job_app: Any) -> Any:
-    """The worker's procrastinate app, open on the test database."""
-    return _job_app
+    runtime = await open_worker(shared_database_url, gateways=GatewayRegistry([]), size=3)
+    yield runtime
+    await close_worker(runtime)
 
 
 @pytest.fixture
-def run_jobs(job_app: Any) -> Any:
+def worker_runtime(database_url: str, _worker_runtime: Any) -> Any:
+    """What the worker hands every job (pool, gateways), open on the test database.
+    No gateway by default: a test that needs one sets it with monkeypatch."""
+    return _worker_runtime
+
+
+@pytest.fixture
+def run_jobs(worker_runtime: Any) -> Any:
     """Run every job that is due, then return (the worker as `make run` runs it)."""
+    from kameng.db.jobs import app
 
     async def run() -> None:
-        await job_app.run_worker_async(
-            wait=False, install_signal_handlers=False, listen_notify=False
-        )
+        await app.run_worker_async(
+            wait=False, install_signal_handlers=False, listen_notify=False,
+            **worker_runtime.options(),
+        )  # fmt: skip
 
     return run
 

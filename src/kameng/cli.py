@@ -265,20 +265,25 @@ def worker() -> None:
     _configure_logging()
     settings = get_settings()
     url, _server = database(settings)
-    asyncio.run(_work(url))
+    asyncio.run(_work(url, settings))
 
 
-async def _work(url: str) -> None:
-    from kameng.worker.app import app as jobs
-    from kameng.worker.app import close_app, open_app
+async def _work(url: str, settings: Settings) -> None:
+    from kameng.db.jobs import app as jobs
+    from kameng.payments.gateways.registry import from_settings
+    from kameng.worker.app import close_worker, open_worker
 
     # Per concurrent job: its own transaction plus procrastinate's bookkeeping;
     # plus the LISTEN/NOTIFY connection.
-    pool = await open_app(url, size=2 * WORKER_CONCURRENCY + 1)
+    runtime = await open_worker(
+        url, gateways=from_settings(settings), size=2 * WORKER_CONCURRENCY + 1
+    )
     try:
-        await jobs.run_worker_async(concurrency=WORKER_CONCURRENCY, install_signal_handlers=True)
+        await jobs.run_worker_async(
+            concurrency=WORKER_CONCURRENCY, install_signal_handlers=True, **runtime.options()
+        )
     finally:
-        await close_app(pool)
+        await close_worker(runtime)
 
 
 @app.command()

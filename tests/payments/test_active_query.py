@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,7 +17,6 @@ from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
 from kameng.payments.gateways.registry import from_settings
 from kameng.sandbox.epay import create_app as create_sandbox
-from kameng.worker import context
 from tests.factories import Sessions, add_keys, count, create_product, place_order
 
 
@@ -26,25 +25,21 @@ def lost(request: httpx.Request) -> httpx.Response:
 
 
 @pytest.fixture
-async def epay(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def epay(
+    settings: Settings, worker_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
     sandbox = create_sandbox(
         merchants={settings.epay_pid: settings.epay_key},
         time_scale=0.0001,
         http_transport=httpx.MockTransport(lost),
     )
     registry = from_settings(settings, transport=httpx.ASGITransport(app=sandbox))
-    context.set_gateways(registry)
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=sandbox), base_url="http://epay.sandbox.test"
     ) as buyer:
         yield buyer
     await sandbox.state.epay.aclose()
-
-
-@pytest.fixture(autouse=True)
-def restore_gateways() -> Iterator[None]:
-    yield
-    context._gateways = None
 
 
 async def open_cashier(epay: httpx.AsyncClient, order: dict[str, Any]) -> str:
@@ -129,11 +124,14 @@ class TestActiveQuery:
         settings: Settings,
         clock: FrozenClock,
         run_jobs: Any,
+        worker_runtime: Any,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         def down(request: httpx.Request) -> httpx.Response:
             raise httpx.ConnectError("connection refused", request=request)
 
-        context.set_gateways(from_settings(settings, transport=httpx.MockTransport(down)))
+        registry = from_settings(settings, transport=httpx.MockTransport(down))
+        monkeypatch.setattr(worker_runtime, "gateways", registry)
         await create_product(db)
         order = await place_order(client)
         clock.advance(minutes=2)

@@ -19,7 +19,6 @@ from kameng.kit.logs import QUIET_LOGGERS, configure_logging
 from kameng.payments.gateways.registry import from_settings
 from kameng.sandbox.epay import create_app as create_sandbox
 from kameng.web.app import create_app
-from kameng.worker import context
 from tests.factories import Sessions, add_keys, create_product, place_order, signed_notify
 
 QUERY_PASSWORD = "hunter2-Query-Pass"
@@ -57,20 +56,26 @@ class LosesNotifiesOf(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-async def wired(db: Sessions, settings: Settings, pool: Any) -> AsyncIterator[Any]:
+async def wired(
+    db: Sessions,
+    settings: Settings,
+    pool: Any,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Any]:
     shop_app = create_app(settings, pool=pool)
     shop_transport = httpx.ASGITransport(app=shop_app, client=("127.0.0.1", 40002))
     to_shop = LosesNotifiesOf(shop_transport)
     sandbox = create_sandbox(
         merchants={settings.epay_pid: settings.epay_key}, time_scale=0.0001, http_transport=to_shop
     )
-    context.set_gateways(from_settings(settings, transport=httpx.ASGITransport(app=sandbox)))
+    registry = from_settings(settings, transport=httpx.ASGITransport(app=sandbox))
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
     shop = httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test")
     epay = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=sandbox), base_url="http://epay.sandbox.test"
     )
     yield shop, epay, to_shop
-    context._gateways = None
     await sandbox.state.epay.aclose()
     await shop.aclose()
     await epay.aclose()

@@ -22,7 +22,6 @@ from kameng.sandbox.wechatpay.app import create_app as create_sandbox
 from kameng.sandbox.wechatpay.keys import Identity, load_or_create
 from kameng.sandbox.wechatpay.notifier import Notifier
 from kameng.web.app import create_app
-from kameng.worker import context
 
 SANDBOX = "http://wxpay.sandbox.test"
 DESKTOP = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
@@ -114,7 +113,14 @@ class Wired:
 
 
 @pytest.fixture
-async def wired(db: Any, settings: Settings, pool: Any, sandbox_dir: Path) -> AsyncIterator[Wired]:
+async def wired(
+    db: Any,
+    settings: Settings,
+    pool: Any,
+    sandbox_dir: Path,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Wired]:
     (sandbox_dir / "trades.json").unlink(missing_ok=True)
     identity, _ = load_or_create(sandbox_dir)
     wsettings = wechat_settings(settings, identity)
@@ -126,7 +132,7 @@ async def wired(db: Any, settings: Settings, pool: Any, sandbox_dir: Path) -> As
     sandbox_transport = httpx.ASGITransport(app=sandbox)
     registry = from_settings(wsettings, transport=sandbox_transport)
     shop.state.runtime.gateways = registry
-    context.set_gateways(registry)
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
     gateway = registry.get("wechatpay")
     assert isinstance(gateway, WechatPayV3Gateway)
     async with (
@@ -136,7 +142,6 @@ async def wired(db: Any, settings: Settings, pool: Any, sandbox_dir: Path) -> As
     ):
         yield Wired(buyer, phone, sandbox, identity, gateway, wsettings, shop)
     await gateway.aclose()
-    context._gateways = None
 
 
 def sandbox_json(text: str) -> dict[str, Any]:

@@ -38,9 +38,9 @@ from kameng.cardkeys.errors import (
     StockChangedDuringImport,
     UnknownProduct,
 )
+from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher
-from kameng.worker.app import defer
 
 MAX_REPORTED_ERRORS = 50
 EXCERPT_CHARS = 60
@@ -217,9 +217,6 @@ async def import_card_keys(
 
 async def _defer_restock(conn: psycopg.AsyncConnection[Any], product_id: int) -> None:
     """Defer the job that serves orders waiting for this product's stock, in the
-    import's transaction: the keys and the job that hands them out commit together."""
-    from kameng.fulfilment.tasks import fulfil_awaiting_stock
-
-    await defer(
-        conn, fulfil_awaiting_stock, queueing_lock=f"restock:{product_id}", product_id=product_id
-    )
+    import's transaction: the keys and the job that hands them out commit together.
+    (By name: fulfilment, which defines the job, sits above card keys.)"""
+    await defer(conn, JobName.RESTOCK, queueing_lock=f"restock:{product_id}", product_id=product_id)

@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
-from kameng.db.connection import transaction
+from procrastinate import JobContext
+from psycopg_pool import AsyncConnectionPool
+
+from kameng.db.connection import Conn, transaction
+from kameng.db.jobs import JobDeps, JobName, app, deps
 from kameng.fulfilment import service
 from kameng.kit import clock
 from kameng.orders import repository as orders
-from kameng.worker.app import app
-from kameng.worker.context import pool
 
 
-@app.task(name="fulfilment.fulfil_awaiting_stock", queue="fulfil", retry=5)
-async def fulfil_awaiting_stock(product_id: int) -> None:
-    """Deliver waiting orders of ``product_id``, oldest paid first, while stock lasts.
-
-    One transaction per order, so a failure never undoes earlier deliveries and
-    each order is re-read under lock (already-delivered orders are skipped).
-    """
-    while True:
-        async with transaction(pool()) as conn:
-            served = await service.fulfil_next_waiting(conn, product_id, now=clock.now())
-        if not served:
-            return
+@app.task(name=JobName.RESTOCK.value, queue="fulfil", retry=5, pass_context=True)
+async def fulfil_awaiting_stock(context: JobContext, product_id: int) -> None:
+    """Deliver waiting orders of ``product_id``, oldest paid first, while stock lasts."""
+    needs: JobDeps = deps(context)
+    await _serve_waiting(needs.pool, product_id)
 
 
 @app.periodic(cron="* * * * *", periodic_id="restock-sweep")
-@app.task(name="fulfilment.sweep_awaiting_stock", queue="fulfil", queueing_lock="restock-sweep")
-async def sweep_awaiting_stock(timestamp: int) -> None:
+@app.task(
+    name="fulfilment.sweep_awaiting_stock",
+    queue="fulfil",
+    queueing_lock="restock-sweep",
+    pass_context=True,
+)
+async def sweep_awaiting_stock(context: JobContext, timestamp: int) -> None:
     """Catches any order a restock job missed (e.g. keys skipped while locked)."""
-    async with transaction(pool()) as conn:
+    needs: JobDeps = deps(context)
+    async with transaction(needs.pool) as conn:
         product_ids = await orders.products_awaiting_stock(conn)
     for product_id in product_ids:
-        await fulfil_awaiting_stock(product_id)
+        await _serve_waiting(needs.pool, product_id)
+
+
+async def _serve_waiting(pool: AsyncConnectionPool[Conn], product_id: int) -> None:
+    """One transaction per order, so a failure never undoes earlier deliveries and
+    each order is re-read under lock (already-delivered orders are skipped)."""
+    while True:
+        async with transaction(pool) as conn:
+            served = await service.fulfil_next_waiting(conn, product_id, now=clock.now())
+        if not served:
+            return

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import structlog
+from typing import Protocol
 
-from kameng.db.connection import transaction
+import structlog
+from procrastinate import JobContext
+from psycopg_pool import AsyncConnectionPool
+
+from kameng.db.connection import Conn, transaction
+from kameng.db.jobs import app, deps
 from kameng.kit import clock
 from kameng.kit.logs import bind
 from kameng.orders import repository as orders
 from kameng.payments.gateways.base import GatewayUnavailable
+from kameng.payments.gateways.registry import GatewayRegistry
 from kameng.payments.repository import purge_expired_nonces
 from kameng.payments.service import settle_queried
-from kameng.worker.app import app
-from kameng.worker.context import gateways, pool
 
 log = structlog.get_logger()
 
@@ -23,20 +27,36 @@ QUERY_AGES_MINUTES = [1, 2, 3, 5, 10, 15, 20, 30, 45, *range(60, 24 * 60 + 1, 60
 BATCH = 500
 
 
+class PaymentJobDeps(Protocol):
+    """What payment jobs take from the worker (kameng.worker.app.WorkerRuntime)."""
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Conn]: ...
+
+    @property
+    def gateways(self) -> GatewayRegistry: ...
+
+
 @app.periodic(cron="* * * * *", periodic_id="query-pending-payments")
-@app.task(name="payments.query_pending", queue="payments", queueing_lock="query-pending")
-async def query_pending(timestamp: int) -> None:
+@app.task(
+    name="payments.query_pending",
+    queue="payments",
+    queueing_lock="query-pending",
+    pass_context=True,
+)
+async def query_pending(context: JobContext, timestamp: int) -> None:
     """Ask the gateway about orders still unpaid at the scheduled ages.
 
     The HTTP call happens outside any transaction (a slow gateway must not hold
     locks); a confirmed payment is then applied under the order's row lock,
     where a notify that arrived meanwhile is seen and nothing happens twice.
     """
-    async with transaction(pool()) as conn:
+    needs: PaymentJobDeps = deps(context)
+    async with transaction(needs.pool) as conn:
         due = await orders.awaiting_payment_aged(
             conn, now=clock.now(), ages_minutes=QUERY_AGES_MINUTES, limit=BATCH
         )
-    registry = gateways()
+    registry = needs.gateways
     found: list[str] = []
     bind(asked=len(due), found=found)  # reported in this job's "job" event
     for order in due:
@@ -50,7 +70,7 @@ async def query_pending(timestamp: int) -> None:
             continue
         if verified is None:
             continue
-        async with transaction(pool()) as conn:
+        async with transaction(needs.pool) as conn:
             outcome = await settle_queried(
                 conn, gateway=gateway, verified=verified, now=clock.now()
             )
@@ -59,9 +79,15 @@ async def query_pending(timestamp: int) -> None:
 
 
 @app.periodic(cron="17 * * * *", periodic_id="purge-notify-nonces")
-@app.task(name="payments.purge_notify_nonces", queue="payments", queueing_lock="purge-nonces")
-async def purge_notify_nonces(timestamp: int) -> None:
+@app.task(
+    name="payments.purge_notify_nonces",
+    queue="payments",
+    queueing_lock="purge-nonces",
+    pass_context=True,
+)
+async def purge_notify_nonces(context: JobContext, timestamp: int) -> None:
     """Forget notify nonces whose timestamps can no longer pass the freshness check."""
-    async with transaction(pool()) as conn:
+    needs: PaymentJobDeps = deps(context)
+    async with transaction(needs.pool) as conn:
         removed = await purge_expired_nonces(conn, now=clock.now())
     log.info("notify nonces purged", removed=removed)

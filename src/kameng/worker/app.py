@@ -1,25 +1,24 @@
-"""The procrastinate app.
+"""The worker process: opens the job queue and runs the domains' jobs.
 
-Jobs are deferred on the caller's own database connection (``defer``), so a
-job exists if and only if the state change that asked for it committed.
+Like the web runtime (``kameng.web.runtime``), everything a job works with is
+built here, once per process, and handed to each job explicitly: procrastinate
+passes ``WorkerRuntime`` in the job's context (``kameng.db.jobs.deps``).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
-import procrastinate
 import structlog
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn, make_pool
-from kameng.worker.context import set_pool
+from kameng.db.jobs import DEPS, app
+from kameng.payments.gateways.registry import GatewayRegistry
 
 job_log = structlog.get_logger("kameng.job")
-
-TASK_MODULES = ["kameng.orders.tasks", "kameng.fulfilment.tasks", "kameng.payments.tasks"]
 
 
 async def log_job(call_next: Any, context: Any, worker: Any) -> Any:
@@ -48,42 +47,28 @@ async def log_job(call_next: Any, context: Any, worker: Any) -> Any:
         structlog.contextvars.clear_contextvars()
 
 
-# The connector gets its pool at process start (open_app); deferring inside a
-# business transaction needs no pool at all, only that transaction's connection.
-app = procrastinate.App(
-    connector=procrastinate.PsycopgConnector(),
-    import_paths=TASK_MODULES,
-    worker_defaults={"worker_middleware": [log_job]},
-)
+@dataclass
+class WorkerRuntime:
+    """What the jobs of one worker process share (see the Protocols in each tasks.py)."""
+
+    pool: AsyncConnectionPool[Conn]
+    gateways: GatewayRegistry
+
+    def options(self) -> dict[str, Any]:
+        """Options for ``app.run_worker_async``: this runtime in every job's context."""
+        return {"additional_context": {DEPS: self}, "worker_middleware": [log_job]}
 
 
-async def open_app(database_url: str, *, size: int = 6) -> AsyncConnectionPool[Conn]:
-    """Open the job app on ``database_url``: one pool for the queue and the jobs."""
+async def open_worker(
+    database_url: str, *, gateways: GatewayRegistry, size: int = 6
+) -> WorkerRuntime:
+    """Open the job queue on ``database_url``: one pool for the queue and the jobs."""
     pool = make_pool(database_url, size=size)
     await pool.open()
-    set_pool(pool)
     await app.open_async(pool)
-    return pool
+    return WorkerRuntime(pool=pool, gateways=gateways)
 
 
-async def close_app(pool: AsyncConnectionPool[Conn]) -> None:
+async def close_worker(runtime: WorkerRuntime) -> None:
     await app.close_async()
-    await pool.close()
-
-
-async def defer(
-    connection: AsyncConnection[Any],
-    task: Any,
-    *,
-    queueing_lock: str | None = None,
-    **kwargs: int | str,
-) -> None:
-    """Defer ``task`` inside the transaction that ``connection`` is in."""
-    configured = task.configure(connection=connection, queueing_lock=queueing_lock)
-    try:
-        # A savepoint: a refused duplicate must not abort the caller's transaction.
-        async with connection.transaction():
-            await configured.defer_async(**kwargs)
-    except procrastinate.exceptions.AlreadyEnqueued:
-        # Same job already waiting: that one will do the work.
-        pass
+    await runtime.pool.close()

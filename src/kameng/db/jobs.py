@@ -1,0 +1,78 @@
+"""The job queue: procrastinate, in the same PostgreSQL as the orders.
+
+Jobs are deferred on the caller's own database connection (``defer``), so a
+job exists if and only if the state change that asked for it committed.
+
+A job gets what it works with from the worker that runs it, never from a
+module global: the worker (``kameng.worker``) hands its runtime to every job
+in the job's context, and a task declared with ``pass_context=True`` reads it
+with ``deps(context)``, typed by a Protocol of what that task needs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Protocol
+
+import procrastinate
+from procrastinate import JobContext
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from kameng.db.connection import Conn
+
+TASK_MODULES = ["kameng.orders.tasks", "kameng.fulfilment.tasks", "kameng.payments.tasks"]
+
+# The connector gets its pool when the worker opens the app; deferring inside a
+# business transaction needs no pool at all, only that transaction's connection.
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
+
+DEPS = "deps"  # the key of the worker's runtime in a job's additional context
+
+
+class JobName(StrEnum):
+    """Jobs deferred from a layer below the one that defines them, by name (the
+    card-key import asks fulfilment to serve waiting orders). The task is
+    declared with the same member; a test checks every name has its task."""
+
+    RESTOCK = "fulfilment.fulfil_awaiting_stock"
+
+
+class JobDeps(Protocol):
+    """What every job may use; tasks that need more declare a wider Protocol."""
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Conn]: ...
+
+
+def deps(context: JobContext) -> Any:
+    """The worker's runtime, as handed to this job (typed by the caller's Protocol)."""
+    try:
+        return context.additional_context[DEPS]
+    except KeyError:
+        raise RuntimeError(
+            "job run without the worker's runtime: run workers with "
+            "WorkerRuntime.options() (kameng.worker.app)"
+        ) from None
+
+
+async def defer(
+    connection: AsyncConnection[Any],
+    task: Any,
+    *,
+    queueing_lock: str | None = None,
+    **kwargs: int | str,
+) -> None:
+    """Defer ``task`` (a task, or a JobName) inside the transaction ``connection`` is in."""
+    options: dict[str, Any] = {"connection": connection, "queueing_lock": queueing_lock}
+    if isinstance(task, JobName):
+        configured = app.configure_task(task.value, allow_unknown=False, **options)
+    else:
+        configured = task.configure(**options)
+    try:
+        # A savepoint: a refused duplicate must not abort the caller's transaction.
+        async with connection.transaction():
+            await configured.defer_async(**kwargs)
+    except procrastinate.exceptions.AlreadyEnqueued:
+        # Same job already waiting: that one will do the work.
+        pass
