@@ -1,13 +1,17 @@
-"""Fulfilment entry points; the caller holds the order row lock and commits."""
+"""Fulfilment entry points: serving a paid order (the caller holds its row lock and
+commits) and handing out the goods it delivered."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from kameng.db.connection import Conn
 from kameng.fulfilment.strategies.registry import for_kind
+from kameng.kit.crypto import CardKeyCipher
 from kameng.orders import repository as orders
 from kameng.orders.repository import OrderRow
+from kameng.orders.service import CardKeyItem
 
 
 async def fulfil(conn: Conn, order: OrderRow, *, now: datetime) -> bool:
@@ -25,3 +29,14 @@ async def fulfil_next_waiting(conn: Conn, product_id: int, *, now: datetime) -> 
     if order is None:
         return False
     return await fulfil(conn, order, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyGoods:
+    """An order's goods, as the strategy of its product kind hands them out
+    (the ``orders.service.GoodsSource`` the web runtime passes in)."""
+
+    cipher: CardKeyCipher
+
+    async def goods_of(self, conn: Conn, order: OrderRow) -> list[CardKeyItem]:
+        return await for_kind(order.product_kind).goods_of(conn, order, cipher=self.cipher)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from kameng.cardkeys.repository import secrets_of_order
 from kameng.catalog import repository as catalog
 from kameng.catalog.errors import ProductNotFound
 from kameng.db.connection import Conn
 from kameng.kit import order_numbers
-from kameng.kit.crypto import CardKeyCipher
-from kameng.kit.passwords import hash_password
+from kameng.kit.passwords import hash_password, verify_password
+from kameng.kit.throttle import AttemptThrottle
+from kameng.kit.tokens import check_order_token
 from kameng.orders import repository
 from kameng.orders.errors import (
     ContactTooLong,
@@ -19,6 +20,8 @@ from kameng.orders.errors import (
     OrderNotFound,
     QuantityInvalid,
     QueryPasswordLength,
+    TooManyAttempts,
+    WrongPassword,
 )
 from kameng.orders.repository import EventRow, OrderRow
 from kameng.orders.states import Actor, OrderEventType, OrderStatus, transition
@@ -37,6 +40,13 @@ class OrderDetail:
     order: OrderRow
     timeline: list[EventRow]
     goods: list[CardKeyItem] | None  # None: not authorised to see them
+
+
+class GoodsSource(Protocol):
+    """Hands out what an order delivered; the fulfilment strategy of the order's
+    product kind knows what that is (``kameng.fulfilment.service.StrategyGoods``)."""
+
+    async def goods_of(self, conn: Conn, order: OrderRow) -> list[CardKeyItem]: ...
 
 
 async def create_order(
@@ -112,17 +122,58 @@ async def get_detail(
     conn: Conn,
     order_no: str,
     *,
-    cipher: CardKeyCipher,
-    authorised: bool,
+    password: str | None,
+    token: str | None,
+    goods: GoodsSource,
+    token_secret: bytes,
+    throttle: AttemptThrottle,
+    now: datetime,
 ) -> OrderDetail:
+    """The order for whoever asks; its goods only for its owner (``may_see_goods``)."""
     order = await repository.get_by_number(conn, order_no)
     if order is None:
         raise OrderNotFound(order_no=order_no)
+    authorised = await may_see_goods(
+        order, password=password, token=token, token_secret=token_secret, throttle=throttle, now=now
+    )
     timeline = await repository.events_of(conn, order.id)
-    goods: list[CardKeyItem] | None = None
-    if authorised:
-        goods = [CardKeyItem(*cipher.open(blob)) for blob in await secrets_of_order(conn, order.id)]
-    return OrderDetail(order=order, timeline=timeline, goods=goods)
+    shown = await goods.goods_of(conn, order) if authorised else None
+    return OrderDetail(order=order, timeline=timeline, goods=shown)
+
+
+async def may_see_goods(
+    order: OrderRow,
+    *,
+    password: str | None,
+    token: str | None,
+    token_secret: bytes,
+    throttle: AttemptThrottle,
+    now: datetime,
+) -> bool:
+    """Who may see an order's goods: its owner.
+
+    Anyone with the number sees status and timeline. The owner is whoever holds
+    the signed token of the browser that placed the order, or gives the order's
+    query password. A wrong password is an error (WrongPassword), so a typo is
+    not mistaken for "no goods yet"; after ``throttle.limit`` wrong passwords for
+    one order, password checks for it are refused for ``throttle.window``
+    (TooManyAttempts). The ordering browser is never locked out.
+    """
+    if check_order_token(token_secret, order.order_no, token):
+        return True
+    if not password:
+        return False
+    if throttle.blocked(order.order_no, now):
+        raise TooManyAttempts(minutes=int(throttle.window.total_seconds() // 60))
+    if not await password_matches(order.query_password_hash, password):
+        throttle.failed(order.order_no, now)
+        raise WrongPassword()
+    return True
+
+
+async def password_matches(stored_hash: str | None, password: str) -> bool:
+    """The one place an order's query password is checked."""
+    return verify_password(stored_hash, password)
 
 
 async def expire_due(conn: Conn, *, now: datetime, limit: int = 200) -> int:

@@ -127,6 +127,28 @@ def _parse(gateway: Gateway, raw: InboundNotify) -> VerifiedNotify:
         raise NotifyRejected(NotifyVerdict.MALFORMED, f"unreadable: {type(exc).__name__}") from exc
 
 
+async def record_failed_notify(
+    conn: Conn, *, gateway_name: str, raw: InboundNotify, error: str, now: datetime
+) -> None:
+    """Keep a notify whose handling failed (its transaction rolled back) on record,
+    verdict ``error``; the gateway is told to retry."""
+    await repository.record_notify(
+        conn,
+        gateway=gateway_name,
+        now=now,
+        http_method=raw.method,
+        raw_query=raw.raw_query,
+        raw_body=raw.text,
+        raw_headers=headers_json(raw),
+        remote_addr=raw.remote_addr,
+        out_trade_no=raw.params.get("out_trade_no"),
+        trade_no=raw.params.get("trade_no"),
+        verdict=NotifyVerdict.ERROR,
+        detail=error,
+        order_id=None,
+    )
+
+
 async def settle_queried(
     conn: Conn, *, gateway: Gateway, verified: VerifiedNotify, now: datetime
 ) -> NotifyOutcome:

@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from kameng.config import Settings, get_settings
 from kameng.db.connection import Conn, make_pool
 from kameng.db.embedded import resolve_database_url
+from kameng.fulfilment.service import StrategyGoods
 from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.logs import configure_logging
 from kameng.kit.timefmt import local
@@ -33,11 +34,13 @@ from kameng.web.templating import templates
 
 
 def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtime:
+    cipher = CardKeyCipher(settings.aes_key())
     return Runtime(
         settings=settings,
         pool=pool,
         gateways=from_settings(settings),
-        cipher=CardKeyCipher(settings.aes_key()),
+        cipher=cipher,
+        goods=StrategyGoods(cipher),
         token_secret=settings.derived_key("order-token"),
     )
 

@@ -11,6 +11,7 @@ from kameng.config import Settings
 from kameng.db.connection import Conn
 from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.throttle import AttemptThrottle
+from kameng.orders.service import GoodsSource
 from kameng.payments.gateways.registry import GatewayRegistry
 
 
@@ -20,6 +21,7 @@ class Runtime:
     pool: AsyncConnectionPool[Conn]
     gateways: GatewayRegistry
     cipher: CardKeyCipher
+    goods: GoodsSource  # what an order delivered, for its owner
     token_secret: bytes
     # Wrong query passwords per order number: 10 per 15 minutes.
     password_throttle: AttemptThrottle = field(

@@ -9,15 +9,13 @@ from fastapi import Request, Response
 from kameng.db.connection import Conn, transaction
 from kameng.kit import clock, order_numbers
 from kameng.kit.logs import bind
-from kameng.kit.passwords import verify_password
-from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
-from kameng.orders.errors import OrderNumberInvalid, TooManyAttempts, WrongPassword
+from kameng.orders.errors import OrderNumberInvalid
 from kameng.orders.repository import OrderRow
 from kameng.orders.schemas import CreateOrderIn
 from kameng.orders.service import OrderDetail
 from kameng.payments.gateways.base import PayRequest
-from kameng.web.deps import COOKIE, browser_owns, remember_cookie
+from kameng.web.deps import COOKIE, owner_token, remember_cookie
 from kameng.web.runtime import Runtime
 
 
@@ -90,22 +88,16 @@ async def detail(
     password: str | None,
     token: str | None,
 ) -> OrderDetail:
-    """The order for whoever asks; its goods only for the owner.
-
-    Owner = right query password, or the signed token of the browser that
-    placed it. A wrong password is an error, so a typo is not mistaken for
-    "no goods yet".
-    """
+    """The order for whoever asks; its goods only for its owner (the orders
+    domain decides: ``orders.service.may_see_goods``)."""
     number = checked_number(order_no)
-    authorised = browser_owns(request, rt, number, token)
-    if password and not authorised:
-        now = clock.now()
-        if rt.password_throttle.blocked(number, now):
-            raise TooManyAttempts(minutes=int(rt.password_throttle.window.total_seconds() // 60))
-        order = await orders_repo.get_by_number(conn, number)
-        if order is not None:
-            if not verify_password(order.query_password_hash, password):
-                rt.password_throttle.failed(number, now)
-                raise WrongPassword()
-            authorised = True
-    return await orders.get_detail(conn, number, cipher=rt.cipher, authorised=authorised)
+    return await orders.get_detail(
+        conn,
+        number,
+        password=password,
+        token=owner_token(request, number, token),
+        goods=rt.goods,
+        token_secret=rt.token_secret,
+        throttle=rt.password_throttle,
+        now=clock.now(),
+    )

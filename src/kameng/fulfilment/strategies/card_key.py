@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kameng.cardkeys.repository import claim_keys
+from kameng.cardkeys.repository import claim_keys, secrets_of_order
 from kameng.db.connection import Conn
+from kameng.kit.crypto import CardKeyCipher
 from kameng.models.vocabulary import ProductKind
 from kameng.orders import repository as orders
 from kameng.orders.repository import OrderRow
+from kameng.orders.service import CardKeyItem
 from kameng.orders.states import Actor, OrderEventType, OrderStatus, append_event, transition
 
 
@@ -52,3 +54,8 @@ class CardKeyStrategy:
                 params=progress,
             )
         return complete
+
+    async def goods_of(
+        self, conn: Conn, order: OrderRow, *, cipher: CardKeyCipher
+    ) -> list[CardKeyItem]:
+        return [CardKeyItem(*cipher.open(blob)) for blob in await secrets_of_order(conn, order.id)]

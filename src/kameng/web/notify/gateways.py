@@ -13,8 +13,7 @@ from kameng.kit import clock
 from kameng.kit.logs import bind
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import InboundNotify, NotifyAck, text_ack
-from kameng.payments.repository import record_notify
-from kameng.payments.service import handle_notify, headers_json
+from kameng.payments.service import handle_notify, record_failed_notify
 from kameng.web.deps import runtime
 from kameng.web.observability import NOTIFIES
 
@@ -81,20 +80,12 @@ async def notify(gateway_name: str, request: Request) -> Response:
         log.exception("notify failed", gateway=gateway_name[:32])
         try:
             async with transaction(rt.pool) as conn:
-                await record_notify(
+                await record_failed_notify(
                     conn,
-                    gateway=gateway_name[:32],
+                    gateway_name=gateway_name[:32],
+                    raw=raw,
+                    error=type(exc).__name__,
                     now=clock.now(),
-                    http_method=raw.method,
-                    raw_query=raw.raw_query,
-                    raw_body=raw.text,
-                    raw_headers=headers_json(raw),
-                    remote_addr=raw.remote_addr,
-                    out_trade_no=raw.params.get("out_trade_no"),
-                    trade_no=raw.params.get("trade_no"),
-                    verdict=NotifyVerdict.ERROR,
-                    detail=type(exc).__name__,
-                    order_id=None,
                 )
         except Exception:  # the database is gone: the gateway's retry brings it back
             log.warning("notify not recorded", gateway=gateway_name[:32])
