@@ -20,7 +20,6 @@ from kameng.payments.gateways.registry import from_settings
 from kameng.sandbox.alipay import create_app as create_sandbox
 from kameng.sandbox.persist import JsonFile
 from kameng.web.app import create_app
-from kameng.worker import context
 from tests.factories import Sessions, add_keys, count, create_product, place_order
 from tests.rsa_keys import keypair
 
@@ -51,7 +50,12 @@ class Wired:
 
 @pytest.fixture
 async def wired(
-    db: Sessions, settings: Settings, pool: Any, tmp_path: Path
+    db: Sessions,
+    settings: Settings,
+    pool: Any,
+    tmp_path: Path,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Wired]:
     shop_settings = alipay_settings(settings)
     shop = create_app(shop_settings, pool=pool)
@@ -67,14 +71,14 @@ async def wired(
         state_file=JsonFile(tmp_path / "alipay.json"),
         http_transport=shop_transport,
     )
-    context.set_gateways(from_settings(shop_settings, transport=httpx.ASGITransport(app=sandbox)))
+    registry = from_settings(shop_settings, transport=httpx.ASGITransport(app=sandbox))
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
     async with (
         httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test") as buyer_shop,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as buyer,
     ):
         yield Wired(buyer_shop, buyer, sandbox, shop_settings)
     await sandbox.state.aclose()
-    context._gateways = None
 
 
 async def wait_for(predicate: Any) -> None:
@@ -188,12 +192,12 @@ async def test_silent_payment_is_found_by_the_active_query(
 
 
 async def test_query_before_payment_changes_nothing(
-    wired: Wired, db: Sessions, settings: Settings
+    wired: Wired, db: Sessions, settings: Settings, worker_runtime: Any
 ) -> None:
     w = wired
     await create_product(db, price_cents=1050)
     order = await place_order(w.shop, gateway="alipay")
-    gateway = context.gateways().get("alipay")
+    gateway = worker_runtime.gateways.get("alipay")
     assert gateway is not None
     assert await gateway.query(order["order_no"]) is None  # no trade yet: TRADE_NOT_EXIST
     await open_cashier(w, order)
