@@ -136,6 +136,11 @@ async def test_tampered_and_unsigned(wired: Wired, db: Sessions, settings: Setti
         (body, {**headers, "Wechatpay-Signature": "bm90IGEgc2lnbmF0dXJl"}, "bad_signature"),
         (body, {**headers, "Wechatpay-Signature": "非base64".encode()}, "bad_signature"),
         (body, {**headers, "Wechatpay-Signature-Type": "WECHATPAY2-SM2-WITH-SM3"}, "bad_signature"),
+        (
+            body,
+            {k: v for k, v in headers.items() if k != "Wechatpay-Signature-Type"},
+            "bad_signature",
+        ),
         (body.encode() + b"\xff", headers, "bad_signature"),
         (b"", headers, "bad_signature"),
     ]

@@ -158,7 +158,7 @@ class WechatPayV3Gateway:
             raise NotifyRejected(
                 NotifyVerdict.BAD_SIGNATURE, "unsigned: Wechatpay-* headers missing"
             )
-        if notify.header("wechatpay-signature-type") not in (None, SCHEME):
+        if notify.header("wechatpay-signature-type") != SCHEME:  # sent with every notify
             raise NotifyRejected(NotifyVerdict.BAD_SIGNATURE, "signature type is not " + SCHEME)
         if serial != self.platform_key_id:
             raise NotifyRejected(
