@@ -17,7 +17,7 @@ from kameng.sandbox.wechatpay.keys import Identity
 from kameng.sandbox.wechatpay.store import Attempt, Refund, Store, Trade
 
 # After the first attempt: 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h
-# (protocols.md §3.2), about 24 h 4 min in all.
+# (WeChat Pay API v3 docs, 支付通知 on pay.weixin.qq.com), about 24 h 4 min in all.
 RETRY_INTERVALS_SECONDS = (
     15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600
 )  # fmt: skip
