@@ -150,3 +150,30 @@ def test_operator_language_comes_from_the_environment() -> None:
     assert locale_from_env({"LANG": "zh_TW.UTF-8"}) == "zh_CN"
     assert locale_from_env({"LANG": "C.UTF-8"}) == "zh_CN"
     assert locale_from_env({}) == "zh_CN"
+
+
+def test_a_catalogue_without_a_fresh_mo_is_compiled_from_its_po(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh clone has no .mo files (they are not committed); an edited .po
+    is newer than its .mo. Either way the .po's text is what is served."""
+    import os
+    import shutil
+
+    from kameng.kit import i18n
+
+    po = tmp_path / "zh_CN" / "LC_MESSAGES" / "kameng.po"
+    po.parent.mkdir(parents=True)
+    shutil.copy(catalogue_path("zh_CN"), po)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    compile_catalogue = i18n._catalogue.__wrapped__
+    assert compile_catalogue("zh_CN").gettext("Awaiting payment") == "待支付"
+
+    po.write_text(
+        po.read_text(encoding="utf-8").replace('msgstr "待支付"', 'msgstr "等待付款"'),
+        encoding="utf-8",
+    )
+    stale = po.with_suffix(".mo")
+    stale.write_bytes(b"not a catalogue")
+    os.utime(stale, (po.stat().st_mtime - 60, po.stat().st_mtime - 60))
+    assert compile_catalogue("zh_CN").gettext("Awaiting payment") == "等待付款"
