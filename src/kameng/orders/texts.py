@@ -13,59 +13,65 @@ from typing import Any
 from kameng.kit.i18n import N_, Translator
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import DEFAULT_ZONE, local
+from kameng.models.vocabulary import OrderEventType, OrderStatus
 from kameng.orders.repository import OrderRow
 
-STATUS_LABELS: dict[str, str] = {
-    "unpaid": N_("Awaiting payment"),
-    "expired": N_("Expired"),
-    "paid": N_("Paid"),
-    "awaiting_stock": N_("Paid · waiting for stock"),
-    "delivered": N_("Delivered"),
+# Every status and every event type has its words (tests/orders/test_texts.py).
+STATUS_LABELS: dict[OrderStatus, str] = {
+    OrderStatus.UNPAID: N_("Awaiting payment"),
+    OrderStatus.EXPIRED: N_("Expired"),
+    OrderStatus.PAID: N_("Paid"),
+    OrderStatus.AWAITING_STOCK: N_("Paid · waiting for stock"),
+    OrderStatus.DELIVERED: N_("Delivered"),
 }
 
-EVENT_LABELS: dict[str, str] = {
-    "created": N_("Order created, number issued"),
-    "paid": N_("Payment received"),
-    "delivered": N_("Card keys delivered"),
-    "awaiting_stock": N_("Out of stock; will be delivered automatically on restock"),
-    "partially_delivered": N_("Part of the card keys delivered"),
-    "expired": N_("Not paid in time; order expired"),
-    "second_payment": N_("Paid twice; the extra payment will be refunded"),
+EVENT_LABELS: dict[OrderEventType, str] = {
+    OrderEventType.CREATED: N_("Order created, number issued"),
+    OrderEventType.PAID: N_("Payment received"),
+    OrderEventType.DELIVERED: N_("Card keys delivered"),
+    OrderEventType.AWAITING_STOCK: N_("Out of stock; will be delivered automatically on restock"),
+    OrderEventType.PARTIALLY_DELIVERED: N_("Part of the card keys delivered"),
+    OrderEventType.EXPIRED: N_("Not paid in time; order expired"),
+    OrderEventType.SECOND_PAYMENT: N_("Paid twice; the extra payment will be refunded"),
 }
 
-_COUNTED_EVENTS = ("awaiting_stock", "partially_delivered", "delivered")
+_COUNTED_EVENTS = frozenset(
+    {OrderEventType.AWAITING_STOCK, OrderEventType.PARTIALLY_DELIVERED, OrderEventType.DELIVERED}
+)
 
-EXPLANATIONS: dict[str, str] = {
-    "unpaid": N_(
+EXPLANATIONS: dict[OrderStatus, str] = {
+    OrderStatus.UNPAID: N_(
         "Not paid yet (¥%(amount)s). Pay before %(deadline)s; the card keys appear here at once."
     ),
-    "expired": N_(
+    OrderStatus.EXPIRED: N_(
         "Expired unpaid. If you did pay, don't worry: when the payment platform confirms it, "
         "the order is revived and delivered automatically."
     ),
-    "paid": N_("Payment received; the card keys are being issued, usually within seconds."),
-    "awaiting_stock": N_(
+    OrderStatus.PAID: N_(
+        "Payment received; the card keys are being issued, usually within seconds."
+    ),
+    OrderStatus.AWAITING_STOCK: N_(
         "Paid, but out of stock (%(delivered)s/%(quantity)s delivered). Keys are delivered "
         "automatically on restock, first paid first served; your money is safe."
     ),
-    "delivered": N_(
+    OrderStatus.DELIVERED: N_(
         "Delivered. This product is a card key: your goods are the card number and password "
         "below; there is no courier tracking number."
     ),
 }
 
 
-def status_label(status: str, t: Translator) -> str:
+def status_label(status: OrderStatus, t: Translator) -> str:
     msgid = STATUS_LABELS.get(status)
     return t(msgid) if msgid else status
 
 
-def event_label(event_type: str, params: dict[str, Any], t: Translator) -> str:
+def event_label(event_type: OrderEventType, params: dict[str, Any], t: Translator) -> str:
     msgid = EVENT_LABELS.get(event_type)
     label = t(msgid) if msgid else event_type
     if event_type in _COUNTED_EVENTS and "quantity" in params:
         label += f" ({params.get('delivered', 0)}/{params['quantity']})"
-    if event_type == "paid" and params.get("source") == "query":
+    if event_type == OrderEventType.PAID and params.get("source") == "query":
         label = t(
             N_(
                 "%(label)s (the payment notice never came; "
@@ -73,7 +79,7 @@ def event_label(event_type: str, params: dict[str, Any], t: Translator) -> str:
             ),
             label=label,
         )
-    if event_type == "paid" and params.get("late"):
+    if event_type == OrderEventType.PAID and params.get("late"):
         label = t(N_("%(label)s (arrived after expiry; honoured)"), label=label)
     return label
 

@@ -83,7 +83,7 @@ async def _order_page(
     async with transaction(rt.pool) as conn:
         detail = await shared.detail(conn, rt, request, order_no, password=password, token=None)
     view = order_out(detail, translator_for(request), rt.settings.display_timezone)
-    status = OrderStatus(detail.order.status)
+    status = detail.order.status
     context = {
         "order": view,
         "password_given": bool(password),
