@@ -54,6 +54,7 @@ def run(
     host: Host = "127.0.0.1",
     wechatpay_port: Annotated[int, typer.Option(help="Port of the WeChat Pay sandbox.")] = 8002,
     alipay_port: Annotated[int, typer.Option(help="Port of the Alipay sandbox.")] = 8003,
+    epay_v2_port: Annotated[int, typer.Option(help="Port of the 易支付 V2 sandbox.")] = 8004,
 ) -> None:
     """Start the whole demo: database, shop, worker and 易支付 sandbox.
 
@@ -65,7 +66,8 @@ def run(
 
     interrupt_on_termination()
     settings = get_settings()
-    busy = [p for p in (port, sandbox_port, wechatpay_port, alipay_port) if not port_free(host, p)]
+    ports = (port, sandbox_port, wechatpay_port, alipay_port, epay_v2_port)
+    busy = [p for p in ports if not port_free(host, p)]
     if busy:
         _echo(f"port {', '.join(map(str, busy))} on {host} is already in use")
         _echo("stop whatever uses it, or pick others with --port / --sandbox-port")
@@ -77,7 +79,7 @@ def run(
     url, server = database(settings)
     try:
         code = _run_with_database(
-            url, settings, host, port, sandbox_port, wechatpay_port, alipay_port
+            url, settings, host, port, sandbox_port, wechatpay_port, (alipay_port, epay_v2_port)
         )
     finally:
         if server is not None:
@@ -98,7 +100,7 @@ def _run_with_database(
     port: int,
     sandbox_port: int,
     wechatpay_port: int,
-    alipay_port: int,
+    issue9_ports: tuple[int, int],
 ) -> int:
     from kameng.db.migrate import upgrade
     from kameng.demo import load_demo
@@ -121,8 +123,9 @@ def _run_with_database(
     }
     wechatpay = f"http://{local}:{wechatpay_port}"
     env.update(_wechatpay_demo_env(settings, wechatpay))
-    alipay = f"http://{local}:{alipay_port}/"
-    env.update(_demo_gateway_env(settings, alipay))
+    alipay = f"http://{local}:{issue9_ports[0]}/"
+    epay_v2 = f"http://{local}:{issue9_ports[1]}/"
+    env.update(_demo_gateway_env(settings, alipay, epay_v2))
     supervisor = Supervisor(env=env, echo=_echo)
     supervisor.install_signal_handlers()
     try:
@@ -139,14 +142,19 @@ def _run_with_database(
         )
         supervisor.start(
             "alipay-sandbox",
-            ["-m", "kameng", "alipay-sandbox", *serve, "--port", str(alipay_port)],
+            ["-m", "kameng", "alipay-sandbox", *serve, "--port", str(issue9_ports[0])],
             alipay,
+        )
+        supervisor.start(
+            "epay-v2-sandbox",
+            ["-m", "kameng", "epay-v2-sandbox", *serve, "--port", str(issue9_ports[1])],
+            epay_v2,
         )
         problem = supervisor.wait_ready(READY_TIMEOUT)
         if problem is not None:
             _echo(problem)
             return 0 if supervisor.stopping else 1
-        _banner(settings, shop, sandbox, url, wechatpay, alipay)
+        _banner(settings, shop, sandbox, url, wechatpay, (alipay, epay_v2))
         dead = supervisor.wait()
         if dead is None:
             _echo("stopping (signal received)")
@@ -157,13 +165,16 @@ def _run_with_database(
         _stop_children(supervisor)
 
 
-def _demo_gateway_env(settings: Settings, alipay: str) -> dict[str, str]:
-    """Point the shop at the Alipay sandbox unless a real Alipay is configured."""
-    from kameng.sandbox.demo import alipay_shop_env
+def _demo_gateway_env(settings: Settings, alipay: str, epay_v2: str) -> dict[str, str]:
+    """Point the shop at the Alipay and epay V2 sandboxes unless real ones are configured."""
+    from kameng.sandbox.demo import alipay_shop_env, epay_v2_shop_env
 
-    if settings.alipay_app_id:
-        return {}
-    return alipay_shop_env(settings.data_dir, f"{alipay}gateway.do")
+    env: dict[str, str] = {}
+    if not settings.alipay_app_id:
+        env |= alipay_shop_env(settings.data_dir, f"{alipay}gateway.do")
+    if not settings.epay_v2_url:
+        env |= epay_v2_shop_env(settings.data_dir, epay_v2)
+    return env
 
 
 def _stop_children(supervisor: Supervisor) -> None:
@@ -178,7 +189,7 @@ def _stop_children(supervisor: Supervisor) -> None:
 
 
 def _banner(
-    settings: Settings, shop: str, sandbox: str, url: str, wechatpay: str, alipay: str
+    settings: Settings, shop: str, sandbox: str, url: str, wechatpay: str, issue9: tuple[str, str]
 ) -> None:
     data = (
         f"{settings.data_dir / 'pg'} (embedded PostgreSQL, kept between runs; "
@@ -193,7 +204,8 @@ def _banner(
         f"  订单查询 Lookup      {shop}/query",
         f"  API 文档 API docs    {shop}/docs",
         f"  易支付沙箱 Sandbox   {sandbox}",
-        f"  支付宝沙箱 Alipay    {alipay}  (keys: {settings.data_dir / 'sandbox' / 'alipay'})",
+        f"  支付宝沙箱 Alipay    {issue9[0]}  (keys: {settings.data_dir / 'sandbox' / 'alipay'})",
+        f"  易支付V2沙箱 Epay V2 {issue9[1]}  (keys: {settings.data_dir / 'sandbox' / 'epay_v2'})",
         f"  商户号 Merchant pid  {settings.epay_pid}",
         f"  商户密钥 Key         {settings.epay_key}",
         f"  微信支付沙箱 WeChat  {wechatpay}/  (keys: {_wechatpay_dir(settings)})",
@@ -345,6 +357,22 @@ def alipay_sandbox(
     sandbox_app, lines = alipay_app(get_settings())
     for line in lines:
         _echo(f"alipay sandbox: {line}")
+    uvicorn.run(sandbox_app, host=host, port=port)
+
+
+@app.command("epay-v2-sandbox")
+def epay_v2_sandbox(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8004,
+) -> None:
+    """Serve the 易支付 V2 (RSA) sandbox (keys made on first start under var/sandbox/epay_v2)."""
+    import uvicorn
+
+    from kameng.sandbox.demo import epay_v2_app
+
+    sandbox_app, lines = epay_v2_app(get_settings())
+    for line in lines:
+        _echo(f"epay V2 sandbox: {line}")
     uvicorn.run(sandbox_app, host=host, port=port)
 
 

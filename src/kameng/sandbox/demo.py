@@ -14,6 +14,7 @@ from kameng.sandbox.persist import JsonFile
 
 ALIPAY_APP_ID = "2021000000000001"
 ALIPAY_SELLER_ID = "2088000000000001"
+EPAY_V2_PID = "1002"
 
 
 def alipay_dir(data_dir: Path) -> Path:
@@ -55,6 +56,48 @@ def alipay_app(settings: Settings) -> tuple[FastAPI, list[str]]:
         f"app id {settings.alipay_app_id or ALIPAY_APP_ID}",
         f"merchant app keys: {app_keys.private_path} / {app_keys.public_path}",
         f"Alipay platform keys: {platform.private_path} / {platform.public_path}",
+        f"trades: {state}",
+    ]
+    return app, lines
+
+
+def epay_v2_dir(data_dir: Path) -> Path:
+    return data_dir / "sandbox" / "epay_v2"
+
+
+def epay_v2_keys(data_dir: Path) -> tuple[KeyPair, KeyPair]:
+    """(the merchant's keypair, the platform's keypair)."""
+    directory = epay_v2_dir(data_dir)
+    return ensure_keypair(directory, "merchant"), ensure_keypair(directory, "platform")
+
+
+def epay_v2_shop_env(data_dir: Path, base_url: str) -> dict[str, str]:
+    merchant, platform = epay_v2_keys(data_dir)
+    return {
+        "KAMENG_EPAY_V2_URL": base_url,
+        "KAMENG_EPAY_V2_PID": EPAY_V2_PID,
+        "KAMENG_EPAY_V2_MERCHANT_PRIVATE_KEY_FILE": str(merchant.private_path),
+        "KAMENG_EPAY_V2_PLATFORM_PUBLIC_KEY_FILE": str(platform.public_path),
+    }
+
+
+def epay_v2_app(settings: Settings) -> tuple[FastAPI, list[str]]:
+    """The 易支付 V2 sandbox app and the lines saying where its keys and trades are."""
+    from kameng.sandbox.epay_v2 import create_app
+
+    merchant, platform = epay_v2_keys(settings.data_dir)
+    state = epay_v2_dir(settings.data_dir) / "trades.json"
+    pid = settings.epay_v2_pid or EPAY_V2_PID
+    app = create_app(
+        merchants={pid: merchant.public_pem()},
+        platform_private_pem=platform.private_pem(),
+        time_scale=settings.sandbox_time_scale,
+        state_file=JsonFile(state),
+    )
+    lines = [
+        f"merchant pid {pid}",
+        f"merchant keys: {merchant.private_path} / {merchant.public_path}",
+        f"platform keys: {platform.private_path} / {platform.public_path}",
         f"trades: {state}",
     ]
     return app, lines

@@ -10,6 +10,7 @@ from kameng.config import Settings
 from kameng.payments.gateways.alipay import AlipayGateway
 from kameng.payments.gateways.base import Gateway
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
+from kameng.payments.gateways.epay_v2 import EpayV2Gateway
 from kameng.payments.gateways.wechatpay_v3 import WechatPayV3Gateway
 
 
@@ -91,6 +92,19 @@ def _issue9_gateways(
                 alipay_public_key=alipay_public,
                 seller_id=settings.alipay_seller_id,
                 pay_mode=settings.alipay_pay_mode,
+                transport=transport,
+            )
+        )
+    merchant_private = _read(settings.epay_v2_merchant_private_key_file)
+    platform_public = _read(settings.epay_v2_platform_public_key_file)
+    if settings.epay_v2_url and settings.epay_v2_pid and merchant_private and platform_public:
+        found.append(
+            EpayV2Gateway(
+                name="epay_v2",
+                base_url=settings.epay_v2_url,
+                pid=settings.epay_v2_pid,
+                merchant_private_key=merchant_private,
+                platform_public_key=platform_public,
                 transport=transport,
             )
         )

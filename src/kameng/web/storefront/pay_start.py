@@ -1,7 +1,8 @@
 """``/o/{order_no}/pay``: for gateways whose order must be created server-side
-first (WeChat Pay Native/H5). The HTTP call to the gateway happens here, outside
-any database transaction; then the buyer is sent to the H5 page or shown the
-Native QR code."""
+first (WeChat Pay Native/H5), or whose pay link must be signed at click time
+(epay V2's timestamp is good for 5 minutes). The HTTP call to the gateway
+happens here, outside any database transaction; then the buyer is sent to the
+H5 page or shown the Native QR code."""
 
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ async def start_payment(request: Request, order_no: str) -> Response:
     if order is None or order.status != OrderStatus.UNPAID.value:
         return order_page  # the order page explains why there is nothing to pay
     gateway = rt.gateways.get(order.gateway)
+    fresh_pay_url = getattr(gateway, "fresh_pay_url", None)
+    if gateway is not None and callable(fresh_pay_url):
+        # Links signed with a timestamp (epay V2) go stale: sign one now.
+        link = fresh_pay_url(shared.pay_request(rt, order, gateway.name))
+        return RedirectResponse(str(link), status_code=303)
     if not isinstance(gateway, WechatPayV3Gateway):
         return order_page
     agent = request.headers.get("user-agent", "").lower()

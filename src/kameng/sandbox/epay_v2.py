@@ -1,0 +1,330 @@
+"""A protocol twin of 易支付 V2 (RSA), as an ASGI app.
+
+* ``/api/pay/submit`` (GET/POST): browser checkout, signed by the merchant's
+  RSA key with a fresh ``timestamp``; shows the cashier.
+* ``/api/pay/create``, ``/api/pay/query``, ``/api/pay/refund`` (POST form):
+  JSON with ``code=0`` on success, signed with the platform key
+  (``timestamp``, ``sign``, ``sign_type=RSA``). Refunds are idempotent by
+  ``out_refund_no``.
+* Paying sends the notify as a GET to ``notify_url`` (re-signed with a fresh
+  timestamp on each attempt) at 0, +1, +3, +19, +55 min until the body
+  contains ``success``.
+* ``/sandbox/...``: pay by script with an outcome, inspect, re-send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from kameng.kit import clock as kit_clock
+from kameng.kit.money import format_yuan
+from kameng.sandbox.epay_v2_store import (
+    ACK_MARKERS,
+    NOTIFY_OFFSETS_MINUTES,
+    OUTCOMES,
+    PAY_LATER_MINUTES,
+    Attempt,
+    EpayV2Store,
+    Refused,
+    Trade,
+    wall,
+)
+from kameng.sandbox.persist import JsonFile
+from kameng.sandbox.retry import Retrier
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>body{{font:16px/1.6 sans-serif;max-width:"
+        "440px;margin:24px auto;padding:0 12px}.money{font-size:32px;color:#e4393c}"
+        "button{width:100%;padding:12px;font-size:17px;background:#1677ff;color:#fff;"
+        "border:0;border-radius:6px}label{display:block;padding:6px 0}</style></head>"
+        f"<body>{body}</body></html>",
+        status_code=status,
+    )
+
+
+def _cashier(trade: Trade) -> HTMLResponse:
+    options = "".join(
+        f'<label><input type="radio" name="outcome" value="{code}"'
+        f"{' checked' if code == 'notify' else ''}> {escape(label)}</label>"
+        for code, label in OUTCOMES.items()
+    )
+    return _page(
+        "收银台",
+        "<h1>收银台（易支付 V2 沙箱）</h1>"
+        f'<p class="money">￥{format_yuan(trade.cents)}</p>'
+        f"<p>{escape(trade.name)}</p><p>商户订单号 {escape(trade.out_trade_no)}<br>"
+        f"平台订单号 {escape(trade.trade_no)}</p>"
+        f'<form method="post" action="/sandbox/pay/{escape(trade.trade_no)}">{options}'
+        '<button type="submit">确认支付</button></form>',
+    )
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    fields = dict(request.query_params)
+    if request.method == "POST":
+        body = (await request.body()).decode("utf-8", "replace")
+        fields |= dict(parse_qsl(body, keep_blank_values=True))
+    return fields
+
+
+def create_app(
+    *,
+    merchants: Mapping[str, str],
+    platform_private_pem: str,
+    time_scale: float = 1.0,
+    state_file: JsonFile | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """``merchants`` maps pid -> the merchant's RSA public key (PEM)."""
+    store = EpayV2Store(
+        merchants=merchants,
+        platform_private_pem=platform_private_pem,
+        clock=clock or kit_clock.now,
+        file=state_file or JsonFile(None),
+    )
+    retrier = Retrier(NOTIFY_OFFSETS_MINUTES, time_scale)
+    client = httpx.AsyncClient(transport=http_transport, timeout=10)
+
+    async def attempt(trade: Trade) -> bool:
+        query = urlencode(store.notify_fields(trade))
+        url = f"{trade.notify_url}{'&' if '?' in trade.notify_url else '?'}{query}"
+        status: int | None = None
+        error: str | None = None
+        body = ""
+        try:
+            response = await client.get(url)
+            status, body = response.status_code, response.text
+        except Exception as exc:  # any failure is one failed attempt
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        acked = error is None and any(marker in body for marker in ACK_MARKERS)
+        trade.attempts.append(Attempt(wall(store.clock()) or "", status, error, acked, body[:200]))
+        if acked:
+            trade.notify_state = "acked"
+        store.save()
+        return acked
+
+    def deliver(trade: Trade, *, skip: int = 0) -> None:
+        trade.notify_state = "pending"
+
+        async def once() -> bool:
+            if trade.notify_state == "acked":
+                return True
+            acked = await attempt(trade)
+            if acked and trade.outcome == "twice" and sum(a.acked for a in trade.attempts) == 1:
+                await attempt(trade)
+            return acked
+
+        def give_up() -> None:
+            if trade.notify_state != "acked":
+                trade.notify_state = "gave_up"
+                store.save()
+
+        retrier.start(f"epay-v2-notify-{trade.trade_no}", once, give_up, skip=skip)
+
+    async def pay(trade: Trade, outcome: str) -> bool:
+        if trade.status != 0:
+            return False
+        trade.outcome = outcome if outcome in OUTCOMES else "notify"
+        if trade.outcome == "later":
+            store.save()
+
+            async def pay_now() -> None:
+                if store.mark_paid(trade):
+                    deliver(trade)
+
+            retrier.later(f"epay-v2-pay-{trade.trade_no}", PAY_LATER_MINUTES, pay_now)
+            return True
+        store.mark_paid(trade)
+        if trade.outcome == "silent":
+            trade.notify_state = "suppressed"
+            store.save()
+        else:
+            deliver(trade)
+        return True
+
+    def resume() -> None:
+        for trade in store.trades.values():
+            if trade.notify_state == "pending":
+                deliver(trade, skip=len(trade.attempts))
+
+    async def aclose() -> None:
+        await retrier.aclose()
+        await client.aclose()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        resume()
+        try:
+            yield
+        finally:
+            await aclose()
+
+    app = FastAPI(
+        title="易支付 V2 沙箱", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.epay_v2 = store
+    app.state.resume = resume
+    app.state.aclose = aclose
+
+    def signed(fields: dict[str, Any]) -> JSONResponse:
+        return JSONResponse(store.sign(fields))
+
+    def client_ip(request: Request) -> str:
+        return request.client.host if request.client else ""
+
+    @app.api_route("/api/pay/submit", methods=["GET", "POST"])
+    async def submit(request: Request) -> Response:
+        fields = await _fields(request)
+        try:
+            pid = store.check_request(fields)
+            trade = store.create_or_reuse(pid, fields, client_ip(request))
+        except Refused as exc:
+            return _page("站点提示信息", f"<h1>站点提示信息</h1><p>{escape(exc.msg)}</p>", 400)
+        if trade.status != 0:
+            return _page("站点提示信息", "<p>该订单已完成支付，请勿重复发起支付</p>", 400)
+        return _cashier(trade)
+
+    @app.post("/api/pay/create")
+    async def create(request: Request) -> JSONResponse:
+        fields = await _fields(request)
+        try:
+            pid = store.check_request(fields)
+            trade = store.create_or_reuse(pid, fields, client_ip(request))
+        except Refused as exc:
+            return JSONResponse({"code": exc.code, "msg": exc.msg})
+        pay_info = f"{request.base_url}sandbox/cashier/{trade.trade_no}"
+        return signed(
+            {
+                "code": 0,
+                "msg": "succ",
+                "trade_no": trade.trade_no,
+                "pay_type": "jump",
+                "pay_info": pay_info,
+            }
+        )
+
+    @app.post("/api/pay/query")
+    async def query(request: Request) -> JSONResponse:
+        fields = await _fields(request)
+        try:
+            trade = store.find(store.check_request(fields), fields)
+        except Refused as exc:
+            return JSONResponse({"code": exc.code, "msg": exc.msg})
+        return signed({"code": 0, "msg": "succ", **trade.order_json()})
+
+    @app.post("/api/pay/refund")
+    async def refund(request: Request) -> JSONResponse:
+        fields = await _fields(request)
+        try:
+            trade = store.find(store.check_request(fields), fields)
+            done = store.refund(trade, fields)
+        except Refused as exc:
+            return JSONResponse({"code": exc.code, "msg": exc.msg})
+        return signed(
+            {
+                "code": 0,
+                "msg": "退款成功",
+                "refund_no": done.refund_no,
+                "out_refund_no": done.out_refund_no,
+                "trade_no": trade.trade_no,
+                "money": format_yuan(done.cents),
+                "reducemoney": format_yuan(done.cents),
+            }
+        )
+
+    @app.get("/sandbox/cashier/{trade_no}")
+    async def cashier(trade_no: str) -> Response:
+        trade = store.get(trade_no)
+        if trade is None or trade.status != 0:
+            return _page("站点提示信息", "<p>订单不存在或已支付</p>", 404)
+        return _cashier(trade)
+
+    @app.post("/sandbox/pay/{trade_no}")
+    async def cashier_pay(trade_no: str, request: Request) -> Response:
+        trade = store.get(trade_no)
+        if trade is None:
+            return _page("站点提示信息", "<p>该订单号不存在</p>", 404)
+        if not await pay(trade, (await _fields(request)).get("outcome", "notify")):
+            return _page("站点提示信息", "<p>该订单已完成支付，请勿重复发起支付</p>", 400)
+        if trade.return_url and trade.status == 1:
+            query = urlencode(store.notify_fields(trade))
+            sep = "&" if "?" in trade.return_url else "?"
+            return RedirectResponse(f"{trade.return_url}{sep}{query}", status_code=302)
+        return _page("支付", f"<h1>{'支付成功' if trade.status else '稍后支付'}</h1>")
+
+    def sandbox_json(trade: Trade) -> dict[str, Any]:
+        return {
+            **trade.order_json(),
+            "outcome": trade.outcome,
+            "notify_state": trade.notify_state,
+            "notify_url": trade.notify_url,
+            "notify_attempts": [vars(a) for a in trade.attempts],
+            "refunds": [vars(r) for r in trade.refunds],
+        }
+
+    def lookup(key: str) -> Trade | None:
+        found = store.get(key)
+        if found is None:
+            matches = [t for t in store.trades.values() if t.out_trade_no == key]
+            found = matches[0] if len(matches) == 1 else None
+        return found
+
+    def missing() -> JSONResponse:
+        return JSONResponse({"code": -1, "msg": "订单号不存在"}, 404)
+
+    @app.get("/sandbox/trades/{key}")
+    async def sandbox_trade(key: str) -> JSONResponse:
+        trade = lookup(key)
+        return JSONResponse(sandbox_json(trade)) if trade else missing()
+
+    @app.post("/sandbox/trades/{key}/pay")
+    async def sandbox_pay(key: str, request: Request) -> JSONResponse:
+        """Pay by script: ``outcome`` = notify / later / silent / twice / wrong_amount."""
+        trade = lookup(key)
+        if trade is None:
+            return missing()
+        outcome = (await _fields(request)).get("outcome", "notify")
+        if outcome not in OUTCOMES:
+            return JSONResponse({"code": -1, "msg": f"outcome: one of {sorted(OUTCOMES)}"}, 422)
+        paid_now = await pay(trade, outcome)
+        return JSONResponse({"paid_now": paid_now, **sandbox_json(trade)})
+
+    @app.post("/sandbox/trades/{key}/renotify")
+    async def sandbox_renotify(key: str) -> JSONResponse:
+        trade = lookup(key)
+        if trade is None:
+            return missing()
+        if trade.status == 0:
+            return JSONResponse({"code": -1, "msg": "订单尚未支付"}, 409)
+        acked = await attempt(trade)
+        return JSONResponse({"acked": acked, **sandbox_json(trade)})
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        rows = "".join(
+            f"<tr><td>{escape(t.trade_no)}</td><td>{escape(t.out_trade_no)}</td>"
+            f"<td>{format_yuan(t.cents)}</td><td>{t.status}</td><td>{t.notify_state}"
+            f"（{len(t.attempts)}次）</td><td>{escape(t.addtime)}</td></tr>"
+            for t in list(reversed(store.trades.values()))[:50]
+        )
+        return _page(
+            "易支付 V2 沙箱",
+            "<h1>易支付 V2 沙箱</h1><table><tr><th>平台订单号</th><th>商户订单号</th>"
+            f"<th>金额</th><th>状态</th><th>异步通知</th><th>创建</th></tr>{rows}</table>",
+        )
+
+    return app

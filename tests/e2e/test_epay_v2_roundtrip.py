@@ -1,0 +1,190 @@
+"""An order paid end to end through the 易支付 V2 (RSA) sandbox: the shop's
+/o/{no}/pay signs a fresh submit link, the cashier pays, the sandbox's RSA-signed
+GET notify delivers; api/pay/query finds a payment whose notify never came."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from kameng.config import Settings
+from kameng.payments.gateways.registry import from_settings
+from kameng.sandbox.epay_v2 import create_app as create_sandbox
+from kameng.sandbox.persist import JsonFile
+from kameng.web.app import create_app
+from kameng.worker import context
+from tests.factories import Sessions, add_keys, count, create_product, place_order
+from tests.rsa_keys import keypair
+
+PID = "1002"
+SANDBOX = "http://epay-v2.sandbox.test"
+
+
+def epay_v2_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "epay_v2_url": f"{SANDBOX}/",
+            "epay_v2_pid": PID,
+            "epay_v2_merchant_private_key_file": keypair("epay_v2_merchant").private_path,
+            "epay_v2_platform_public_key_file": keypair("epay_v2_platform").public_path,
+        }
+    )
+
+
+def sandbox_app(**extra: Any) -> Any:
+    return create_sandbox(
+        merchants={PID: keypair("epay_v2_merchant").public_pem()},
+        platform_private_pem=keypair("epay_v2_platform").private_pem(),
+        **extra,
+    )
+
+
+@dataclass
+class Wired:
+    shop: httpx.AsyncClient
+    epay: httpx.AsyncClient
+
+
+@pytest.fixture
+async def wired(
+    db: Sessions, settings: Settings, pool: Any, tmp_path: Path
+) -> AsyncIterator[Wired]:
+    shop_settings = epay_v2_settings(settings)
+    shop = create_app(shop_settings, pool=pool)
+    shop_transport = httpx.ASGITransport(
+        app=shop, client=("127.0.0.1", 40004), raise_app_exceptions=False
+    )
+    sandbox = sandbox_app(
+        time_scale=0.00001,
+        state_file=JsonFile(tmp_path / "epay_v2.json"),
+        http_transport=shop_transport,
+    )
+    context.set_gateways(from_settings(shop_settings, transport=httpx.ASGITransport(app=sandbox)))
+    async with (
+        httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test") as buyer_shop,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as buyer,
+    ):
+        yield Wired(buyer_shop, buyer)
+    await sandbox.state.aclose()
+    context._gateways = None
+
+
+async def wait_for(predicate: Any) -> None:
+    async with asyncio.timeout(5):
+        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
+            await asyncio.sleep(0.02)
+
+
+async def open_cashier(w: Wired, order: dict[str, Any]) -> str:
+    start = await w.shop.get(order["pay_url"].removeprefix("http://127.0.0.1:8000"))
+    assert start.status_code == 303, start.text
+    link = start.headers["location"]
+    assert link.startswith(f"{SANDBOX}/api/pay/submit?") and "sign_type=RSA" in link
+    cashier = await w.epay.get(link.removeprefix(SANDBOX))
+    assert cashier.status_code == 200, cashier.text
+    found = re.search(r'action="/sandbox/pay/(\d+)"', cashier.text)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_pay_through_the_epay_v2_sandbox_delivers(
+    wired: Wired, db: Sessions, settings: Settings
+) -> None:
+    w = wired
+    keys = await add_keys(db, settings, await create_product(db, price_cents=1050), 2)
+    order = await place_order(w.shop, gateway="epay_v2")
+    assert order["pay_url"].endswith(f"/o/{order['order_no']}/pay")
+    trade_no = await open_cashier(w, order)
+    paid = await w.epay.post(f"/sandbox/pay/{trade_no}", data={"outcome": "notify"})
+    assert paid.status_code == 302
+
+    async def delivered() -> bool:
+        body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
+        return bool(body["status"] == "delivered")
+
+    await wait_for(delivered)
+    body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
+    assert [(g["number"], g["password"]) for g in body["goods"]] == keys[:1]
+    trade = (await w.epay.get(f"/sandbox/trades/{trade_no}")).json()
+    assert trade["notify_state"] == "acked" and len(trade["notify_attempts"]) == 1
+    assert await count(db, "SELECT count(*) FROM payments WHERE gateway = 'epay_v2'") == 1
+
+
+async def test_twice_and_wrong_amount(wired: Wired, db: Sessions, settings: Settings) -> None:
+    w = wired
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 2)
+    twice = await place_order(w.shop, gateway="epay_v2")
+    wrong = await place_order(w.shop, gateway="epay_v2")
+    twice_no, wrong_no = await open_cashier(w, twice), await open_cashier(w, wrong)
+    await w.epay.post(f"/sandbox/trades/{twice_no}/pay", data={"outcome": "twice"})
+    await w.epay.post(f"/sandbox/trades/{wrong_no}/pay", data={"outcome": "wrong_amount"})
+
+    async def settled() -> bool:
+        a = (await w.epay.get(f"/sandbox/trades/{twice_no}")).json()
+        b = (await w.epay.get(f"/sandbox/trades/{wrong_no}")).json()
+        acks = sum(x["acked"] for x in a["notify_attempts"])
+        return acks == 2 and b["notify_state"] == "gave_up"
+
+    await wait_for(settled)
+    async with db() as s:
+        rows = (
+            await s.execute(text("SELECT out_trade_no, verdict FROM payment_notifies ORDER BY id"))
+        ).all()
+    by_order: dict[str, list[str]] = {}
+    for out_trade_no, verdict in rows:
+        by_order.setdefault(out_trade_no, []).append(verdict)
+    assert by_order[twice["order_no"]] == ["accepted", "duplicate"]
+    assert by_order[wrong["order_no"]] == ["amount_mismatch"] * 5  # 0, +1, +3, +19, +55 min
+    assert await count(db, "SELECT count(*) FROM payments") == 1
+
+
+async def test_silent_payment_is_found_by_the_signed_query(
+    wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
+) -> None:
+    from kameng.payments.tasks import query_pending
+
+    w = wired
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
+    order = await place_order(w.shop, gateway="epay_v2")
+    gateway = context.gateways().get("epay_v2")
+    assert gateway is not None
+    assert await gateway.query(order["order_no"]) is None  # not at the gateway yet
+    trade_no = await open_cashier(w, order)
+    assert await gateway.query(order["order_no"]) is None  # unpaid
+    await w.epay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
+    clock.advance(minutes=1)
+    await query_pending.defer_async(timestamp=0)
+    await run_jobs()
+    body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
+    assert body["status"] == "delivered"
+    async with db() as s:
+        row = (
+            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
+        ).one()
+    assert tuple(row) == ("QUERY", "accepted", trade_no)
+
+
+async def test_trades_survive_a_restart(wired: Wired, db: Sessions, tmp_path: Path) -> None:
+    w = wired
+    await create_product(db, price_cents=1050)
+    order = await place_order(w.shop, gateway="epay_v2")
+    trade_no = await open_cashier(w, order)
+    again = sandbox_app(state_file=JsonFile(tmp_path / "epay_v2.json"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=again), base_url=SANDBOX
+    ) as restarted:
+        trade = (await restarted.get(f"/sandbox/trades/{trade_no}")).json()
+    await again.state.aclose()
+    assert (trade["out_trade_no"], trade["money"], trade["status"]) == (
+        order["order_no"],
+        "10.50",
+        0,
+    )
