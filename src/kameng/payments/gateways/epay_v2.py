@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kameng.kit import clock
+from kameng.kit.i18n import N_
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import (
@@ -34,6 +35,7 @@ from kameng.payments.gateways.base import (
     text_ack,
 )
 
+EPAY_V2_TITLE = N_("Epay V2")
 MAX_SKEW_SECONDS = 300
 _REQUIRED = ("pid", "trade_no", "out_trade_no", "money", "trade_status", "timestamp", "sign")
 _OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]{1,64}$")
@@ -61,8 +63,7 @@ class EpayV2Gateway:
         merchant_private_key: str,
         platform_public_key: str,
         pay_type: str = "alipay",
-        title_zh: str = "易支付 V2",
-        title_en: str = "Epay V2",
+        title: str = EPAY_V2_TITLE,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not (pid and merchant_private_key.strip() and platform_public_key.strip()):
@@ -75,8 +76,7 @@ class EpayV2Gateway:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.pid = pid
         self.pay_type = pay_type
-        self.title_zh = title_zh
-        self.title_en = title_en
+        self.title = title
         self._private = private
         self._public = public
         self._transport = transport
