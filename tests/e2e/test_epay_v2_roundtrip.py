@@ -20,7 +20,6 @@ from kameng.payments.gateways.registry import from_settings
 from kameng.sandbox.epay_v2 import create_app as create_sandbox
 from kameng.sandbox.persist import JsonFile
 from kameng.web.app import create_app
-from kameng.worker import context
 from tests.factories import Sessions, add_keys, count, create_product, place_order
 from tests.rsa_keys import keypair
 
@@ -55,7 +54,12 @@ class Wired:
 
 @pytest.fixture
 async def wired(
-    db: Sessions, settings: Settings, pool: Any, tmp_path: Path
+    db: Sessions,
+    settings: Settings,
+    pool: Any,
+    tmp_path: Path,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Wired]:
     shop_settings = epay_v2_settings(settings)
     shop = create_app(shop_settings, pool=pool)
@@ -67,14 +71,14 @@ async def wired(
         state_file=JsonFile(tmp_path / "epay_v2.json"),
         http_transport=shop_transport,
     )
-    context.set_gateways(from_settings(shop_settings, transport=httpx.ASGITransport(app=sandbox)))
+    registry = from_settings(shop_settings, transport=httpx.ASGITransport(app=sandbox))
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
     async with (
         httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test") as buyer_shop,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as buyer,
     ):
         yield Wired(buyer_shop, buyer)
     await sandbox.state.aclose()
-    context._gateways = None
 
 
 async def wait_for(predicate: Any) -> None:
@@ -147,14 +151,19 @@ async def test_twice_and_wrong_amount(wired: Wired, db: Sessions, settings: Sett
 
 
 async def test_silent_payment_is_found_by_the_signed_query(
-    wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
+    wired: Wired,
+    db: Sessions,
+    settings: Settings,
+    run_jobs: Any,
+    clock: Any,
+    worker_runtime: Any,
 ) -> None:
     from kameng.payments.tasks import query_pending
 
     w = wired
     await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
     order = await place_order(w.shop, gateway="epay_v2")
-    gateway = context.gateways().get("epay_v2")
+    gateway = worker_runtime.gateways.get("epay_v2")
     assert gateway is not None
     assert await gateway.query(order["order_no"]) is None  # not at the gateway yet
     trade_no = await open_cashier(w, order)
