@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     unpaid_ttl_seconds: int = 15 * 60
     display_timezone: str = "Asia/Shanghai"  # times shown to buyers
+    # Connections of the whole web service; `kameng web --workers N` gives each
+    # process db_pool_size // N (at least 2).
     db_pool_size: int = 20
+    # How old the product list (and its stock figures) may be in each web process.
+    catalog_cache_seconds: float = 1.0
 
     # 易支付 V1 gateway. The defaults point at the bundled sandbox.
     epay_url: str = "http://127.0.0.1:8001/"

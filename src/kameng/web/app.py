@@ -22,6 +22,7 @@ from kameng.kit.timefmt import local
 from kameng.payments.gateways.registry import from_settings
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
+from kameng.web.catalogue import catalogue_snapshot
 from kameng.web.language import LanguageCookie
 from kameng.web.notify.gateways import router as notify_router
 from kameng.web.observability import ObservabilityMiddleware
@@ -42,6 +43,7 @@ def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtim
         cipher=cipher,
         goods=StrategyGoods(cipher),
         token_secret=settings.derived_key("order-token"),
+        catalogue=catalogue_snapshot(pool, ttl=settings.catalog_cache_seconds),
     )
 
 

@@ -10,9 +10,11 @@ from psycopg_pool import AsyncConnectionPool
 from kameng.config import Settings
 from kameng.db.connection import Conn
 from kameng.kit.crypto import CardKeyCipher
+from kameng.kit.snapshot import Snapshot
 from kameng.kit.throttle import AttemptThrottle
 from kameng.orders.service import GoodsSource
 from kameng.payments.gateways.registry import GatewayRegistry
+from kameng.web.catalogue import Catalogue
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Runtime:
     cipher: CardKeyCipher
     goods: GoodsSource  # what an order delivered, for its owner
     token_secret: bytes
+    catalogue: Snapshot[Catalogue]  # the product list, re-read at most once a second
     # Wrong query passwords per order number: 10 per 15 minutes.
     password_throttle: AttemptThrottle = field(
         default_factory=lambda: AttemptThrottle(limit=10, window=timedelta(minutes=15))

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from kameng.catalog.service import list_products
 from kameng.db.connection import transaction
 from kameng.kit.money import format_yuan
 from kameng.lookup.service import lookup
@@ -33,24 +32,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/products", response_model=list[ProductOut])
-async def products(request: Request) -> list[ProductOut]:
-    rt = runtime(request)
-    async with transaction(rt.pool) as conn:
-        listings = await list_products(conn)
-    return [
-        ProductOut(
-            sku=x.product.sku,
-            name=x.product.name,
-            kind=x.product.kind,
-            price=format_yuan(x.product.price_cents),
-            price_cents=x.product.price_cents,
-            max_quantity=x.product.max_quantity,
-            in_stock=x.in_stock,
-            stock_capped=x.stock_capped,
-            description=x.product.description,
-        )
-        for x in listings
-    ]
+async def products(request: Request) -> Response:
+    """Products on sale; ``in_stock`` may be up to a second old (ordering never
+    oversells: keys are allocated when the payment arrives)."""
+    catalogue = await runtime(request).catalogue.get()
+    # Built and validated as list[ProductOut] once per read (web.catalogue).
+    return Response(catalogue.products_json, media_type="application/json")
 
 
 @router.post("/orders", status_code=201, response_model=CreatedOrderOut, responses=ERRORS)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from kameng.catalog.service import list_products
 from kameng.db.connection import transaction
 from kameng.kit.errors import DomainError
 from kameng.orders.schemas import CreateOrderIn, order_out
@@ -23,8 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 async def _index(request: Request, *, error: str | None = None, status: int = 200) -> Response:
     rt = runtime(request)
-    async with transaction(rt.pool) as conn:
-        listings = await list_products(conn)
+    listings = (await rt.catalogue.get()).listings
     return templates.TemplateResponse(
         request,
         "index.html",

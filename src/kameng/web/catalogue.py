@@ -1,0 +1,56 @@
+"""The product list as every request of one web process sees it: read from the
+database at most once per ``catalog_cache_seconds`` (1 s by default), the JSON
+body of ``GET /api/shop/products`` built once per read.
+
+Why: the list is the most requested page and its stock figure is a capped
+count of unsold keys; counting per request held the list at ~850/s. Stock shown
+may therefore be up to ``catalog_cache_seconds`` (plus one read) old in each
+process. Ordering is unaffected: allocation in the paid transaction is the only
+authority on stock, so a stale figure never oversells (an order beyond the
+stock waits in ``awaiting_stock``, visibly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+from pydantic import TypeAdapter
+
+from kameng.catalog.service import Listing, list_products
+from kameng.db.connection import Conn, transaction
+from kameng.kit.money import format_yuan
+from kameng.kit.snapshot import Snapshot
+from kameng.orders.schemas import ProductOut
+
+_PRODUCTS_JSON = TypeAdapter(list[ProductOut])
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    listings: list[Listing]
+    products_json: bytes  # the API's body, a list[ProductOut]
+
+
+def product_out(x: Listing) -> ProductOut:
+    return ProductOut(
+        sku=x.product.sku,
+        name=x.product.name,
+        kind=x.product.kind,
+        price=format_yuan(x.product.price_cents),
+        price_cents=x.product.price_cents,
+        max_quantity=x.product.max_quantity,
+        in_stock=x.in_stock,
+        stock_capped=x.stock_capped,
+        description=x.product.description,
+    )
+
+
+def catalogue_snapshot(pool: AsyncConnectionPool[Conn], *, ttl: float) -> Snapshot[Catalogue]:
+    async def load() -> Catalogue:
+        async with transaction(pool) as conn:
+            listings = await list_products(conn)
+        body = _PRODUCTS_JSON.dump_json([product_out(x) for x in listings])
+        return Catalogue(listings=listings, products_json=body)
+
+    return Snapshot(load, ttl=ttl)
