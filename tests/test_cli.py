@@ -117,3 +117,9 @@ def test_import_cards_passes_the_exit_code_through(fresh_settings: None, tmp_pat
         app, ["import-cards", "--product", "X", str(tmp_path / "missing.txt")]
     )
     assert result.exit_code == 2, result.output  # unreadable file
+
+
+def test_web_processes_share_the_connection_budget() -> None:
+    from kameng.cli import pool_share
+
+    assert [pool_share(20, n) for n in (1, 2, 3, 16)] == [20, 10, 6, 2]

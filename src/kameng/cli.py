@@ -249,8 +249,16 @@ def _redact(url: str) -> str:
 def web(
     host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Web processes (default: one per core)."),
+    ] = None,
 ) -> None:
-    """Serve the shop (web pages and the buyer API) with uvicorn."""
+    """Serve the shop (web pages and the buyer API) with uvicorn, in --workers processes.
+
+    KAMENG_DB_POOL_SIZE is the connection budget of all of them together: each
+    process opens its share (at least 2).
+    """
     import uvicorn
 
     from kameng.web.app import create_app
@@ -258,17 +266,45 @@ def web(
     _configure_logging()
     settings = get_settings()
     url, _server = database(settings)
-    shop_settings = settings.model_copy(update={"database_url": url})
-    uvicorn.run(
-        lambda: create_app(shop_settings),
-        factory=True,
-        host=host,
-        port=port,
+    processes = workers or os.cpu_count() or 1
+    share = pool_share(settings.db_pool_size, processes)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
         # Don't wait forever on keep-alive connections of buyers' pages.
-        timeout_graceful_shutdown=5,
-        log_config=None,  # our pipeline (kameng.kit.logs), already configured
-        access_log=False,  # one "request" event per request replaces it
-    )
+        "timeout_graceful_shutdown": 5,
+        "log_config": None,  # our pipeline (kameng.kit.logs), already configured
+        "access_log": False,  # one "request" event per request replaces it
+    }
+    if processes == 1:
+        shop_settings = settings.model_copy(update={"database_url": url, "db_pool_size": share})
+        uvicorn.run(lambda: create_app(shop_settings), factory=True, **options)
+        return
+    # Each worker process builds the app from the environment (production_app).
+    os.environ["DATABASE_URL"] = url
+    os.environ["KAMENG_DB_POOL_SIZE"] = str(share)  # per process, from here on
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(
+            _fresh_dir(settings.data_dir / "metrics" / f"web-{port}")
+        )
+    _echo(f"{processes} web processes, {share} database connections each")
+    uvicorn.run("kameng.web.app:production_app", factory=True, workers=processes, **options)
+
+
+def pool_share(budget: int, processes: int) -> int:
+    """Connections per web process so that all of them stay within ``budget``
+    (never below 2: one request may wait while another holds a connection)."""
+    return max(2, budget // processes)
+
+
+def _fresh_dir(path: Path) -> Path:
+    """An empty directory (prometheus-client's multiprocess files of an earlier
+    run would add dead processes' counts to the sums)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 @app.command()
