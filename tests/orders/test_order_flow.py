@@ -114,13 +114,13 @@ class TestPayAndDeliver:
         stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
         with_password = (
             await stranger.get(
-                f"/api/shop/orders/{order['order_no']}", params={"password": "secret1"}
+                f"/api/shop/orders/{order['order_no']}", headers={"X-Query-Password": "secret1"}
             )
         ).json()
         assert [(g["number"], g["password"]) for g in with_password["goods"]] == keys[:2]
         with_token = (
             await stranger.get(
-                f"/api/shop/orders/{order['order_no']}", params={"token": order["token"]}
+                f"/api/shop/orders/{order['order_no']}", headers={"X-Order-Token": order["token"]}
             )
         ).json()
         assert len(with_token["goods"]) == 2
@@ -134,12 +134,13 @@ class TestPayAndDeliver:
         order = await place_order(client, query_password="secret1")
         stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
         response = await stranger.get(
-            f"/api/shop/orders/{order['order_no']}", params={"password": "guess"}
+            f"/api/shop/orders/{order['order_no']}", headers={"X-Query-Password": "guess"}
         )
         assert response.status_code == 403
         assert response.json()["error"] == "wrong_password"
         forged = await stranger.get(
-            f"/api/shop/orders/{order['order_no']}", params={"token": "AAAAAAAAAAAAAAAAAAAAAAAA"}
+            f"/api/shop/orders/{order['order_no']}",
+            headers={"X-Order-Token": "AAAAAAAAAAAAAAAAAAAAAAAA"},
         )
         assert forged.json()["goods"] is None
 
@@ -234,8 +235,8 @@ async def test_password_guessing_is_throttled(
     stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
     url = f"/api/shop/orders/{order['order_no']}"
     for _ in range(10):
-        assert (await stranger.get(url, params={"password": "guess"})).status_code == 403
-    blocked = await stranger.get(url, params={"password": "right-one"})
+        assert (await stranger.get(url, headers={"X-Query-Password": "guess"})).status_code == 403
+    blocked = await stranger.get(url, headers={"X-Query-Password": "right-one"})
     assert blocked.status_code == 429
     assert blocked.json()["message"] == (
         "查询密码错误次数过多，请 15 分钟后再试，或在下单的浏览器中查看"
@@ -243,4 +244,7 @@ async def test_password_guessing_is_throttled(
     # The owner's browser is never locked out, and the lock ends by itself.
     assert len((await client.get(url)).json()["goods"]) == 1
     clock.advance(minutes=15)
-    assert len((await stranger.get(url, params={"password": "right-one"})).json()["goods"]) == 1
+    assert (
+        len((await stranger.get(url, headers={"X-Query-Password": "right-one"})).json()["goods"])
+        == 1
+    )

@@ -7,6 +7,7 @@ from kameng.models.notify_nonce import NotifyNonce
 from kameng.models.order import Order, OrderEvent
 from kameng.models.payment import Payment, PaymentNotify
 from kameng.models.product import Product
+from kameng.models.rate_limit import RateLimit
 
 __all__ = [
     "Base",
@@ -17,4 +18,5 @@ __all__ = [
     "Payment",
     "PaymentNotify",
     "Product",
+    "RateLimit",
 ]

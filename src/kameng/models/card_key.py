@@ -48,6 +48,12 @@ class CardKey(IdMixin, Base):
             "pool_seq",
             postgresql_where=text(f"status = '{_AVAILABLE}'"),
         ),
+        # The lookup box recognises a sold card key typed in by mistake.
+        Index(
+            "ix_card_keys_sold_fingerprint",
+            "fingerprint",
+            postgresql_where=text("order_id IS NOT NULL"),
+        ),
     )
 
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))

@@ -54,6 +54,13 @@ class Order(IdMixin, Base):
             "paid_at",
             postgresql_where=text(_AWAITING_STOCK),
         ),
+        # Lookup by contact + query password, newest first.
+        Index(
+            "ix_orders_contact",
+            text("lower(contact)"),
+            text("created_at DESC"),
+            postgresql_where=text("contact IS NOT NULL"),
+        ),
     )
 
     order_no: Mapped[str] = mapped_column(String(16), unique=True)

@@ -163,6 +163,19 @@ async def find_by_trade_no(conn: Conn, trade_no: str) -> OrderRow | None:
     )
 
 
+async def find_by_trade_no_any(conn: Conn, trade_nos: list[str]) -> OrderRow | None:
+    """The order paid by one of these trade numbers (index on payments.trade_no)."""
+    if not trade_nos:
+        return None
+    row = await fetch_one(
+        conn,
+        _SELECT_ORDER + " JOIN payments pay ON pay.order_id = o.id "
+        "WHERE pay.trade_no = ANY(%(t)s) LIMIT 1",
+        {"t": trade_nos},
+    )
+    return OrderRow(*row) if row else None
+
+
 async def lock_expired_unpaid(conn: Conn, *, now: datetime, limit: int) -> list[int]:
     rows = await fetch_all(
         conn,
@@ -231,3 +244,19 @@ async def count_by_status(conn: Conn) -> dict[str, int]:
     """Orders per status (for /metrics; one aggregate, no row locks)."""
     rows = await fetch_all(conn, "SELECT status, count(*) FROM orders GROUP BY status")
     return {str(status): int(n) for status, n in rows}
+
+
+async def get_by_id(conn: Conn, order_id: int) -> OrderRow | None:
+    row = await fetch_one(conn, _SELECT_ORDER + " WHERE o.id = %(id)s", {"id": order_id})
+    return OrderRow(*row) if row else None
+
+
+async def orders_of_contact(conn: Conn, contact: str, *, limit: int, offset: int) -> list[OrderRow]:
+    """Orders placed with this contact, newest first (index ix_orders_contact)."""
+    rows = await fetch_all(
+        conn,
+        _SELECT_ORDER + " WHERE lower(o.contact) = lower(%(c)s) AND o.contact IS NOT NULL "
+        "ORDER BY lower(o.contact), o.created_at DESC LIMIT %(limit)s OFFSET %(offset)s",
+        {"c": contact.strip(), "limit": limit, "offset": offset},
+    )
+    return [OrderRow(*row) for row in rows]

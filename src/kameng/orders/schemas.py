@@ -97,11 +97,50 @@ class ProductOut(BaseModel):
 
 
 class LookupOut(BaseModel):
-    kind: Literal["order", "trade_no", "suggestions", "not_found", "invalid"]
+    kind: Literal[
+        "order", "trade_no", "suggestions", "card_key", "tracking_no", "not_found", "invalid"
+    ]
     normalized: str
     message: str
-    order: OrderSummary | None = None
-    suggestions: list[OrderSummary] = []
+    order: OrderSummary | None = Field(
+        default=None,
+        description="the order, when the identifier proves it (order number; trade number "
+        "with the query password, the contact or the ordering browser)",
+    )
+    masked_order_no: str | None = Field(
+        default=None, description="trade number alone: the order number, masked"
+    )
+    status: str | None = Field(default=None, description="trade number alone: the order state")
+    status_label: str | None = None
+    suggestions: list[str] = Field(
+        default=[], description="candidate order numbers for a mistyped one (numbers only)"
+    )
+    courier: str | None = Field(default=None, description="tracking_no: the courier it fits")
+    card_order_no: str | None = Field(
+        default=None, description="card_key: the order holding it (its owner only)"
+    )
+
+
+class LookupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: Text = Field(min_length=1, max_length=500, description="whatever the buyer holds")
+    password: Text | None = Field(default=None, max_length=64, description="query password")
+    contact: Text | None = Field(default=None, max_length=120, description="e-mail or phone")
+
+
+class ContactLookupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact: Text = Field(min_length=3, max_length=120, description="e-mail or phone")
+    password: Text = Field(min_length=1, max_length=64, description="query password")
+    page: int = Field(default=1, ge=1, le=100)
+
+
+class ContactOrdersOut(BaseModel):
+    orders: list[OrderSummary]
+    page: int
+    more: bool = Field(description="a next page exists")
 
 
 def summary(order: OrderRow, t: Translator) -> OrderSummary:

@@ -29,6 +29,7 @@ from kameng.web.observability import ObservabilityMiddleware
 from kameng.web.observability import router as metrics_router
 from kameng.web.query.pages import router as query_pages
 from kameng.web.runtime import Runtime
+from kameng.web.security import SecurityHeaders
 from kameng.web.storefront.pages import router as storefront_pages
 from kameng.web.storefront.pay_start import router as pay_start
 from kameng.web.templating import templates
@@ -84,6 +85,7 @@ def create_app(
     app.add_middleware(LanguageCookie)
     app.add_middleware(ObservabilityMiddleware)  # added last: the outermost, sees everything
     app.include_router(metrics_router)
+    app.add_middleware(SecurityHeaders)
     app.include_router(shop_api)
     app.include_router(notify_router)
     app.include_router(storefront_pages)

@@ -68,14 +68,19 @@ async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
     return order
 
 
+def served_over_https(request: Request, rt: Runtime) -> bool:
+    return request.url.scheme == "https" or rt.settings.public_url.startswith("https://")
+
+
 def remember(response: Response, request: Request, order_no: str, token: str) -> None:
-    """Give this browser the order's token in a cookie."""
+    """Give this browser the order's token in a cookie (Secure over https)."""
     response.set_cookie(
         COOKIE,
         remember_cookie(request, order_no, token),
         max_age=180 * 86400,
         httponly=True,
         samesite="lax",
+        secure=served_over_https(request, request.app.state.runtime),
     )
 
 

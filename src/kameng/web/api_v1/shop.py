@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from kameng.db.connection import transaction
 from kameng.kit.money import format_yuan
-from kameng.lookup.service import lookup
-from kameng.lookup.texts import message
+from kameng.lookup.service import lookup, orders_of_contact
 from kameng.orders.schemas import (
+    ContactLookupIn,
+    ContactOrdersOut,
     CreatedOrderOut,
     CreateOrderIn,
+    LookupIn,
     LookupOut,
     OrderOut,
     ProductOut,
@@ -22,6 +24,7 @@ from kameng.orders.schemas import (
 )
 from kameng.web import shared
 from kameng.web.deps import runtime, token_for, translator_for
+from kameng.web.query.views import check_password, lookup_out, proof
 
 router = APIRouter(prefix="/api/shop", tags=["shop"])
 
@@ -77,31 +80,52 @@ async def create_order(body: CreateOrderIn, request: Request) -> Response:
 async def get_order(
     order_no: str,
     request: Request,
-    password: Annotated[str | None, Query(max_length=64)] = None,
-    token: Annotated[str | None, Query(max_length=64)] = None,
+    x_query_password: Annotated[str | None, Header(max_length=64)] = None,
+    x_order_token: Annotated[str | None, Header(max_length=64)] = None,
 ) -> OrderOut:
     """Status and timeline for anyone with the number; the goods only with the query
-    password or the token (query ``token``, header ``X-Order-Token`` or the cookie)."""
+    password (header ``X-Query-Password``) or the ordering browser's token (header
+    ``X-Order-Token`` or the cookie). Never in the URL: URLs end up in access logs."""
     rt = runtime(request)
     async with transaction(rt.pool) as conn:
-        detail = await shared.detail(conn, rt, request, order_no, password=password, token=token)
+        detail = await shared.detail(
+            conn, rt, request, order_no, password=x_query_password, token=x_order_token
+        )
     return order_out(detail, translator_for(request), rt.settings.display_timezone)
 
 
 @router.get("/lookup", response_model=LookupOut)
 async def lookup_order(
-    request: Request, q: Annotated[str, Query(max_length=128)] = ""
+    request: Request, q: Annotated[str, Query(max_length=500)] = ""
 ) -> LookupOut:
-    """Find an order by its number (spaces, dashes, full-width digits and typos
-    tolerated) or by the payment platform's trade number."""
+    """Find an order with whatever the buyer holds: its number (spaces, dashes,
+    full-width digits, letters for digits, typos and a pasted label tolerated), the
+    payment platform's trade number (state and masked number only, unless this
+    browser placed the order), a card key received by mistake, a courier number."""
+    rt = runtime(request)
+    async with transaction(rt.pool) as conn:
+        result = await lookup(conn, q, proof(request, rt), fingerprint=rt.cipher.fingerprint)
+    return lookup_out(result, translator_for(request))
+
+
+@router.post("/lookup", response_model=LookupOut, responses=ERRORS)
+async def lookup_with_proof(body: LookupIn, request: Request) -> LookupOut:
+    """As ``GET /lookup``, with the query password or the contact: a trade number
+    then opens its order in full."""
+    rt = runtime(request)
+    given = proof(request, rt, password=body.password, contact=body.contact)
+    async with transaction(rt.pool) as conn:
+        result = await lookup(conn, body.q, given, fingerprint=rt.cipher.fingerprint)
+    return lookup_out(result, translator_for(request))
+
+
+@router.post("/lookup/contact", response_model=ContactOrdersOut, responses=ERRORS)
+async def lookup_by_contact(body: ContactLookupIn, request: Request) -> ContactOrdersOut:
+    """The contact's orders that this query password opens, newest first, ten a page."""
     rt = runtime(request)
     t = translator_for(request)
     async with transaction(rt.pool) as conn:
-        result = await lookup(conn, q)
-    return LookupOut(
-        kind=result.kind.value,
-        normalized=result.normalized,
-        message=message(result, t),
-        order=summary(result.order, t) if result.order else None,
-        suggestions=[summary(o, t) for o in result.suggestions],
-    )
+        found, more = await orders_of_contact(
+            conn, body.contact, body.password, check_password, page=body.page
+        )
+    return ContactOrdersOut(orders=[summary(o, t) for o in found], page=body.page, more=more)

@@ -1,40 +1,113 @@
-"""查询订单: one box that accepts whatever number the buyer has."""
+"""查询订单: one box that accepts whatever the buyer holds.
+
+GET /query?q= for what proves nothing more than itself (order number, trade
+number alone, a card key, a courier number); POST /query adds the query
+password or the contact for a trade number; /query/contact lists a contact's
+orders; /my-orders lists the orders placed in this browser.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kameng.db.connection import transaction
-from kameng.lookup.service import LookupKind, lookup
-from kameng.lookup.texts import message
+from kameng.lookup.service import LookupKind, LookupResult, lookup, orders_of_contact
+from kameng.orders import repository as orders_repo
 from kameng.orders.schemas import summary
 from kameng.web.deps import remembered_orders, runtime, translator_for
+from kameng.web.query.views import check_password, lookup_out, proof
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/query")
-async def query_page(request: Request, q: Annotated[str, Query(max_length=128)] = "") -> Response:
+def _opens(result: LookupResult) -> str | None:
+    """The order page to go straight to, when the identifier proves the order."""
+    if result.kind in (LookupKind.ORDER, LookupKind.TRADE_NO) and result.order is not None:
+        return f"/o/{result.order.order_no}"
+    return None
+
+
+async def _answer(
+    request: Request, q: str, *, password: str = "", contact: str = "", status: int = 200
+) -> Response:
     rt = runtime(request)
     t = translator_for(request)
     result = None
     if q.strip():
+        given = proof(request, rt, password=password, contact=contact)
         async with transaction(rt.pool) as conn:
-            result = await lookup(conn, q)
-        if result.kind in (LookupKind.ORDER, LookupKind.TRADE_NO) and result.order:
-            return RedirectResponse(f"/o/{result.order.order_no}", status_code=303)
+            result = await lookup(conn, q, given, fingerprint=rt.cipher.fingerprint)
+        target = _opens(result)
+        if target is not None:
+            return RedirectResponse(target, status_code=303)
     return templates.TemplateResponse(
         request,
         "query.html",
         {
             "q": q,
-            "result": result,
-            "message": message(result, t) if result else None,
-            "suggestions": [summary(o, t) for o in result.suggestions] if result else [],
+            "result": lookup_out(result, t) if result else None,
             "mine": list(remembered_orders(request)),
         },
+        status_code=status,
     )
+
+
+@router.get("/query")
+async def query_page(request: Request, q: Annotated[str, Query(max_length=500)] = "") -> Response:
+    return await _answer(request, q)
+
+
+@router.post("/query")
+async def query_with_proof(
+    request: Request,
+    q: Annotated[str, Form(max_length=500)] = "",
+    password: Annotated[str, Form(max_length=64)] = "",
+    contact: Annotated[str, Form(max_length=120)] = "",
+) -> Response:
+    return await _answer(request, q, password=password, contact=contact)
+
+
+@router.get("/query/contact")
+async def contact_form(request: Request) -> Response:
+    return templates.TemplateResponse(request, "query_contact.html", {"orders": None})
+
+
+@router.post("/query/contact")
+async def contact_orders(
+    request: Request,
+    contact: Annotated[str, Form(max_length=120)] = "",
+    password: Annotated[str, Form(max_length=64)] = "",
+    page: Annotated[int, Form(ge=1, le=100)] = 1,
+) -> Response:
+    rt = runtime(request)
+    t = translator_for(request)
+    found: list[object] = []
+    more = False
+    if contact.strip() and password:
+        async with transaction(rt.pool) as conn:
+            rows, more = await orders_of_contact(conn, contact, password, check_password, page=page)
+        found = [summary(o, t) for o in rows]
+    return templates.TemplateResponse(
+        request,
+        "query_contact.html",
+        {"orders": found, "contact": contact, "page": page, "more": more},
+    )
+
+
+@router.get("/my-orders")
+async def my_orders(request: Request) -> Response:
+    """Orders placed in this browser (the signed tokens in its cookie)."""
+    rt = runtime(request)
+    t = translator_for(request)
+    numbers = list(remembered_orders(request))
+    found = []
+    async with transaction(rt.pool) as conn:
+        for number in numbers:
+            order = await orders_repo.get_by_number(conn, number)
+            if order is not None and proof(request, rt).owns(number):
+                found.append(summary(order, t))
+    return templates.TemplateResponse(request, "my_orders.html", {"orders": found})
