@@ -167,13 +167,13 @@ async def find_by_trade_no_any(conn: Conn, trade_nos: list[str]) -> OrderRow | N
     """The order paid by one of these trade numbers (index on payments.trade_no)."""
     if not trade_nos:
         return None
-    row = await fetch_one(
+    return await fetch_one_as(
         conn,
+        OrderRow,
         _SELECT_ORDER + " JOIN payments pay ON pay.order_id = o.id "
         "WHERE pay.trade_no = ANY(%(t)s) LIMIT 1",
         {"t": trade_nos},
     )
-    return OrderRow(*row) if row else None
 
 
 async def lock_expired_unpaid(conn: Conn, *, now: datetime, limit: int) -> list[int]:
@@ -247,16 +247,17 @@ async def count_by_status(conn: Conn) -> dict[str, int]:
 
 
 async def get_by_id(conn: Conn, order_id: int) -> OrderRow | None:
-    row = await fetch_one(conn, _SELECT_ORDER + " WHERE o.id = %(id)s", {"id": order_id})
-    return OrderRow(*row) if row else None
+    return await fetch_one_as(
+        conn, OrderRow, _SELECT_ORDER + " WHERE o.id = %(id)s", {"id": order_id}
+    )
 
 
 async def orders_of_contact(conn: Conn, contact: str, *, limit: int, offset: int) -> list[OrderRow]:
     """Orders placed with this contact, newest first (index ix_orders_contact)."""
-    rows = await fetch_all(
+    return await fetch_all_as(
         conn,
+        OrderRow,
         _SELECT_ORDER + " WHERE lower(o.contact) = lower(%(c)s) AND o.contact IS NOT NULL "
         "ORDER BY lower(o.contact), o.created_at DESC LIMIT %(limit)s OFFSET %(offset)s",
         {"c": contact.strip(), "limit": limit, "offset": offset},
     )
-    return [OrderRow(*row) for row in rows]
