@@ -89,9 +89,9 @@ def test_browser_remembers_the_order_number(phone: Page, stocked: list[tuple[str
     order_no = buy(phone)
 
     phone.goto("/query")
-    mine = phone.locator(".card").filter(
-        has=phone.get_by_role("heading", name="本浏览器下过的订单")
-    )
+    phone.get_by_role("link", name=re.compile("本浏览器下过的订单")).click()
+    mine = phone.locator("#my-orders")
+    expect(mine.get_by_role("heading")).to_have_text("本浏览器下过的订单")
     expect(mine.get_by_role("link", name=order_no)).to_have_attribute("href", f"/o/{order_no}")
     stored = phone.evaluate("localStorage.getItem('kameng_orders')")
     assert stored is not None and order_no in json.loads(stored)
