@@ -35,6 +35,8 @@ def test_api_answers_every_input_without_5xx(api_product: None, live_shop: str) 
         "POST /api/shop/orders",
         "GET /api/shop/orders/{order_no}",
         "GET /api/shop/lookup",
+        "POST /api/shop/lookup",
+        "POST /api/shop/lookup/contact",
     }
     for operation in operations:
 

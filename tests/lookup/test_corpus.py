@@ -157,7 +157,7 @@ async def test_corpus_rates(numbers: list[str], pool: object) -> None:
     async with transaction(pool) as conn:  # type: ignore[arg-type]
         for case in cases:
             result = await lookup(conn, case.text)
-            out = lookup_out(result, "zh", t)
+            out = lookup_out(result, t)
             hit = out.order.order_no if out.order else None
             if hit is not None and hit != case.target:
                 wrong += 1

@@ -28,7 +28,7 @@ class TestLanguageSticks:
 
         second = await client.get("/query")  # no ?lang= any more
         assert '<html lang="en">' in second.text
-        assert "Order number or Alipay/WeChat trade number" in second.text
+        assert "Order number, Alipay/WeChat trade number, or paste the receipt text" in second.text
         assert "查询" not in second.text
         assert "set-cookie" not in second.headers
 

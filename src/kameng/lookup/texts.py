@@ -35,8 +35,8 @@ TRACKING = N_(
     "site, or enter the 16-digit order number shown after ordering"
 )
 NO_TRACKING = N_(
-    "Order found. Your goods are the card number and password shown on the order page; "
-    "there is no courier tracking number"
+    "Order found. Its goods are the card number and password on the order page: card-key "
+    "orders have no courier tracking number"
 )
 
 # Why nothing was found (LookupResult.hint).
