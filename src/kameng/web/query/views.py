@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import Request
 
 from kameng.kit.i18n import Translator
-from kameng.kit.passwords import verify_password
+from kameng.kit.tokens import check_order_token
 from kameng.lookup.service import LookupResult, Proof
 from kameng.lookup.texts import message
 from kameng.orders.schemas import LookupOut, summary
+from kameng.orders.service import password_matches
 from kameng.orders.texts import status_label
-from kameng.web.deps import browser_owns
+from kameng.web.deps import owner_token
 from kameng.web.runtime import Runtime
 
 
 async def check_password(stored: str | None, password: str) -> bool:
-    """Query-password check off the event loop (argon2 costs tens of ms)."""
-    return await asyncio.to_thread(verify_password, stored, password)
+    """The orders domain's one query-password check."""
+    return await password_matches(stored, password)
+
+
+def browser_owns(request: Request, rt: Runtime, order_no: str) -> bool:
+    """This request carries the signed token of the browser that placed the order."""
+    return check_order_token(rt.token_secret, order_no, owner_token(request, order_no))
 
 
 def proof(
