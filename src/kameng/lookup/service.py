@@ -25,6 +25,7 @@ from kameng.kit import order_numbers
 from kameng.lookup import formats
 from kameng.lookup import repository as lookup_repo
 from kameng.lookup.extract import extract
+from kameng.models.vocabulary import OrderStatus
 from kameng.orders import repository
 from kameng.orders.repository import OrderRow
 
@@ -72,7 +73,7 @@ class LookupResult:
     # Shown in full only when the identifier proves it (see module doc).
     order: OrderRow | None = None
     masked_order_no: str | None = None
-    status: str | None = None
+    status: OrderStatus | None = None
     suggestions: list[str] = field(default_factory=list)
     hint: Hint = Hint.NONE
     courier: str | None = None
