@@ -30,8 +30,8 @@ from kameng.config import Settings
 from kameng.db.connection import Conn
 from kameng.db.engine import libpq_url
 from kameng.kit import clock
-from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.money import format_yuan
+from kameng.kit.passwords import QueryPasswords
 from kameng.models.vocabulary import ProductKind
 from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
@@ -103,7 +103,7 @@ async def import_keys(
                 conn,
                 product_sku=sku,
                 lines=[f"{number} {password}\n" for number, password in keys],
-                cipher=CardKeyCipher(settings.aes_key()),
+                cipher=settings.card_key_cipher(),
             )
         assert report.imported == len(keys), report
     return keys
@@ -138,8 +138,11 @@ async def make_order(
     contact: str | None = None,
     gateway: str = "epay",
     ttl: timedelta = timedelta(minutes=15),
+    settings: Settings | None = None,
 ) -> OrderRow:
-    """An unpaid order, created by the order service as the buy button does."""
+    """An unpaid order, created by the order service as the buy button does
+    (its query password hashed under ``settings``' secret when given)."""
+    passwords = settings.query_passwords() if settings else QueryPasswords(b"t" * 32)
     async with transaction(target) as conn:
         return await orders.create_order(
             conn,
@@ -147,6 +150,7 @@ async def make_order(
             quantity=quantity,
             contact=contact,
             query_password=query_password,
+            passwords=passwords,
             gateway=gateway,
             known_gateways=[gateway],
             ttl=ttl,
@@ -187,7 +191,7 @@ async def make_paid_order(
     **order: Any,
 ) -> OrderRow:
     """An order paid through the notify service; returns it as it is now."""
-    created = await make_order(target, sku, quantity, **order)
+    created = await make_order(target, sku, quantity, settings=settings, **order)
     outcome = await pay(target, settings, created, trade_no=trade_no)
     assert outcome.verdict == "accepted", outcome
     async with transaction(target) as conn:

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from kameng.cli import app
 from kameng.config import Settings, get_settings
 from kameng.demo import DEMO_PRODUCTS, load_demo
-from kameng.kit.crypto import CardKeyCipher
 from tests.factories import count, create_product
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -27,6 +26,7 @@ Sessions = async_sessionmaker[AsyncSession]
 def fresh_settings(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
     """CLI commands read get_settings() (cached): point it at the test database."""
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("KAMENG_SECRET_KEY", "cli-test-secret-" + "s" * 32)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -54,23 +54,23 @@ async def test_demo_keys_are_sealed_with_the_shop_key(
     db: Sessions, database_url: str, settings: Settings
 ) -> None:
     await load_demo(database_url, settings)
-    cipher = CardKeyCipher(settings.aes_key())
+    cipher = settings.card_key_cipher()
     async with db() as s:
         rows = (
             await s.execute(
                 text(
-                    "SELECT k.fingerprint, k.secret FROM card_keys k "
+                    "SELECT k.fingerprint, k.secret, k.product_id FROM card_keys k "
                     "JOIN products p ON p.id = k.product_id "
                     "WHERE p.sku = 'DEMO-CARD-10' ORDER BY k.pool_seq"
                 )
             )
         ).all()
-    opened = [cipher.open(bytes(secret)) for _, secret in rows]
+    opened = [cipher.open(secret, product_id=p, fingerprint=fp) for fp, secret, p in rows]
     assert [number for number, _ in opened][:2] == ["DEMO10-0001", "DEMO10-0002"]
     assert opened[-1][0] == "DEMO10-0100"
     assert all(
         bytes(fp) == cipher.fingerprint(number)
-        for (fp, _), (number, _) in zip(rows, opened, strict=True)
+        for (fp, _, _), (number, _) in zip(rows, opened, strict=True)
     )
     # Random passwords, not a guessable pattern.
     assert len({password for _, password in opened}) == 100

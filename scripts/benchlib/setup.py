@@ -26,7 +26,6 @@ from kameng.config import PROJECT_ROOT, Settings
 from kameng.db.embedded import resolve_database_url
 from kameng.db.engine import libpq_url
 from kameng.db.migrate import upgrade
-from kameng.kit.crypto import CardKeyCipher
 
 SKU = "BENCH-10"
 PRICE_CENTS = 1000
@@ -106,7 +105,7 @@ async def seed(shop: Shop, keys: int) -> None:
         )
         await conn.commit()
         lines = (f"BK-{i:08d} PW{i:08d}" for i in range(keys))
-        cipher = CardKeyCipher(shop.settings().aes_key())
+        cipher = shop.settings().card_key_cipher()
         await import_card_keys(conn, product_sku=SKU, lines=lines, cipher=cipher)
     settle(shop.url)
     log(f"seeded {keys} sealed card keys in {time.perf_counter() - started:.1f}s")

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from kameng.config import Settings, get_settings
+from kameng.config import Settings, get_settings, load_settings
 from kameng.db.embedded import resolve_database_url
 
 if TYPE_CHECKING:
@@ -59,13 +59,14 @@ def run(
     """Start the whole demo: database, shop, worker and 易支付 sandbox.
 
     PostgreSQL is embedded (data in var/pg) unless DATABASE_URL is set. Migrations
-    are applied and demo data is loaded into a shop without products. Ctrl-C stops
-    all of it.
+    are applied and demo data is loaded into a shop without products. Runs in demo
+    mode: a random secret and sandbox merchant key are generated on first start
+    and kept in var/demo-secrets.json. Ctrl-C stops all of it.
     """
     from kameng.supervisor import interrupt_on_termination, port_free, release_embedded
 
     interrupt_on_termination()
-    settings = get_settings()
+    settings = load_settings(demo=True)
     ports = (port, sandbox_port, wechatpay_port, alipay_port, epay_v2_port)
     busy = [p for p in ports if not port_free(host, p)]
     if busy:
@@ -119,6 +120,8 @@ def _run_with_database(
         "DATABASE_URL": url,
         "KAMENG_PUBLIC_URL": shop,
         "KAMENG_EPAY_URL": sandbox,
+        # Children read the same demo secrets (var/demo-secrets.json) as we do.
+        "KAMENG_DEMO": "1",
         "PYTHONUNBUFFERED": "1",
     }
     wechatpay = f"http://{local}:{wechatpay_port}"
@@ -191,6 +194,8 @@ def _stop_children(supervisor: Supervisor) -> None:
 def _banner(
     settings: Settings, shop: str, sandbox: str, url: str, wechatpay: str, issue9: tuple[str, str]
 ) -> None:
+    from kameng.demo_secrets import demo_secrets_path
+
     data = (
         f"{settings.data_dir / 'pg'} (embedded PostgreSQL, kept between runs; "
         "delete it to start over)"
@@ -209,6 +214,7 @@ def _banner(
         f"  商户号 Merchant pid  {settings.epay_pid}",
         f"  商户密钥 Key         {settings.epay_key}",
         f"  微信支付沙箱 WeChat  {wechatpay}/  (keys: {_wechatpay_dir(settings)})",
+        f"  密钥文件 Secrets     {demo_secrets_path(settings.data_dir)} (generated, mode 0600)",
         f"  数据 Data            {data}",
         "",
         typer.style("Ctrl-C to stop / 按 Ctrl-C 停止", bold=True),
@@ -264,7 +270,7 @@ def web(
     from kameng.web.app import create_app
 
     _configure_logging()
-    settings = get_settings()
+    settings = _safe_settings("web")
     url, _server = database(settings)
     processes = workers or os.cpu_count() or 1
     share = pool_share(settings.db_pool_size, processes)
@@ -307,11 +313,42 @@ def _fresh_dir(path: Path) -> Path:
     return path
 
 
+def _safe_settings(command: str, *, keys_only: bool = False) -> Settings:
+    """The settings, or exit 2 saying what to set (outside demo mode)."""
+    from kameng.config_check import key_problems, problems, refusal
+
+    settings = get_settings()
+    found = key_problems(settings) if keys_only else problems(settings)
+    if found:
+        typer.echo(refusal(found, command), err=True)
+        raise typer.Exit(2)
+    return settings
+
+
+@app.command()
+def check() -> None:
+    """List every configuration problem at once, starting nothing (exit 1 if any)."""
+    from kameng.config_check import problems
+
+    settings = get_settings()
+    found = problems(settings)
+    if settings.demo:
+        typer.echo("demo mode (KAMENG_DEMO=1): generated secrets and the sandbox are allowed")
+    for problem in found:
+        typer.echo(f"✗ {problem}")
+    if found:
+        typer.echo(
+            f"{len(found)} configuration problem(s); kameng web and kameng worker refuse to start"
+        )
+        raise typer.Exit(1)
+    typer.echo("configuration OK")
+
+
 @app.command()
 def worker() -> None:
     """Run the job worker (payments, fulfilment, expiry) on every queue."""
     _configure_logging()
-    settings = get_settings()
+    settings = _safe_settings("worker")
     url, _server = database(settings)
     asyncio.run(_work(url, settings))
 
@@ -339,12 +376,17 @@ def sandbox(
     host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
 ) -> None:
-    """Serve the 易支付 V1 sandbox gateway (merchant = KAMENG_EPAY_PID / KAMENG_EPAY_KEY)."""
+    """Serve the 易支付 V1 sandbox gateway (merchant = KAMENG_EPAY_PID / KAMENG_EPAY_KEY).
+
+    Always a demo: without KAMENG_EPAY_KEY the merchant key is the generated one
+    in var/demo-secrets.json, the same that `kameng run` gives the shop.
+    """
     import uvicorn
 
     from kameng.sandbox.epay import create_app
 
-    settings = get_settings()
+    settings = load_settings(demo=True)
+    assert settings.epay_pid and settings.epay_key  # demo mode fills both
     merchants = {settings.epay_pid: settings.epay_key}
     scale = settings.sandbox_time_scale
     uvicorn.run(
@@ -428,7 +470,7 @@ def demo_data() -> None:
     from kameng.db.migrate import upgrade
     from kameng.demo import load_demo
 
-    settings = get_settings()
+    settings = _safe_settings("demo-data", keys_only=True)
     url, _server = database(settings)
     upgrade(url)
     if asyncio.run(load_demo(url, settings)):
@@ -447,4 +489,22 @@ def import_cards(
     """Import card keys from a file into a product's stock (all or nothing)."""
     from kameng.cardkeys.cli import import_cards_command
 
-    raise typer.Exit(import_cards_command(product, file, get_settings().database_url))
+    settings = _safe_settings("import-cards", keys_only=True)
+    raise typer.Exit(import_cards_command(product, file, settings.database_url, settings=settings))
+
+
+@app.command("rekey-cards")
+def rekey_cards(
+    batch: Annotated[int, typer.Option(min=1, help="Card keys per transaction.")] = 1000,
+) -> None:
+    """Re-encrypt every card key under the current key (after a change of secret).
+
+    Keep the old secret in KAMENG_OLD_SECRET_KEYS (or the old key in
+    KAMENG_OLD_CARD_KEY_ENCRYPTION_KEYS) until this reports 0 remaining.
+    Batches commit one by one; run it again to resume.
+    """
+    from kameng.cardkeys.rekey_cli import rekey_cards_command
+
+    raise typer.Exit(
+        rekey_cards_command(_safe_settings("rekey-cards", keys_only=True), batch=batch)
+    )

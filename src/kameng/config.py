@@ -1,4 +1,11 @@
-"""Settings, read from the environment (``KAMENG_*`` and ``DATABASE_URL``)."""
+"""Settings, read from the environment (``KAMENG_*`` and ``DATABASE_URL``).
+
+No secret has a built-in value. In demo mode (``kameng run``, or
+``KAMENG_DEMO=1``) a random secret and a random sandbox merchant key are
+generated on first start and kept in ``var/demo-secrets.json`` (mode 0600);
+outside demo mode ``kameng web`` / ``kameng worker`` refuse to start until the
+configuration passes ``kameng.config_check`` (``kameng check`` lists it all).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,25 @@ import base64
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from kameng.kit.crypto import CardKeyCipher
+    from kameng.kit.passwords import QueryPasswords
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-# Development-only secret: `make run` works out of the box, but a deployment
-# must set KAMENG_SECRET_KEY (the README says so). Everything secret is derived
-# from it, so one value is all an operator has to keep.
-DEV_SECRET = "kameng-dev-secret-change-me"
+# Where the bundled 易支付 sandbox listens and which merchant it knows, in demo mode.
+SANDBOX_EPAY_URL = "http://127.0.0.1:8001/"
+SANDBOX_EPAY_PID = "1001"
+
+
+def split_list(values: str) -> list[str]:
+    """A list setting written as one variable: values separated by commas or blanks."""
+    return [v for v in values.replace(",", " ").split() if v]
 
 
 class Settings(BaseSettings):
@@ -23,10 +39,18 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     data_dir: Path = PROJECT_ROOT / "var"
-    secret_key: str = DEV_SECRET
-    # AES-GCM key for card keys at rest, base64 of 32 bytes. Derived from
-    # secret_key when not given, so rotating one is a deliberate act.
+    # Demo mode: secrets come from var/demo-secrets.json and the sandbox is allowed.
+    demo: bool = False
+    # Tokens, query-password hashes and (unless given below) the card-key
+    # encryption key derive from it. Required; at least 32 characters.
+    secret_key: str | None = None
+    # Secrets used before (comma-separated): card keys and query passwords made
+    # under them still open until `kameng rekey-cards` has moved the stock.
+    old_secret_keys: str = ""
+    # AES-GCM key for card keys at rest, base64 of 32 bytes (derived from
+    # secret_key when not given), and earlier ones (comma-separated base64).
     card_key_encryption_key: str | None = None
+    old_card_key_encryption_keys: str = ""
 
     public_url: str = "http://127.0.0.1:8000"
     unpaid_ttl_seconds: int = 15 * 60
@@ -37,10 +61,10 @@ class Settings(BaseSettings):
     # How old the product list (and its stock figures) may be in each web process.
     catalog_cache_seconds: float = 1.0
 
-    # 易支付 V1 gateway. The defaults point at the bundled sandbox.
-    epay_url: str = "http://127.0.0.1:8001/"
-    epay_pid: str = "1001"
-    epay_key: str = "kameng-sandbox-merchant-key"
+    # 易支付 V1 gateway: no defaults outside demo mode (kameng check says what is missing).
+    epay_url: str | None = None
+    epay_pid: str | None = None
+    epay_key: str | None = None
     epay_enabled: bool = True
 
     # WeChat Pay API v3 (微信支付), 微信支付公钥 mode. Off unless enabled and every
@@ -71,18 +95,70 @@ class Settings(BaseSettings):
 
     sandbox_time_scale: float = 1.0  # <1 speeds up the sandbox's notify retry schedule
 
+    def secret(self) -> str:
+        if not self.secret_key:
+            raise ValueError("KAMENG_SECRET_KEY is not set (see `kameng check`)")
+        return self.secret_key
+
+    def old_secrets(self) -> list[str]:
+        return split_list(self.old_secret_keys)
+
     def aes_key(self) -> bytes:
+        """The current card-key encryption key."""
         if self.card_key_encryption_key:
-            key = base64.b64decode(self.card_key_encryption_key)
-            if len(key) != 32:
-                raise ValueError("KAMENG_CARD_KEY_ENCRYPTION_KEY must be base64 of 32 bytes")
-            return key
+            return aes_key_from_base64(self.card_key_encryption_key)
         return self.derived_key("card-key-aes")
 
+    def old_aes_keys(self) -> list[bytes]:
+        """Card-key encryption keys that still open stock sealed before a rotation."""
+        keys = [aes_key_from_base64(k) for k in split_list(self.old_card_key_encryption_keys)]
+        keys += [_derive(secret, "card-key-aes") for secret in self.old_secrets()]
+        current = self.aes_key()
+        return [k for i, k in enumerate(keys) if k != current and k not in keys[:i]]
+
+    def card_key_cipher(self) -> CardKeyCipher:
+        """Seals with the current key, opens with it and every old one."""
+        from kameng.kit.crypto import CardKeyCipher
+
+        return CardKeyCipher(self.aes_key(), self.old_aes_keys())
+
+    def query_passwords(self) -> QueryPasswords:
+        from kameng.kit.passwords import QueryPasswords
+
+        purpose = "query-password"
+        return QueryPasswords(self.derived_key(purpose), self.old_derived_keys(purpose))
+
     def derived_key(self, purpose: str) -> bytes:
-        return hashlib.sha256(f"{purpose}\x00{self.secret_key}".encode()).digest()
+        return _derive(self.secret(), purpose)
+
+    def old_derived_keys(self, purpose: str) -> list[bytes]:
+        return [_derive(secret, purpose) for secret in self.old_secrets()]
+
+
+def _derive(secret: str, purpose: str) -> bytes:
+    return hashlib.sha256(f"{purpose}\x00{secret}".encode()).digest()
+
+
+def aes_key_from_base64(value: str) -> bytes:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ValueError("a card-key encryption key must be base64 of 32 bytes")
+    return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; in demo mode, completed with the demo secrets."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.demo:
+        from kameng.demo_secrets import with_demo_secrets
+
+        settings = with_demo_secrets(settings)
+    return settings
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

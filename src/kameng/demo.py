@@ -11,7 +11,6 @@ from sqlalchemy import text
 from kameng.config import Settings
 from kameng.db.engine import make_engine
 from kameng.kit import clock
-from kameng.kit.crypto import CardKeyCipher
 from kameng.models.vocabulary import ProductKind
 
 # Any constant works; it only has to be the same for every process loading demo data.
@@ -68,7 +67,7 @@ async def load_demo(database_url: str, settings: Settings) -> bool:
     Returns True when it loaded them, False when products already existed (so
     a shop with real products is never touched). Safe to run concurrently.
     """
-    cipher = CardKeyCipher(settings.aes_key())
+    cipher = settings.card_key_cipher()
     engine = make_engine(database_url, pool_size=1)
     try:
         async with engine.begin() as conn:
@@ -107,11 +106,14 @@ async def load_demo(database_url: str, settings: Settings) -> bool:
                     [
                         {
                             "product_id": product_id,
-                            "fingerprint": cipher.fingerprint(number),
-                            "secret": cipher.seal(number, _password()),
+                            "fingerprint": fingerprint,
+                            "secret": cipher.seal(
+                                number, _password(), product_id=product_id, fingerprint=fingerprint
+                            ),
                             "now": now,
                         }
                         for number in numbers
+                        for fingerprint in [cipher.fingerprint(number)]
                     ],
                 )
             return True

@@ -33,15 +33,19 @@ async def conn(db: Sessions, database_url: str) -> AsyncIterator[Conn]:
 
 @pytest.fixture
 def cipher(settings: Settings) -> CardKeyCipher:
-    return CardKeyCipher(settings.aes_key())
+    return settings.card_key_cipher()
 
 
 async def stock(conn: Conn, cipher: CardKeyCipher, product_id: int) -> list[tuple[str, str]]:
     """(number, password) of the product's keys, in allocation (pool_seq) order."""
     cur = await conn.execute(
-        "SELECT secret FROM card_keys WHERE product_id = %s ORDER BY pool_seq", (product_id,)
+        "SELECT fingerprint, secret FROM card_keys WHERE product_id = %s ORDER BY pool_seq",
+        (product_id,),
     )
-    return [cipher.open(row[0]) for row in await cur.fetchall()]
+    return [
+        cipher.open(secret, product_id=product_id, fingerprint=fp)
+        for fp, secret in await cur.fetchall()
+    ]
 
 
 async def scalar(conn: Conn, sql: str, *params: Any) -> Any:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kameng.kit.passwords import hash_password
+from kameng.kit.passwords import QueryPasswords
 from kameng.kit.throttle import AttemptThrottle
 from kameng.kit.tokens import order_token
 from kameng.models.vocabulary import OrderStatus, ProductKind
@@ -16,11 +16,12 @@ from kameng.orders.repository import OrderRow
 from kameng.orders.service import may_see_goods
 
 SECRET = b"s" * 32
+PASSWORDS = QueryPasswords(b"p" * 32)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ORDER = OrderRow(
     id=1, order_no="1000000000000009", product_id=1, product_sku="X", product_name="X",
     product_kind=ProductKind.CARD_KEY, quantity=1, unit_price_cents=100, amount_cents=100,
-    contact=None, query_password_hash=hash_password("open sesame"), gateway="epay",
+    contact=None, query_password_hash=PASSWORDS.hash("open sesame"), gateway="epay",
     status=OrderStatus.DELIVERED, delivered_quantity=1, created_at=NOW,
     expires_at=NOW + timedelta(minutes=15), paid_at=NOW, delivered_at=NOW,
 )  # fmt: skip
@@ -41,7 +42,8 @@ async def allowed(
         order,
         password=password,
         token=token,
-        token_secret=SECRET,
+        token_secrets=[SECRET],
+        passwords=PASSWORDS,
         throttle=limiter or throttle(),
         now=NOW,
     )

@@ -179,7 +179,6 @@ class TestPayAndDeliver:
 
         from kameng.cardkeys.importer import import_card_keys
         from kameng.db.engine import libpq_url
-        from kameng.kit.crypto import CardKeyCipher
 
         async with await psycopg.AsyncConnection.connect(
             libpq_url(settings.database_url or "")
@@ -188,7 +187,7 @@ class TestPayAndDeliver:
                 c,
                 product_sku="GAME-10",
                 lines=["NEW-1 PW-1\n"],
-                cipher=CardKeyCipher(settings.aes_key()),
+                cipher=settings.card_key_cipher(),
             )
         assert report.imported == 1
         await run_jobs()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from kameng.db.connection import fetch_one, transaction
 from kameng.kit import clock
+from kameng.kit.passwords import QueryPasswords
 from kameng.orders.errors import IllegalTransition
 from kameng.orders.service import create_order
 from kameng.orders.states import (
@@ -63,6 +64,7 @@ async def test_random_transition_sequences_follow_the_table(
             quantity=1,
             contact=None,
             query_password=None,
+            passwords=QueryPasswords(b"k" * 32),
             gateway="epay",
             known_gateways=["epay"],
             ttl=timedelta(minutes=15),

@@ -29,7 +29,12 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from kameng.cardkeys.errors import ImportRejected, StockChangedDuringImport, UnknownProduct
+from kameng.cardkeys.errors import (
+    ImportRejected,
+    StockChangedDuringImport,
+    StockNeedsRekey,
+    UnknownProduct,
+)
 from kameng.cardkeys.importer import ImportReport, import_card_keys
 from kameng.config import Settings, get_settings
 from kameng.db.embedded import resolve_database_url
@@ -84,7 +89,7 @@ def import_cards_command(
                     file=file,
                     handle=handle,
                     size=size,
-                    cipher=CardKeyCipher(settings.aes_key()),
+                    cipher=settings.card_key_cipher(),
                     t=t,
                     out=out,
                     err=err,
@@ -150,6 +155,9 @@ async def _run(
     except OSError as exc:
         message = N_("Error reading %(file)s, nothing imported: %(error)s")
         warn(t(message, file=file, error=exc))
+        return EXIT_INPUT
+    except StockNeedsRekey as exc:
+        warn(exc.translated(t))
         return EXIT_INPUT
     except StockChangedDuringImport as exc:
         warn(exc.translated(t))

@@ -72,3 +72,16 @@ class StockChangedDuringImport(DomainError):
         "The product's stock changed during the import (expected to insert %(expected)s "
         "keys, inserted %(inserted)s); nothing was imported, retry"
     )
+
+
+class StockNeedsRekey(DomainError):
+    """Old encryption keys are configured and some stock is still under one of
+    them: its fingerprints were made with that key, so duplicates against it
+    would go unseen. ``kameng rekey-cards`` first."""
+
+    status = 409
+    code = "stock_needs_rekey"
+    message = N_(
+        "Some stock is still sealed under an old key; run `kameng rekey-cards` first. "
+        "Nothing was imported"
+    )

@@ -2,7 +2,8 @@
 
 One pass over the lines, one transaction:
 
-1. each line is parsed, fingerprinted and sealed (AES-GCM) in Python, and the
+1. each line is parsed, fingerprinted and sealed (AES-GCM, bound to the row
+   by product id and fingerprint) in Python, and the
    first occurrence of every card number is streamed with binary COPY into a
    temporary table; plaintext never reaches the database;
 2. a malformed line anywhere rejects the whole file: the rest of the file is
@@ -36,8 +37,10 @@ from kameng.cardkeys.errors import (
     MalformedLine,
     MalformedLineError,
     StockChangedDuringImport,
+    StockNeedsRekey,
     UnknownProduct,
 )
+from kameng.cardkeys.rekey import stock_needs_rekey
 from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher
@@ -138,14 +141,17 @@ async def import_card_keys(
     end of the file); ``on_phase("database")`` once the file is read and the
     database work starts.
 
-    Raises UnknownProduct (before reading any line), ImportRejected (after
-    reading every line) or StockChangedDuringImport; nothing is written then.
+    Raises UnknownProduct or StockNeedsRekey (before reading any line),
+    ImportRejected (after reading every line) or StockChangedDuringImport;
+    nothing is written then.
     """
     now = clock.now()
     async with conn.transaction():
         product_id = await repo.product_id_by_sku(conn, product_sku)
         if product_id is None:
             raise UnknownProduct(product_sku)
+        if await stock_needs_rekey(conn, cipher):
+            raise StockNeedsRekey()
         await repo.lock_product_imports(conn, product_id)
         await repo.create_staging_table(conn)
 
@@ -185,7 +191,9 @@ async def import_card_keys(
                 if first != line_no:
                     duplicate_in_file.append((line_no, first))
                     continue
-                await write_row((line_no, key, seal(number, password)))
+                await write_row(
+                    (line_no, key, seal(number, password, product_id=product_id, fingerprint=key))
+                )
                 copied += 1
         del first_seen
         if progress is not None:

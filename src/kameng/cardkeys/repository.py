@@ -3,9 +3,11 @@ concurrent buyers never wait on one another and never get the same key."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from kameng.db.connection import Conn, fetch_all
+from kameng.db.connection import Conn, fetch_all, fetch_all_as
+from kameng.db.rows import row_of
 from kameng.models.vocabulary import CardKeyStatus
 
 _AVAILABLE = CardKeyStatus.AVAILABLE.value
@@ -57,11 +59,25 @@ async def claim_keys(
     return [row[0] for row in rows]
 
 
-async def secrets_of_order(conn: Conn, order_id: int) -> list[bytes]:
-    rows = await fetch_all(
-        conn, "SELECT secret FROM card_keys WHERE order_id = %(o)s ORDER BY slot", {"o": order_id}
+@row_of("card_keys")
+@dataclass(frozen=True, slots=True)
+class SealedKey:
+    """A card key as stored: the ciphertext and the row data it is bound to."""
+
+    id: int
+    product_id: int
+    fingerprint: bytes
+    secret: bytes
+
+
+async def secrets_of_order(conn: Conn, order_id: int) -> list[SealedKey]:
+    return await fetch_all_as(
+        conn,
+        SealedKey,
+        "SELECT id, product_id, fingerprint, secret FROM card_keys"
+        " WHERE order_id = %(o)s ORDER BY slot",
+        {"o": order_id},
     )
-    return [row[0] for row in rows]
 
 
 async def available_counts(conn: Conn, product_ids: list[int], cap: int) -> dict[int, int]:
@@ -81,3 +97,64 @@ async def available_counts(conn: Conn, product_ids: list[int], cap: int) -> dict
         {"ids": product_ids, "cap": cap},
     )
     return {row[0]: row[1] for row in rows}
+
+
+async def lock_not_sealed_with(
+    conn: Conn, *, prefix: bytes, after_id: int, limit: int
+) -> list[SealedKey]:
+    """The next ``limit`` keys (by id, after ``after_id``) not sealed under the
+    cipher whose ciphertexts start with ``prefix``, locked for rewriting. Plain
+    FOR UPDATE, not SKIP LOCKED: an allocation holds its keys for milliseconds
+    and a skipped key would stay under the old key."""
+    return await fetch_all_as(
+        conn,
+        SealedKey,
+        """
+        SELECT id, product_id, fingerprint, secret FROM card_keys
+        WHERE id > %(after)s AND substring(secret FROM 1 FOR %(n)s) IS DISTINCT FROM %(prefix)s
+        ORDER BY id
+        LIMIT %(limit)s
+        FOR UPDATE
+        """,
+        {"after": after_id, "n": len(prefix), "prefix": prefix, "limit": limit},
+    )
+
+
+async def rewrite_sealed(conn: Conn, rows: list[SealedKey]) -> int:
+    """Store new fingerprints and ciphertexts for these keys; returns how many."""
+    if not rows:
+        return 0
+    cur = await conn.execute(
+        """
+        UPDATE card_keys AS k SET fingerprint = u.fingerprint, secret = u.secret
+        FROM unnest(%(ids)s::bigint[], %(fps)s::bytea[], %(secrets)s::bytea[])
+            AS u(id, fingerprint, secret)
+        WHERE k.id = u.id
+        """,
+        {
+            "ids": [r.id for r in rows],
+            "fps": [r.fingerprint for r in rows],
+            "secrets": [r.secret for r in rows],
+        },
+    )
+    return cur.rowcount
+
+
+async def count_not_sealed_with(conn: Conn, *, prefix: bytes) -> int:
+    rows = await fetch_all(
+        conn,
+        "SELECT count(*) FROM card_keys"
+        " WHERE substring(secret FROM 1 FOR %(n)s) IS DISTINCT FROM %(prefix)s",
+        {"n": len(prefix), "prefix": prefix},
+    )
+    return int(rows[0][0])
+
+
+async def any_not_sealed_with(conn: Conn, *, prefix: bytes) -> bool:
+    rows = await fetch_all(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM card_keys"
+        " WHERE substring(secret FROM 1 FOR %(n)s) IS DISTINCT FROM %(prefix)s)",
+        {"n": len(prefix), "prefix": prefix},
+    )
+    return bool(rows[0][0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -10,7 +11,7 @@ from kameng.catalog import repository as catalog
 from kameng.catalog.errors import ProductNotFound
 from kameng.db.connection import Conn
 from kameng.kit import order_numbers
-from kameng.kit.passwords import hash_password, verify_password
+from kameng.kit.passwords import QueryPasswords
 from kameng.kit.throttle import AttemptThrottle
 from kameng.kit.tokens import check_order_token
 from kameng.orders import repository
@@ -56,6 +57,7 @@ async def create_order(
     quantity: int,
     contact: str | None,
     query_password: str | None,
+    passwords: QueryPasswords,
     gateway: str,
     known_gateways: list[str],
     ttl: timedelta,
@@ -74,7 +76,7 @@ async def create_order(
         raise ContactTooLong(max=120)
     if query_password is not None and not 4 <= len(query_password) <= 64:
         raise QueryPasswordLength(min=4, max=64)
-    password_hash = hash_password(query_password) if query_password else None
+    password_hash = passwords.hash(query_password) if query_password else None
     for _ in range(_NUMBER_ATTEMPTS):
         order_no = order_numbers.generate()
         order_id = await repository.insert_order(
@@ -125,7 +127,8 @@ async def get_detail(
     password: str | None,
     token: str | None,
     goods: GoodsSource,
-    token_secret: bytes,
+    token_secrets: Sequence[bytes],
+    passwords: QueryPasswords,
     throttle: AttemptThrottle,
     now: datetime,
 ) -> OrderDetail:
@@ -134,7 +137,13 @@ async def get_detail(
     if order is None:
         raise OrderNotFound(order_no=order_no)
     authorised = await may_see_goods(
-        order, password=password, token=token, token_secret=token_secret, throttle=throttle, now=now
+        order,
+        password=password,
+        token=token,
+        token_secrets=token_secrets,
+        passwords=passwords,
+        throttle=throttle,
+        now=now,
     )
     timeline = await repository.events_of(conn, order.id)
     shown = await goods.goods_of(conn, order) if authorised else None
@@ -146,7 +155,8 @@ async def may_see_goods(
     *,
     password: str | None,
     token: str | None,
-    token_secret: bytes,
+    token_secrets: Sequence[bytes],
+    passwords: QueryPasswords,
     throttle: AttemptThrottle,
     now: datetime,
 ) -> bool:
@@ -159,21 +169,18 @@ async def may_see_goods(
     one order, password checks for it are refused for ``throttle.window``
     (TooManyAttempts). The ordering browser is never locked out.
     """
-    if check_order_token(token_secret, order.order_no, token):
+    # The current secret's token, or one given out under a secret kept in
+    # KAMENG_OLD_SECRET_KEYS (a shop that changed its secret).
+    if any(check_order_token(secret, order.order_no, token) for secret in token_secrets):
         return True
     if not password:
         return False
     if throttle.blocked(order.order_no, now):
         raise TooManyAttempts(minutes=int(throttle.window.total_seconds() // 60))
-    if not await password_matches(order.query_password_hash, password):
+    if not await passwords.verify(order.query_password_hash, password):
         throttle.failed(order.order_no, now)
         raise WrongPassword()
     return True
-
-
-async def password_matches(stored_hash: str | None, password: str) -> bool:
-    """The one place an order's query password is checked."""
-    return verify_password(stored_hash, password)
 
 
 async def expire_due(conn: Conn, *, now: datetime, limit: int = 200) -> int:

@@ -13,10 +13,10 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.config import Settings, get_settings
+from kameng.config_check import problems, refusal
 from kameng.db.connection import Conn, make_pool
 from kameng.db.embedded import resolve_database_url
 from kameng.fulfilment.service import StrategyGoods
-from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.logs import configure_logging
 from kameng.kit.timefmt import local
 from kameng.payments.gateways.registry import from_settings
@@ -36,7 +36,7 @@ from kameng.web.templating import templates
 
 
 def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtime:
-    cipher = CardKeyCipher(settings.aes_key())
+    cipher = settings.card_key_cipher()
     return Runtime(
         settings=settings,
         pool=pool,
@@ -45,6 +45,8 @@ def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtim
         goods=StrategyGoods(cipher),
         token_secret=settings.derived_key("order-token"),
         catalogue=catalogue_snapshot(pool, ttl=settings.catalog_cache_seconds),
+        old_token_secrets=settings.old_derived_keys("order-token"),
+        passwords=settings.query_passwords(),
     )
 
 
@@ -53,7 +55,11 @@ def create_app(
 ) -> FastAPI:
     """The shop. Given a ``pool`` (tests), it uses it; otherwise the lifespan
     resolves the database (DATABASE_URL or embedded) and opens its own."""
-    settings = settings or get_settings()
+    if settings is None:
+        settings = get_settings()
+        found = problems(settings)
+        if found:  # e.g. `uvicorn --factory kameng.web.app:create_app` without configuration
+            raise SystemExit(refusal(found, "web"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 from kameng.config import Settings
 from kameng.db.connection import Conn
 from kameng.kit.crypto import CardKeyCipher
+from kameng.kit.passwords import QueryPasswords
 from kameng.kit.snapshot import Snapshot
 from kameng.kit.throttle import AttemptThrottle
 from kameng.orders.service import GoodsSource
@@ -26,6 +27,9 @@ class Runtime:
     goods: GoodsSource  # what an order delivered, for its owner
     token_secret: bytes
     catalogue: Snapshot[Catalogue]  # the product list, re-read at most once a second
+    passwords: QueryPasswords
+    # Secrets of KAMENG_OLD_SECRET_KEYS: tokens given out before a change still open.
+    old_token_secrets: list[bytes] = field(default_factory=list)
     # Wrong query passwords per order number: 10 per 15 minutes.
     password_throttle: AttemptThrottle = field(
         default_factory=lambda: AttemptThrottle(limit=10, window=timedelta(minutes=15))

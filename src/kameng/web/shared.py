@@ -59,6 +59,7 @@ async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
             quantity=body.quantity,
             contact=body.contact,
             query_password=body.query_password,
+            passwords=rt.passwords,
             gateway=body.gateway,
             known_gateways=rt.gateways.names(),
             ttl=timedelta(seconds=rt.settings.unpaid_ttl_seconds),
@@ -102,7 +103,8 @@ async def detail(
         password=password,
         token=owner_token(request, number, token),
         goods=rt.goods,
-        token_secret=rt.token_secret,
+        token_secrets=[rt.token_secret, *rt.old_token_secrets],
+        passwords=rt.passwords,
         throttle=rt.password_throttle,
         now=clock.now(),
     )

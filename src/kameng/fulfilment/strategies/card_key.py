@@ -58,4 +58,9 @@ class CardKeyStrategy:
     async def goods_of(
         self, conn: Conn, order: OrderRow, *, cipher: CardKeyCipher
     ) -> list[CardKeyItem]:
-        return [CardKeyItem(*cipher.open(blob)) for blob in await secrets_of_order(conn, order.id)]
+        return [
+            CardKeyItem(
+                *cipher.open(key.secret, product_id=key.product_id, fingerprint=key.fingerprint)
+            )
+            for key in await secrets_of_order(conn, order.id)
+        ]

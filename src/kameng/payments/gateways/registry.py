@@ -33,7 +33,8 @@ def from_settings(
 ) -> GatewayRegistry:
     """``transport`` lets tests route the gateways' own HTTP calls to a sandbox in-process."""
     gateways: list[Gateway] = []
-    if settings.epay_enabled and settings.epay_key:
+    # Fail closed: an incompletely configured gateway is not registered at all.
+    if settings.epay_enabled and settings.epay_key and settings.epay_url and settings.epay_pid:
         gateways.append(
             EpayV1Gateway(
                 name="epay",
