@@ -269,8 +269,8 @@ def web(
 
     from kameng.web.app import create_app
 
+    settings = _safe_settings("web")  # before logging: a refusal is plain text
     _configure_logging()
-    settings = _safe_settings("web")
     url, _server = database(settings)
     processes = workers or os.cpu_count() or 1
     share = pool_share(settings.db_pool_size, processes)
@@ -347,8 +347,8 @@ def check() -> None:
 @app.command()
 def worker() -> None:
     """Run the job worker (payments, fulfilment, expiry) on every queue."""
+    settings = _safe_settings("worker")  # before logging: a refusal is plain text
     _configure_logging()
-    settings = _safe_settings("worker")
     url, _server = database(settings)
     asyncio.run(_work(url, settings))
 
