@@ -153,10 +153,24 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment; in demo mode, completed with the demo secrets."""
     settings = Settings(**overrides)  # type: ignore[arg-type]
     if settings.demo:
-        from kameng.demo_secrets import with_demo_secrets
-
         settings = with_demo_secrets(settings)
     return settings
+
+
+def with_demo_secrets(settings: Settings) -> Settings:
+    """Demo settings: what the environment leaves unset comes from the demo
+    secrets file (var/demo-secrets.json) and the bundled sandbox."""
+    from kameng.demo_secrets import load_or_create
+
+    demo = load_or_create(settings.data_dir)
+    return settings.model_copy(
+        update={
+            "secret_key": settings.secret_key or demo.secret_key,
+            "epay_key": settings.epay_key or demo.epay_key,
+            "epay_url": settings.epay_url or SANDBOX_EPAY_URL,
+            "epay_pid": settings.epay_pid or SANDBOX_EPAY_PID,
+        }
+    )
 
 
 @lru_cache

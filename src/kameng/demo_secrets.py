@@ -11,8 +11,6 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from kameng.config import SANDBOX_EPAY_PID, SANDBOX_EPAY_URL, Settings
-
 FILE_NAME = "demo-secrets.json"
 
 
@@ -65,17 +63,3 @@ def _create(path: Path) -> None:
             os.link(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-
-
-def with_demo_secrets(settings: Settings) -> Settings:
-    """Demo settings: what the environment leaves unset comes from the demo
-    secrets file and the bundled sandbox."""
-    demo = load_or_create(settings.data_dir)
-    return settings.model_copy(
-        update={
-            "secret_key": settings.secret_key or demo.secret_key,
-            "epay_key": settings.epay_key or demo.epay_key,
-            "epay_url": settings.epay_url or SANDBOX_EPAY_URL,
-            "epay_pid": settings.epay_pid or SANDBOX_EPAY_PID,
-        }
-    )

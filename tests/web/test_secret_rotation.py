@@ -49,8 +49,8 @@ async def test_old_tokens_and_passwords_work_while_the_old_secret_is_kept(
     )
     async with shop(rotated) as during:
         by_token = (await during.get(url, headers=token)).json()
-        by_password = (await during.get(url, params={"password": "pass1234"})).json()
-        wrong = await during.get(url, params={"password": "pass1235"})
+        by_password = (await during.get(url, headers={"X-Query-Password": "pass1234"})).json()
+        wrong = await during.get(url, headers={"X-Query-Password": "pass1235"})
     goods = [{"number": n, "password": p} for n, p in keys]
     assert by_token["goods"] == goods and by_password["goods"] == goods
     assert wrong.status_code == 403
@@ -60,6 +60,6 @@ async def test_old_tokens_and_passwords_work_while_the_old_secret_is_kept(
     only_new = settings.model_copy(update={"secret_key": NEW_SECRET, "old_secret_keys": ""})
     async with shop(only_new) as after:
         stranger = (await after.get(url, headers=token)).json()
-        refused = await after.get(url, params={"password": "pass1234"})
+        refused = await after.get(url, headers={"X-Query-Password": "pass1234"})
     assert stranger["goods"] is None
     assert refused.status_code == 403

@@ -126,6 +126,6 @@ async def lookup_by_contact(body: ContactLookupIn, request: Request) -> ContactO
     t = translator_for(request)
     async with transaction(rt.pool) as conn:
         found, more = await orders_of_contact(
-            conn, body.contact, body.password, check_password, page=body.page
+            conn, body.contact, body.password, check_password(rt), page=body.page
         )
     return ContactOrdersOut(orders=[summary(o, t) for o in found], page=body.page, more=more)

@@ -89,7 +89,9 @@ async def contact_orders(
     more = False
     if contact.strip() and password:
         async with transaction(rt.pool) as conn:
-            rows, more = await orders_of_contact(conn, contact, password, check_password, page=page)
+            rows, more = await orders_of_contact(
+                conn, contact, password, check_password(rt), page=page
+            )
         found = [summary(o, t) for o in rows]
     return templates.TemplateResponse(
         request,

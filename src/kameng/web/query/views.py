@@ -6,23 +6,27 @@ from fastapi import Request
 
 from kameng.kit.i18n import Translator
 from kameng.kit.tokens import check_order_token
-from kameng.lookup.service import LookupResult, Proof
+from kameng.lookup.service import CheckPassword, LookupResult, Proof
 from kameng.lookup.texts import message
 from kameng.orders.schemas import LookupOut, summary
-from kameng.orders.service import password_matches
 from kameng.orders.texts import status_label
 from kameng.web.deps import owner_token
 from kameng.web.runtime import Runtime
 
 
-async def check_password(stored: str | None, password: str) -> bool:
-    """The orders domain's one query-password check."""
-    return await password_matches(stored, password)
+def check_password(rt: Runtime) -> CheckPassword:
+    """The shop's one query-password check (keyed hash; never blocks the loop)."""
+    return rt.passwords.verify
 
 
 def browser_owns(request: Request, rt: Runtime, order_no: str) -> bool:
-    """This request carries the signed token of the browser that placed the order."""
-    return check_order_token(rt.token_secret, order_no, owner_token(request, order_no))
+    """This request carries the signed token of the browser that placed the order
+    (made with the current secret or one kept in KAMENG_OLD_SECRET_KEYS)."""
+    token = owner_token(request, order_no)
+    return any(
+        check_order_token(secret, order_no, token)
+        for secret in (rt.token_secret, *rt.old_token_secrets)
+    )
 
 
 def proof(
@@ -32,7 +36,7 @@ def proof(
         owns=lambda number: browser_owns(request, rt, number),
         password=password or None,
         contact=contact or None,
-        check_password=check_password,
+        check_password=check_password(rt),
     )
 
 
