@@ -234,7 +234,9 @@ def _wechatpay_demo_env(settings: Settings, api_url: str) -> dict[str, str]:
 
 
 def _wechatpay_dir(settings: Settings) -> Path:
-    return settings.data_dir / "wechatpay-sandbox"
+    from kameng.sandbox.wechatpay import demo
+
+    return settings.data_dir / demo.SUBDIR
 
 
 def _configure_logging() -> None:
@@ -402,7 +404,7 @@ def wechatpay_sandbox(
     host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8002,
 ) -> None:
-    """Serve the WeChat Pay v3 sandbox (keys and trades under var/wechatpay-sandbox)."""
+    """Serve the WeChat Pay v3 sandbox (keys and trades under var/sandbox/wechatpay)."""
     import uvicorn
 
     from kameng.sandbox.wechatpay import demo

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from kameng.sandbox.wechatpay.keys import Identity, load_or_create
 
-SUBDIR = "wechatpay-sandbox"
+# Beside the other sandboxes' keys (data_dir/sandbox/<gateway>/).
+SUBDIR = Path("sandbox") / "wechatpay"
 
 
 def identity(data_dir: Path) -> tuple[Identity, bool]:
