@@ -11,20 +11,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kameng.config import PROJECT_ROOT, Settings
-from kameng.db.connection import Conn
-from kameng.db.engine import CONNECT_OPTIONS, libpq_url, make_engine, make_sessionmaker
 from kameng.kit import clock as clock_module
 from kameng.kit.clock import FrozenClock
-from tests.support import live
 from tests.support.databases import TestDatabases, start_server
+
+# Imported where used: under pytest-xdist the controlling process loads this
+# file too, and needs none of the application to hand out tests.
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from kameng.config import Settings
+    from kameng.db.connection import Conn
 
 # Tests share the server with other test runs: a few connections per test,
 # enough for the concurrency tests (50 duplicate notifies, 200 buyers) to
@@ -71,10 +73,12 @@ def private_database_url(test_databases: TestDatabases) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
+    from kameng.config import PROJECT_ROOT, Settings
+
     return Settings(
         database_url=database_url,
         secret_key="test-secret-key",
-        data_dir=Path(PROJECT_ROOT / "var" / "test"),
+        data_dir=PROJECT_ROOT / "var" / "test",
         epay_url="http://epay.sandbox.test/",
         epay_pid="1001",
         epay_key="test-merchant-key",
@@ -89,6 +93,8 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def _engine(shared_database_url: str) -> AsyncIterator[AsyncEngine]:
+    from kameng.db.engine import make_engine
+
     eng = make_engine(shared_database_url, pool_size=2)
     yield eng
     await eng.dispose()
@@ -101,6 +107,8 @@ def engine(database_url: str, _engine: AsyncEngine) -> AsyncEngine:
 
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    from kameng.db.engine import make_sessionmaker
+
     return make_sessionmaker(engine)
 
 
@@ -151,6 +159,10 @@ def run_jobs(worker_runtime: Any) -> Any:
 
 @pytest.fixture(scope="session")
 async def _pool(shared_database_url: str) -> AsyncIterator[AsyncConnectionPool[Conn]]:
+    from psycopg_pool import AsyncConnectionPool
+
+    from kameng.db.engine import CONNECT_OPTIONS, libpq_url
+
     shop_pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
         libpq_url(shared_database_url),
         min_size=1,
@@ -192,6 +204,8 @@ async def client(
 @pytest.fixture
 def live_settings(settings: Settings) -> Settings:
     """``settings`` for a live server: public URL on a free port."""
+    from tests.support import live
+
     return live.live_settings(settings)
 
 
@@ -199,5 +213,7 @@ def live_settings(settings: Settings) -> Settings:
 def live_shop(live_settings: Settings) -> Iterator[str]:
     """The shop over a real socket (uvicorn in a thread) on this test's
     database; yields its base URL."""
+    from tests.support import live
+
     with live.serve(live_settings) as base:
         yield base

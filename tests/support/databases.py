@@ -30,17 +30,23 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from kameng.config import PROJECT_ROOT
 from kameng.db.embedded import start_embedded
-from kameng.db.engine import libpq_url
-from kameng.db.migrate import upgrade
 
-TEST_DATA_DIR = PROJECT_ROOT / "var" / "test"
+TEST_DATA_DIR = Path(__file__).resolve().parents[2] / "var" / "test"  # as kameng.config's
 
 # The embedded test server holds nothing worth keeping: trading crash safety
 # for speed makes DROP DATABASE (which forces a checkpoint) cheap. These never
 # apply to a server given in DATABASE_URL.
 _EMBEDDED_TEST_SETTINGS = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
+
+
+def libpq_url(url: str) -> str:
+    """kameng.db.engine.libpq_url without importing SQLAlchemy (this module is
+    loaded by pytest-xdist's controlling process, which needs none of it)."""
+    for prefix in ("postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
 
 
 def with_database(url: str, name: str) -> str:
@@ -97,6 +103,8 @@ class TestDatabases:
         self.template = f"{self._prefix}_template"
         self._admin = psycopg.connect(server_url, autocommit=True)
         self._admin.execute(f'CREATE DATABASE "{self.template}"')
+        from kameng.db.migrate import upgrade  # alembic: only when a test needs a database
+
         upgrade(with_database(server_url, self.template))
         self.shared_url = self.private_copy()
         self._shared_name = _name(self.shared_url)
