@@ -21,6 +21,7 @@ from kameng.cardkeys.repository import CLAIM_KEYS_SQL
 from kameng.db.engine import libpq_url
 from tests.factories import make_product
 from tests.support import run_sync
+from tests.support.databases import TestDatabases
 
 IN_STOCK = 100_000
 SOLD = 2_000
@@ -44,8 +45,16 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from nodes(child)
 
 
-@pytest.fixture
-def stock(private_database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int, int]]:
+@pytest.fixture(scope="module")
+def pool_database(test_databases: TestDatabases) -> Iterator[str]:
+    """A database of this module's own: both tests read the same big pool."""
+    url = test_databases.private_copy()
+    yield url
+    test_databases.drop_later(url)
+
+
+@pytest.fixture(scope="module")
+def stock(pool_database: str) -> Iterator[tuple[psycopg.Connection[Any], int, int]]:
     """(connection, product id, order id): a big pool, its oldest keys sold, vacuumed.
 
     The keys and the sold order are written with set-based SQL on purpose: the
@@ -53,10 +62,10 @@ def stock(private_database_url: str) -> Iterator[tuple[psycopg.Connection[Any], 
     place on disk, which is what makes a wrong plan visible.
     """
     product_id, other_id = (
-        run_sync(make_product(private_database_url, sku=sku, name=sku, price_cents=100)).id
+        run_sync(make_product(pool_database, sku=sku, name=sku, price_cents=100)).id
         for sku in ("GAME-10", "GAME-50")
     )
-    with psycopg.connect(libpq_url(private_database_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(pool_database), autocommit=True) as conn:
         # Another product's keys come first in pool order: an index on pool_seq
         # alone would walk them too.
         conn.execute(

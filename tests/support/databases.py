@@ -96,6 +96,8 @@ class TestDatabases:
     pool and its statistics).
     """
 
+    __test__ = False  # a fixture's value, not a test class
+
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
         self._prefix = f"kameng_test_{os.getpid()}_{secrets.token_hex(3)}"
