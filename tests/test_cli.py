@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from kameng.cli import app
 from kameng.config import Settings, get_settings
 from kameng.demo import DEMO_PRODUCTS, load_demo
-from tests.factories import count, create_product
+from tests.factories import count, make_product
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -79,7 +79,7 @@ async def test_demo_keys_are_sealed_with_the_shop_key(
 async def test_demo_data_leaves_a_shop_with_products_alone(
     db: Sessions, database_url: str, settings: Settings
 ) -> None:
-    await create_product(db, sku="REAL-1")
+    await make_product(db, sku="REAL-1")
     assert await load_demo(database_url, settings) is False
     assert await count(db, "SELECT count(*) FROM products") == 1
 

@@ -18,7 +18,7 @@ from kameng.db.engine import libpq_url
 from kameng.kit.clock import FrozenClock
 from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.i18n import translator
-from tests.factories import Sessions, create_product
+from tests.factories import Sessions, make_product
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -114,7 +114,7 @@ class TestImport:
     async def test_good_file_imports_every_key_sealed_in_file_order(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher, clock: FrozenClock
     ) -> None:
-        product_id = await create_product(db, sku="GAME-10")
+        product_id = (await make_product(db, sku="GAME-10")).id
         keys = [(f"KM{i:04d}", f"pass-{i}") for i in (5, 3, 9, 1, 7)]
         text = "".join(f"{n} {p}\n" for n, p in keys)
 
@@ -142,7 +142,7 @@ class TestImport:
     async def test_separators_blank_lines_crlf_and_bom(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        product_id = await create_product(db, sku="GAME-10")
+        product_id = (await make_product(db, sku="GAME-10")).id
         text = (
             "\ufeffA1 p1\r\n"  # 1: BOM, CRLF
             "A2,p2\r\n"  # 2
@@ -161,7 +161,7 @@ class TestImport:
     async def test_bom_is_not_part_of_the_first_card_number(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         await run_import(conn, cipher, "GAME-10", "A1 p1\n")
         report = await run_import(conn, cipher, "GAME-10", "\ufeffA1 p1\n")
         assert (report.imported, report.duplicate_in_stock) == (0, [1])
@@ -169,7 +169,7 @@ class TestImport:
     async def test_malformed_lines_reject_the_whole_file(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         long_number = "9" * 201
         text = (
             "A1 p1\n"  # 1 fine (already COPYed when line 2 is read)
@@ -204,7 +204,7 @@ class TestImport:
     async def test_reports_at_most_the_first_50_errors_and_counts_all(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         text = "".join("GOOD1 pw\n" if i % 2 else f"BAD{i}\n" for i in range(240))
         with pytest.raises(ImportRejected) as caught:
             await run_import(conn, cipher, "GAME-10", text)
@@ -216,7 +216,7 @@ class TestImport:
     async def test_duplicates_in_file_and_in_stock_are_skipped_with_line_numbers(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        product_id = await create_product(db, sku="GAME-10")
+        product_id = (await make_product(db, sku="GAME-10")).id
         await run_import(conn, cipher, "GAME-10", "K1 old1\nK2 old2\nK3 old3\n")
 
         text = (
@@ -245,7 +245,7 @@ class TestImport:
     async def test_reimporting_a_file_imports_nothing(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         text = "K1 p1\n\nK2 p2\nK3 p3\n"
         first = await run_import(conn, cipher, "GAME-10", text)
         again = await run_import(conn, cipher, "GAME-10", text)
@@ -260,8 +260,8 @@ class TestImport:
     async def test_same_number_in_another_product_is_not_a_duplicate(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
-        other = await create_product(db, sku="GAME-50")
+        await make_product(db, sku="GAME-10")
+        other = (await make_product(db, sku="GAME-50")).id
         await run_import(conn, cipher, "GAME-10", "K1 p1\n")
         report = await run_import(conn, cipher, "GAME-50", "K1 p1\n")
         assert (report.imported, report.duplicate_in_stock) == (1, [])
@@ -270,7 +270,7 @@ class TestImport:
     async def test_unknown_product_writes_nothing_and_reads_nothing(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         consumed: list[str] = []
 
         def lines() -> Iterator[str]:
@@ -288,7 +288,7 @@ class TestImport:
     async def test_failure_while_reading_leaves_nothing_behind(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        product_id = await create_product(db, sku="GAME-10")
+        product_id = (await make_product(db, sku="GAME-10")).id
 
         def failing() -> Iterator[str]:
             for i in range(1000):
@@ -306,7 +306,7 @@ class TestImport:
     async def test_runs_inside_the_callers_transaction(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         async with conn.transaction() as outer:
             report = await run_import(conn, cipher, "GAME-10", "K1 p1\nK2 p2\n")
             assert report.imported == 2
@@ -318,7 +318,7 @@ class TestImport:
     async def test_statistics_are_fresh_after_import(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         text = "".join(f"K{i} p{i}\n" for i in range(300))
         await run_import(conn, cipher, "GAME-10", text)
         reltuples = await scalar(
@@ -329,7 +329,7 @@ class TestImport:
     async def test_progress_reports_lines_read(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         seen: list[int] = []
         text = "".join(f"K{i} p{i}\n" for i in range(20000))
         await import_card_keys(
@@ -352,7 +352,7 @@ class TestRestockJob:
     async def test_import_defers_one_restock_job_for_the_product(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        product_id = await create_product(db, sku="GAME-10")
+        product_id = (await make_product(db, sku="GAME-10")).id
         await run_import(conn, cipher, "GAME-10", "K1 p1\n")
         expected = [
             (
@@ -374,7 +374,7 @@ class TestRestockJob:
     async def test_nothing_imported_defers_nothing(
         self, conn: Conn, db: Sessions, cipher: CardKeyCipher
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         report = await run_import(conn, cipher, "GAME-10", "\n\n")
         assert report.imported == 0
         assert await self.jobs(conn) == []
@@ -401,7 +401,7 @@ class TestCommand:
         settings: Settings,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        product_id = await create_product(db, sku="GAME-10")
+        product_id = (await make_product(db, sku="GAME-10")).id
         await run_import(conn, cipher, "GAME-10", "K9 p9\n")
         file = tmp_path / "cards.txt"
         file.write_bytes("\ufeffK1 p1\r\nK2,p2\nK1 p1\n\nK9 p9\nK3，密码3\n".encode())
@@ -430,7 +430,7 @@ class TestCommand:
         settings: Settings,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         file = tmp_path / "cards.txt"
         # line 3 is GBK, not UTF-8: a common mistake with files from Windows
         file.write_bytes(b"K1 p1\nK2\n" + "K3 密码".encode("gbk") + b"\n[red]x y z\n")
@@ -459,7 +459,7 @@ class TestCommand:
     ) -> None:
         monkeypatch.delenv("KAMENG_LANG")
         monkeypatch.setenv("LANG", "en_US.UTF-8")
-        product_id = await create_product(db, sku="GAME-10")
+        product_id = (await make_product(db, sku="GAME-10")).id
         await run_import(conn, cipher, "GAME-10", "K9 p9\n")
         bad = tmp_path / "bad.txt"
         bad.write_text("K1 p1\nK2\n", encoding="utf-8")
@@ -507,7 +507,7 @@ class TestCommand:
         settings: Settings,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        await create_product(db, sku="GAME-10")
+        await make_product(db, sku="GAME-10")
         missing = tmp_path / "missing.txt"
         assert await self.run_cli("GAME-10", missing, database_url, settings) == 2
         assert capsys.readouterr().err.startswith(f"无法读取文件 {missing}：")

@@ -15,7 +15,7 @@ import pytest
 from kameng.config import Settings
 from kameng.sandbox.epay import create_app as create_sandbox
 from kameng.web.app import create_app
-from tests.factories import Sessions, add_keys, create_product, place_order
+from tests.factories import Sessions, make_product, make_stocked_product, place_order
 
 
 @pytest.fixture
@@ -51,8 +51,7 @@ async def test_pay_through_the_sandbox_delivers(
     wired: Any, db: Sessions, settings: Settings
 ) -> None:
     shop, epay, _sandbox = wired
-    product_id = await create_product(db, price_cents=1050)
-    keys = await add_keys(db, settings, product_id, 2)
+    keys = (await make_stocked_product(db, settings, 2, price_cents=1050)).keys
     order = await place_order(shop, quantity=1)
 
     cashier = await epay.get(order["pay_url"].removeprefix("http://epay.sandbox.test"))
@@ -80,7 +79,7 @@ async def test_pay_through_the_sandbox_delivers(
 async def test_gateway_query_agrees(wired: Any, db: Sessions, settings: Settings) -> None:
     """api.php?act=order, the 主动查单 call, reports the same trade."""
     shop, epay, _sandbox = wired
-    await create_product(db)
+    await make_product(db)
     order = await place_order(shop)
     await epay.get(order["pay_url"].removeprefix("http://epay.sandbox.test"))
     answer = (

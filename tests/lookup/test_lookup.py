@@ -8,12 +8,12 @@ import httpx
 import pytest
 
 from kameng.config import Settings
-from tests.factories import Sessions, add_keys, create_product, place_order, signed_notify
+from tests.factories import Sessions, make_product, make_stocked_product, place_order, signed_notify
 
 
 @pytest.fixture
 async def order(client: httpx.AsyncClient, db: Sessions) -> dict[str, Any]:
-    await create_product(db)
+    await make_product(db)
     return await place_order(client)
 
 
@@ -120,9 +120,8 @@ class TestLookup:
 async def test_products_list_shows_capped_stock(
     client: httpx.AsyncClient, db: Sessions, settings: Settings
 ) -> None:
-    product_id = await create_product(db)
-    await add_keys(db, settings, product_id, 3)
-    await create_product(db, sku="EMPTY", name="空", price_cents=1)
+    await make_stocked_product(db, settings, 3)
+    await make_product(db, sku="EMPTY", name="空", price_cents=1)
     body = (await client.get("/api/shop/products")).json()
     assert [(p["sku"], p["in_stock"], p["stock_capped"], p["price"]) for p in body] == [
         ("GAME-10", 3, False, "10.00"),

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from kameng.config import Settings
 from kameng.kit.clock import FrozenClock
-from tests.factories import Sessions, add_keys, create_product, place_order, signed_notify
+from tests.factories import Sessions, make_stocked_product, place_order, signed_notify
 
 
 async def status_of(db: Sessions, order_no: str) -> str:
@@ -32,8 +32,7 @@ async def run_expiry(run_jobs: Any) -> None:
 
 def unpaid_order_factory(client: httpx.AsyncClient, db: Sessions, settings: Settings) -> Any:
     async def make(keys: int) -> str:
-        product_id = await create_product(db)
-        await add_keys(db, settings, product_id, keys)
+        await make_stocked_product(db, settings, keys)
         return str((await place_order(client))["order_no"])
 
     return make

@@ -9,8 +9,19 @@ import httpx
 import pytest
 
 from kameng.config import Settings
+from kameng.db.jobs import JobName
 from kameng.kit import order_numbers
-from tests.factories import Sessions, add_keys, count, create_product, place_order, signed_notify
+from tests.factories import (
+    Sessions,
+    count,
+    import_keys,
+    key_lines,
+    make_product,
+    make_stocked_product,
+    place_order,
+    signed_notify,
+    transaction,
+)
 
 
 async def notify(client: httpx.AsyncClient, params: dict[str, str]) -> httpx.Response:
@@ -21,7 +32,7 @@ class TestCreateOrder:
     async def test_number_is_issued_before_payment(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings
     ) -> None:
-        await create_product(db, price_cents=1050)
+        await make_product(db, price_cents=1050)
         body = await place_order(client, quantity=2)
         assert order_numbers.is_valid(body["order_no"])
         assert body["status"] == "unpaid"
@@ -38,7 +49,7 @@ class TestCreateOrder:
     async def test_numbers_are_distinct_and_not_sequential(
         self, client: httpx.AsyncClient, db: Sessions
     ) -> None:
-        await create_product(db)
+        await make_product(db)
         numbers = [int((await place_order(client))["order_no"]) for _ in range(20)]
         assert len(set(numbers)) == 20
         gaps = {b - a for a, b in itertools.pairwise(numbers)}
@@ -64,7 +75,7 @@ class TestCreateOrder:
         status: int,
         error: str,
     ) -> None:
-        await create_product(db)
+        await make_product(db)
         response = await client.post("/api/shop/orders", json=payload)
         assert response.status_code == status
         assert response.json()["error"] == error
@@ -93,8 +104,7 @@ class TestPayAndDeliver:
     async def test_paid_notify_delivers_keys_to_the_owner_only(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings
     ) -> None:
-        product_id = await create_product(db, price_cents=1000)
-        keys = await add_keys(db, settings, product_id, 3)
+        keys = (await make_stocked_product(db, settings, 3, price_cents=1000)).keys
         order = await place_order(client, quantity=2, query_password="secret1")
         response = await notify(client, signed_notify(settings, order["order_no"], 2000))
         assert response.status_code == 200
@@ -130,7 +140,7 @@ class TestPayAndDeliver:
     async def test_wrong_password_is_refused(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings
     ) -> None:
-        await create_product(db)
+        await make_product(db)
         order = await place_order(client, query_password="secret1")
         stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
         response = await stranger.get(
@@ -145,8 +155,7 @@ class TestPayAndDeliver:
         assert forged.json()["goods"] is None
 
     async def test_secrets_are_encrypted_at_rest(self, db: Sessions, settings: Settings) -> None:
-        product_id = await create_product(db)
-        keys = await add_keys(db, settings, product_id, 1)
+        keys = (await make_stocked_product(db, settings, 1)).keys
         async with db() as s:
             from sqlalchemy import text
 
@@ -156,8 +165,7 @@ class TestPayAndDeliver:
     async def test_out_of_stock_waits_and_import_fulfils(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, run_jobs: Any
     ) -> None:
-        product_id = await create_product(db)
-        await add_keys(db, settings, product_id, 1)
+        await make_stocked_product(db, settings, 1)
         first = await place_order(client, quantity=2)
         second = await place_order(client, quantity=1)
         assert (
@@ -203,7 +211,14 @@ class TestPayAndDeliver:
         ]
         assert two["status"] == "awaiting_stock" and two["goods"] == []
         assert ("NEW-1", "PW-1") in [(g["number"], g["password"]) for g in one["goods"]]
-        await add_keys(db, settings, product_id, 1, prefix="LATER")
+        await import_keys(db, settings, "GAME-10", key_lines(1, prefix="LATER"))
+        # The restock job that import queued is lost: the sweeper must find the order.
+        async with transaction(db) as conn:
+            lost = await conn.execute(
+                "DELETE FROM procrastinate_jobs WHERE task_name = %s AND status = 'todo'",
+                (JobName.RESTOCK.value,),
+            )
+            assert lost.rowcount == 1
         from kameng.fulfilment.tasks import sweep_awaiting_stock
 
         await sweep_awaiting_stock.defer_async(timestamp=0)  # the minute sweeper's safety net
@@ -216,7 +231,7 @@ class TestPayAndDeliver:
 async def test_control_characters_are_refused(
     client: httpx.AsyncClient, db: Sessions, field: str
 ) -> None:
-    await create_product(db)
+    await make_product(db)
     payload = {"product": "GAME-10", field: "bad\x00value"}
     response = await client.post("/api/shop/orders", json=payload)
     assert response.status_code == 422
@@ -227,8 +242,7 @@ async def test_control_characters_are_refused(
 async def test_password_guessing_is_throttled(
     client: httpx.AsyncClient, db: Sessions, settings: Settings, clock: Any
 ) -> None:
-    product_id = await create_product(db)
-    await add_keys(db, settings, product_id, 1)
+    await make_stocked_product(db, settings, 1)
     order = await place_order(client, query_password="right-one")
     await notify(client, signed_notify(settings, order["order_no"], 1000))
     stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")

@@ -24,7 +24,7 @@ from kameng.orders.states import (
     can_transition,
     transition,
 )
-from tests.factories import Sessions, create_product
+from tests.factories import Sessions, make_product
 
 
 def test_table_shape() -> None:
@@ -45,7 +45,7 @@ def test_table_shape() -> None:
 
 @pytest.fixture
 async def product(db: Sessions, pool: Any) -> Any:
-    await create_product(db)
+    await make_product(db)
     return pool
 
 

@@ -17,7 +17,7 @@ from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
 from kameng.payments.gateways.registry import from_settings
 from kameng.sandbox.epay import create_app as create_sandbox
-from tests.factories import Sessions, add_keys, count, create_product, place_order
+from tests.factories import Sessions, count, make_product, make_stocked_product, place_order
 
 
 def lost(request: httpx.Request) -> httpx.Response:
@@ -71,8 +71,7 @@ class TestActiveQuery:
         clock: FrozenClock,
         run_jobs: Any,
     ) -> None:
-        product_id = await create_product(db)
-        keys = await add_keys(db, settings, product_id, 1)
+        keys = (await make_stocked_product(db, settings, 1)).keys
         order = await place_order(client)
         trade_no = await open_cashier(epay, order)
         assert (await epay.post(f"/pay/{trade_no}")).status_code == 302
@@ -107,7 +106,7 @@ class TestActiveQuery:
         clock: FrozenClock,
         run_jobs: Any,
     ) -> None:
-        await create_product(db)
+        await make_product(db)
         opened = await place_order(client)
         await open_cashier(epay, opened)  # at the cashier, never paid
         never_opened = await place_order(client)  # unknown to the gateway
@@ -132,7 +131,7 @@ class TestActiveQuery:
 
         registry = from_settings(settings, transport=httpx.MockTransport(down))
         monkeypatch.setattr(worker_runtime, "gateways", registry)
-        await create_product(db)
+        await make_product(db)
         order = await place_order(client)
         clock.advance(minutes=2)
         await run_query_job(run_jobs)

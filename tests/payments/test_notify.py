@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from kameng.config import Settings
-from tests.factories import Sessions, add_keys, count, create_product, place_order, signed_notify
+from tests.factories import Sessions, count, make_stocked_product, place_order, signed_notify
 
 
 async def send(client: httpx.AsyncClient, params: dict[str, str]) -> httpx.Response:
@@ -44,8 +44,7 @@ async def verdicts(db: Sessions) -> list[str]:
 
 @pytest.fixture
 async def order(client: httpx.AsyncClient, db: Sessions, settings: Settings) -> dict[str, Any]:
-    product_id = await create_product(db, price_cents=1000)
-    await add_keys(db, settings, product_id, 5)
+    await make_stocked_product(db, settings, 5, price_cents=1000)
     return await place_order(client)
 
 
@@ -230,8 +229,7 @@ class TestAccepted:
     async def test_200_buyers_100_keys_none_sold_twice(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings
     ) -> None:
-        product_id = await create_product(db, sku="FLASH", price_cents=500)
-        await add_keys(db, settings, product_id, 100)
+        await make_stocked_product(db, settings, 100, sku="FLASH", price_cents=500)
         orders = [await place_order(client, "FLASH") for _ in range(200)]
         responses = await asyncio.gather(
             *(send(client, signed_notify(settings, o["order_no"], 500)) for o in orders)

@@ -8,15 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kameng.config import Settings
-from tests.factories import Sessions, add_keys, count, create_product, signed_notify
+from tests.factories import Sessions, count, make_product, make_stocked_product, signed_notify
 
 
 class TestPages:
     async def test_buy_shows_number_then_keys(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings
     ) -> None:
-        product_id = await create_product(db)
-        keys = await add_keys(db, settings, product_id, 2)
+        keys = (await make_stocked_product(db, settings, 2)).keys
         index = await client.get("/")
         assert index.status_code == 200 and "游戏点卡 10 元" in index.text
         bought = await client.post("/buy", data={"product": "GAME-10", "quantity": "1"})
@@ -36,8 +35,7 @@ class TestPages:
     async def test_password_reveals_keys_on_another_device(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings
     ) -> None:
-        product_id = await create_product(db)
-        keys = await add_keys(db, settings, product_id, 1)
+        keys = (await make_stocked_product(db, settings, 1)).keys
         bought = await client.post(
             "/buy", data={"product": "GAME-10", "quantity": "1", "query_password": "pass1234"}
         )
@@ -52,7 +50,7 @@ class TestPages:
     async def test_bad_form_is_explained_and_creates_nothing(
         self, client: httpx.AsyncClient, db: Sessions
     ) -> None:
-        await create_product(db)
+        await make_product(db)
         for data, phrase in (
             ({"product": "GAME-10", "quantity": "99"}, "购买数量须在 1 到 10 之间"),
             ({"product": "NOPE"}, "商品不存在"),
@@ -66,7 +64,7 @@ class TestPages:
     async def test_query_page_redirects_and_suggests(
         self, client: httpx.AsyncClient, db: Sessions
     ) -> None:
-        await create_product(db)
+        await make_product(db)
         bought = await client.post("/buy", data={"product": "GAME-10"})
         order_no = bought.headers["location"].split("/")[2].split("?")[0]
         found = await client.get("/query", params={"q": order_no})
@@ -83,7 +81,7 @@ class TestPages:
         assert response.status_code == 404 and "页面不存在" in response.text
 
     async def test_english_on_request(self, client: httpx.AsyncClient, db: Sessions) -> None:
-        await create_product(db)
+        await make_product(db)
         response = await client.get("/", headers={"accept-language": "en-US,en"})
         assert "Order now" in response.text
 
@@ -122,7 +120,7 @@ async def test_wrong_method_is_405_not_500(
 async def test_times_are_shown_in_beijing_time(
     client: httpx.AsyncClient, db: Sessions, clock: object
 ) -> None:
-    await create_product(db)  # the frozen clock says 2026-11-25 12:00 UTC
+    await make_product(db)  # the frozen clock says 2026-11-25 12:00 UTC
     bought = await client.post("/buy", data={"product": "GAME-10"})
     order_no = bought.headers["location"].split("/")[2].split("?")[0]
     page = await client.get(f"/o/{order_no}")
