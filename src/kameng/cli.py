@@ -386,13 +386,16 @@ def sandbox(
     import uvicorn
 
     from kameng.sandbox.epay import create_app
+    from kameng.sandbox.persist import JsonFile
 
     settings = load_settings(demo=True)
     assert settings.epay_pid and settings.epay_key  # demo mode fills both
     merchants = {settings.epay_pid: settings.epay_key}
     scale = settings.sandbox_time_scale
+    trades = settings.data_dir / "sandbox" / "epay" / "trades.json"
+    _echo(f"epay sandbox: trades kept in {trades}")
     uvicorn.run(
-        lambda: create_app(merchants=merchants, time_scale=scale),
+        lambda: create_app(merchants=merchants, time_scale=scale, state_file=JsonFile(trades)),
         factory=True,
         host=host,
         port=port,

@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -718,3 +719,55 @@ async def test_shutdown_cancels_pending_notifies() -> None:
     assert sandbox.notifier.tasks == set()
     trade = sandbox.store.get(trade_no)
     assert trade is not None and trade.notify == 0 and trade.delivering is False
+
+
+async def test_a_restarted_sandbox_keeps_its_trades_and_resumes_notifying(
+    tmp_path: Path,
+) -> None:
+    """Trades live in a file: a restart forgets nothing, and a paid trade whose
+    notify was never acknowledged is notified again on the remaining schedule."""
+    from kameng.sandbox.persist import JsonFile
+
+    state = JsonFile(tmp_path / "trades.json")
+    answers = iter(["fail"])
+    seen: list[str] = []
+
+    def merchant(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, text=next(answers, "success"))
+
+    first = create_app(
+        merchants={PID: KEY},
+        time_scale=1000.0,  # the second attempt would be in 1000 minutes: never, here
+        http_transport=httpx.MockTransport(merchant),
+        state_file=state,
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=first), base_url="http://epay.test"
+    ) as client:
+        created = (await client.post("/mapi.php", data=signed(clientip="1.2.3.4"))).json()
+        await client.post(f"/sandbox/trades/{created['trade_no']}/pay")
+        async with asyncio.timeout(5):
+            while not seen:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    await first.state.epay.aclose()  # the process stops with the notify unacknowledged
+
+    second = create_app(
+        merchants={PID: KEY},
+        time_scale=0.00001,
+        http_transport=httpx.MockTransport(merchant),
+        state_file=state,
+    )
+    second.state.epay.notifier.resume()  # what the lifespan does at start-up
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=second), base_url="http://epay.test"
+    ) as client:
+        async with asyncio.timeout(5):
+            url = f"/sandbox/trades/{created['trade_no']}"
+            while (await client.get(url)).json()["notify"] != 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        trade = (await client.get(f"/sandbox/trades/{created['trade_no']}")).json()
+    await second.state.epay.aclose()
+    assert (trade["status"], trade["out_trade_no"], trade["money"]) == (1, "K20261125001", "1.00")
+    assert [a["acked"] for a in trade["notify_attempts"]] == [False, True]
+    assert len(seen) == 2

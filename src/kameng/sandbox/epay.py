@@ -13,8 +13,10 @@ Wire endpoints, as the real gateway serves them:
 Sandbox-only helpers live under ``/sandbox/`` (inspect a trade and its notify
 attempts, re-send a notify, pay by script) and ``/`` lists recent trades.
 
-State is in memory (``app.state.epay``). Every delay of the notify schedule is
-multiplied by ``time_scale`` so tests can run the whole schedule in a blink.
+State is in ``app.state.epay`` and, given a ``state_file``, on disk (a
+restarted sandbox still knows its trades and resumes pending notifies).
+Every delay of the notify schedule is multiplied by ``time_scale`` so tests
+can run the whole schedule in a blink.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from kameng.sandbox.epay_store import (
     parse_create,
     php_intval,
 )
+from kameng.sandbox.persist import JsonFile
 
 ORDERS_MAX_LIMIT = 50
 
@@ -90,14 +93,20 @@ def create_app(
     time_scale: float = 1.0,
     http_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], datetime] | None = None,
+    state_file: JsonFile | None = None,
 ) -> FastAPI:
     """The epay sandbox. ``merchants`` maps pid -> MD5 key."""
-    store = EpayStore(merchants=dict(merchants), clock=clock or kit_clock.now)
+    store = EpayStore(
+        merchants=dict(merchants),
+        clock=clock or kit_clock.now,
+        file=state_file or JsonFile(None),
+    )
     notifier = Notifier(store, time_scale, http_transport)
     sandbox = EpaySandbox(store=store, notifier=notifier)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        notifier.resume()
         try:
             yield
         finally:

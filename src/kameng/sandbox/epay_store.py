@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +23,7 @@ import httpx
 
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.payments.gateways import epay_sign
+from kameng.sandbox.persist import JsonFile
 
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 PAY_TYPES = {"alipay": "支付宝", "wxpay": "微信支付", "qqpay": "QQ钱包"}
@@ -222,6 +224,32 @@ class Trade:
             "status": self.status,
         }
 
+    def to_file(self) -> dict[str, Any]:
+        row = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+        row["addtime"] = self.addtime.isoformat()
+        row["endtime"] = self.endtime.isoformat() if self.endtime else None
+        row["delivering"] = False
+        row["attempts"] = [a.as_json() for a in self.attempts]
+        return row
+
+    @classmethod
+    def from_file(cls, row: dict[str, Any]) -> Trade:
+        row = dict(row)
+        row["addtime"] = datetime.fromisoformat(row["addtime"])
+        row["endtime"] = datetime.fromisoformat(row["endtime"]) if row["endtime"] else None
+        row["attempts"] = [
+            NotifyAttempt(
+                datetime.fromisoformat(a["time"]),
+                a["url"],
+                a["http_status"],
+                a["error"],
+                a["acked"],
+                a["body"],
+            )
+            for a in row.get("attempts", [])
+        ]
+        return cls(**row)
+
     def sandbox_json(self) -> dict[str, Any]:
         return {
             **self.order_json(),
@@ -240,8 +268,19 @@ class Trade:
 class EpayStore:
     merchants: dict[str, str]
     clock: Callable[[], datetime]
+    file: JsonFile = field(default_factory=lambda: JsonFile(None))
     trades: dict[str, Trade] = field(default_factory=dict)
     by_out: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Real epay keeps its orders in MySQL: a restarted sandbox must too.
+        for row in self.file.load():
+            trade = Trade.from_file(row)
+            self.trades[trade.trade_no] = trade
+            self.by_out[(trade.pid, trade.out_trade_no)] = trade.trade_no
+
+    def save(self) -> None:
+        self.file.save([t.to_file() for t in self.trades.values()])
 
     def key_matches(self, pid: str, key: str) -> bool:
         expected = self.merchants.get(pid, "")
@@ -278,6 +317,7 @@ class EpayStore:
                     f"该订单({req.out_trade_no})支付参数有变化，请更换订单号重新发起支付"
                 )
             old.type = req.type or old.type
+            self.save()
             return old
         trade_no = self._new_number(6)
         while trade_no in self.trades:
@@ -299,6 +339,7 @@ class EpayStore:
         )
         self.trades[trade_no] = trade
         self.by_out[(req.pid, req.out_trade_no)] = trade_no
+        self.save()
         return trade
 
     def mark_paid(self, trade: Trade, pay_type: str) -> bool:
@@ -313,6 +354,7 @@ class EpayStore:
         trade.endtime = self.clock()
         trade.api_trade_no = self._new_number(14)
         trade.buyer = "sandbox-buyer"
+        self.save()
         return True
 
     def callback_fields(self, trade: Trade) -> dict[str, str]:
@@ -353,24 +395,33 @@ class Notifier:
             self._client = httpx.AsyncClient(transport=self._transport, timeout=10)
         return self._client
 
-    def start(self, trade: Trade) -> None:
-        task = asyncio.create_task(self._schedule(trade), name=f"epay-notify-{trade.trade_no}")
+    def resume(self) -> None:
+        """After a restart: carry on notifying paid trades not yet acknowledged."""
+        for trade in self.store.trades.values():
+            if trade.status == STATUS_PAID and trade.notify == NOTIFY_PENDING:
+                self.start(trade, skip=len(trade.attempts))
+
+    def start(self, trade: Trade, *, skip: int = 0) -> None:
+        schedule = self._schedule(trade, skip)
+        task = asyncio.create_task(schedule, name=f"epay-notify-{trade.trade_no}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _schedule(self, trade: Trade) -> None:
+    async def _schedule(self, trade: Trade, skip: int = 0) -> None:
         trade.delivering = True
         try:
             loop = asyncio.get_running_loop()
             started = loop.time()
-            for minutes in NOTIFY_SCHEDULE_MINUTES:
-                delay = started + minutes * 60 * self.time_scale - loop.time()
+            base = NOTIFY_SCHEDULE_MINUTES[min(skip, len(NOTIFY_SCHEDULE_MINUTES) - 1)]
+            for minutes in NOTIFY_SCHEDULE_MINUTES[skip:]:
+                delay = started + (minutes - base) * 60 * self.time_scale - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if trade.notify == NOTIFY_ACKED or await self.attempt(trade):
                     return
             if trade.notify != NOTIFY_ACKED:  # a manual renotify may have landed meanwhile
                 trade.notify = NOTIFY_GAVE_UP
+                self.store.save()
         finally:
             trade.delivering = False
 
@@ -390,6 +441,7 @@ class Notifier:
         trade.attempts.append(NotifyAttempt(at, url, status, error, acked, body[:200]))
         if acked:
             trade.notify = NOTIFY_ACKED
+        self.store.save()
         return acked
 
     async def aclose(self) -> None:
