@@ -171,11 +171,10 @@ async def pay(
             gateway_name="epay",
             gateway=gateway,
             raw=payments.RawNotify(
-                http_method="GET",
+                method="GET",
                 raw_query="&".join(f"{k}={v}" for k, v in params.items()),
-                raw_body="",
                 remote_addr="127.0.0.1",
-                params=params,
+                query=tuple(params.items()),
             ),
             now=clock.now(),
         )

@@ -214,8 +214,17 @@ class TestAccepted:
             client, signed_notify(settings, order["order_no"], 1000, trade_no="B")
         )
         assert response.text == "success"  # stop the gateway re-sending; the money is on record
-        assert await state(db, order["order_no"]) == ("delivered", 1, 1, 4)
+        # Two payments (the second one surplus); events: created, paid, delivered,
+        # second_payment, refund_requested.
+        assert await state(db, order["order_no"]) == ("delivered", 2, 1, 5)
         assert await verdicts(db) == ["accepted", "second_payment"]
+        refunds = "SELECT count(*) FROM refunds r JOIN payments p ON p.id = r.payment_id"
+        assert await count(db, f"{refunds} WHERE p.trade_no = 'B' AND p.surplus") == 1
+        assert await count(db, f"{refunds} WHERE r.amount_cents = 1000") == 1
+        # The gateway re-sends the second payment: recorded once, refunded once.
+        await send(client, signed_notify(settings, order["order_no"], 1000, trade_no="B"))
+        assert await verdicts(db) == ["accepted", "second_payment", "duplicate"]
+        assert await count(db, "SELECT count(*) FROM refunds") == 1
 
     async def test_50_concurrent_duplicates_pay_once_and_allocate_once(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]

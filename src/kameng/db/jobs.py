@@ -21,7 +21,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn
 
-TASK_MODULES = ["kameng.orders.tasks", "kameng.fulfilment.tasks", "kameng.payments.tasks"]
+TASK_MODULES = [
+    "kameng.orders.tasks",
+    "kameng.fulfilment.tasks",
+    "kameng.payments.tasks",
+    "kameng.payments.refunds.tasks",
+]
 
 # The connector gets its pool when the worker opens the app; deferring inside a
 # business transaction needs no pool at all, only that transaction's connection.
@@ -36,6 +41,8 @@ class JobName(StrEnum):
     declared with the same member; a test checks every name has its task."""
 
     RESTOCK = "fulfilment.fulfil_awaiting_stock"
+    # kameng.refunds.service asks payments to carry a refund out at the gateway.
+    EXECUTE_REFUND = "payments.execute_refund"
 
 
 class JobDeps(Protocol):

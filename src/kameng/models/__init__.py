@@ -8,6 +8,7 @@ from kameng.models.order import Order, OrderEvent
 from kameng.models.payment import Payment, PaymentNotify
 from kameng.models.product import Product
 from kameng.models.rate_limit import RateLimit
+from kameng.models.refund import Refund
 
 __all__ = [
     "Base",
@@ -19,4 +20,5 @@ __all__ = [
     "PaymentNotify",
     "Product",
     "RateLimit",
+    "Refund",
 ]

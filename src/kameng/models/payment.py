@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.models.base import Base, IdMixin
@@ -10,16 +20,32 @@ from kameng.models.vocabulary import NotifyVerdict, known_values
 
 
 class Payment(IdMixin, Base):
-    """Money received for an order. One per order; one per gateway trade."""
+    """Money received for an order: one payment per order pays it; one per gateway
+    trade. A second payment for a paid order is a ``surplus`` row, kept to be
+    refunded."""
 
     __tablename__ = "payments"
     __table_args__ = (
         UniqueConstraint("gateway", "trade_no"),
         # Buyers look orders up by the trade number alone (支付宝/微信 交易号).
         Index("ix_payments_trade_no", "trade_no"),
+        Index("ix_payments_order_id", "order_id"),
+        Index(
+            "uq_payments_order_id_paying",
+            "order_id",
+            unique=True,
+            postgresql_where=text("NOT surplus"),
+        ),
+        # Kept equal to the sum of the payment's counting refunds by a trigger
+        # on refunds (kameng.models.refund): the database caps refunds.
+        CheckConstraint(
+            "refunds_claimed_cents BETWEEN 0 AND amount_cents", name="refunds_within_paid"
+        ),
     )
 
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    surplus: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    refunds_claimed_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     gateway: Mapped[str] = mapped_column(String(32))
     trade_no: Mapped[str] = mapped_column(String(64))
     amount_cents: Mapped[int] = mapped_column(BigInteger)

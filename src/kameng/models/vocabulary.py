@@ -33,6 +33,11 @@ class OrderEventType(StrEnum):
     PARTIALLY_DELIVERED = "partially_delivered"
     DELIVERED = "delivered"
     SECOND_PAYMENT = "second_payment"  # money paid twice for one order: to refund
+    REFUND_REQUESTED = "refund_requested"  # a refund row was created (kameng.refunds)
+    REFUND_SUBMITTED = "refund_submitted"  # sent to the gateway, waiting for its word
+    REFUND_SUCCEEDED = "refund_succeeded"  # the gateway says the money went back
+    REFUND_FAILED = "refund_failed"  # the gateway refused or failed; retried with back-off
+    REFUND_GIVEN_UP = "refund_given_up"  # retries exhausted: an operator must act
 
 
 class Actor(StrEnum):
@@ -41,6 +46,7 @@ class Actor(StrEnum):
     BUYER = "buyer"
     SYSTEM = "system"  # the shop's own jobs and rules
     GATEWAY = "gateway"  # the payment platform (a notify, or its answer when asked)
+    OPERATOR = "operator"  # a person running the shop (CLI, console)
 
 
 class ProductKind(StrEnum):
@@ -52,6 +58,16 @@ class ProductKind(StrEnum):
 class CardKeyStatus(StrEnum):
     AVAILABLE = "available"
     SOLD = "sold"
+
+
+class RefundState(StrEnum):
+    """Where a refund is (``refunds.state``); transitions in kameng.refunds.states."""
+
+    REQUESTED = "requested"  # recorded, the execution job deferred; no network yet
+    SUBMITTED = "submitted"  # the gateway accepted the request; its result is awaited
+    SUCCEEDED = "succeeded"  # the money went back to the buyer
+    FAILED = "failed"  # the gateway refused or could not be asked; retried at next_attempt_at
+    GIVEN_UP = "given_up"  # retries exhausted or cancelled: no longer counts against the cap
 
 
 class NotifyVerdict(StrEnum):

@@ -33,7 +33,24 @@ EVENT_LABELS: dict[OrderEventType, str] = {
     OrderEventType.PARTIALLY_DELIVERED: N_("Part of the card keys delivered"),
     OrderEventType.EXPIRED: N_("Not paid in time; order expired"),
     OrderEventType.SECOND_PAYMENT: N_("Paid twice; the extra payment will be refunded"),
+    OrderEventType.REFUND_REQUESTED: N_("Refund requested"),
+    OrderEventType.REFUND_SUBMITTED: N_("Refund sent to the payment platform"),
+    OrderEventType.REFUND_SUCCEEDED: N_("Refunded: the money is on its way back to you"),
+    OrderEventType.REFUND_FAILED: N_("The refund did not go through; it is retried automatically"),
+    OrderEventType.REFUND_GIVEN_UP: N_(
+        "The refund could not be completed automatically; the shop will contact you"
+    ),
 }
+
+_REFUND_EVENTS = frozenset(
+    {
+        OrderEventType.REFUND_REQUESTED,
+        OrderEventType.REFUND_SUBMITTED,
+        OrderEventType.REFUND_SUCCEEDED,
+        OrderEventType.REFUND_FAILED,
+        OrderEventType.REFUND_GIVEN_UP,
+    }
+)
 
 _COUNTED_EVENTS = frozenset(
     {OrderEventType.AWAITING_STOCK, OrderEventType.PARTIALLY_DELIVERED, OrderEventType.DELIVERED}
@@ -71,6 +88,8 @@ def event_label(event_type: OrderEventType, params: dict[str, Any], t: Translato
     label = t(msgid) if msgid else event_type
     if event_type in _COUNTED_EVENTS and "quantity" in params:
         label += f" ({params.get('delivered', 0)}/{params['quantity']})"
+    if event_type in _REFUND_EVENTS and isinstance(params.get("amount_cents"), int):
+        label += f" (¥{format_yuan(params['amount_cents'])})"
     if event_type == OrderEventType.PAID and params.get("source") == "query":
         label = t(
             N_(

@@ -28,14 +28,17 @@ async def insert_payment(
     amount_cents: int,
     method: str,
     now: datetime,
+    surplus: bool = False,
 ) -> bool:
-    """Record the money; False when this order or this trade is already recorded."""
+    """Record the money; False when this order is already paid (not for a
+    surplus payment) or this trade is already recorded."""
     row = await fetch_one(
         conn,
-        "INSERT INTO payments (order_id, gateway, trade_no, amount_cents, method, received_at) "
-        "VALUES (%(order_id)s, %(gateway)s, %(trade_no)s, %(amount)s, %(method)s, %(now)s) "
-        "ON CONFLICT DO NOTHING RETURNING id",
+        "INSERT INTO payments (order_id, gateway, trade_no, amount_cents, method, received_at, "
+        "surplus) VALUES (%(order_id)s, %(gateway)s, %(trade_no)s, %(amount)s, %(method)s, "
+        "%(now)s, %(surplus)s) ON CONFLICT DO NOTHING RETURNING id",
         {
+            "surplus": surplus,
             "order_id": order_id,
             "gateway": gateway,
             "trade_no": trade_no,
@@ -51,9 +54,19 @@ async def payment_of_order(conn: Conn, order_id: int) -> PaymentRow | None:
     return await fetch_one_as(
         conn,
         PaymentRow,
-        "SELECT order_id, gateway, trade_no, amount_cents FROM payments WHERE order_id = %(o)s",
+        "SELECT order_id, gateway, trade_no, amount_cents FROM payments "
+        "WHERE order_id = %(o)s AND NOT surplus",
         {"o": order_id},
     )
+
+
+async def order_of_trade(conn: Conn, gateway: str, trade_no: str) -> int | None:
+    row = await fetch_one(
+        conn,
+        "SELECT order_id FROM payments WHERE gateway = %(g)s AND trade_no = %(t)s",
+        {"g": gateway, "t": trade_no},
+    )
+    return None if row is None else int(row[0])
 
 
 def _storable(value: str | None, limit: int | None = None) -> str | None:

@@ -24,6 +24,7 @@ from kameng.payments.gateways.base import (
     NotifyRejected,
     VerifiedNotify,
 )
+from kameng.payments.refunds.service import request_refund
 
 # Longer than the ±5 min a signed timestamp is accepted for, on both sides.
 NONCE_KEPT_FOR = timedelta(minutes=15)
@@ -244,17 +245,9 @@ async def _apply_payment(
             )
         if existing.gateway == gateway and existing.trade_no == trade_no:
             return NotifyVerdict.DUPLICATE, "already recorded"
-        # Real money paid twice for one order: keep it on record and in the
-        # timeline so it is refunded, never silently dropped.
-        await append_event(
-            conn,
-            order_id=order.id,
-            event=OrderEventType.SECOND_PAYMENT,
-            actor=Actor.GATEWAY,
-            now=now,
-            params={"trade_no": trade_no, "amount_cents": amount_cents},
+        return await _second_payment(
+            conn, order, existing.trade_no, gateway, trade_no, amount_cents, method, now
         )
-        return NotifyVerdict.SECOND_PAYMENT, f"order already paid by {existing.trade_no}"
     late = order.status == OrderStatus.EXPIRED
     await transition(
         conn,
@@ -278,3 +271,55 @@ async def _apply_payment(
 
 def _as_paid(order: orders.OrderRow) -> orders.OrderRow:
     return replace(order, status=OrderStatus.PAID)
+
+
+async def _second_payment(
+    conn: Conn,
+    order: orders.OrderRow,
+    paid_by: str,
+    gateway: str,
+    trade_no: str,
+    amount_cents: int,
+    method: str,
+    now: datetime,
+) -> tuple[NotifyVerdict, str]:
+    """Real money paid twice for one order: recorded as a surplus payment and
+    refunded automatically (the refund job sends it back), never dropped."""
+    recorded = await repository.insert_payment(
+        conn,
+        order_id=order.id,
+        gateway=gateway,
+        trade_no=trade_no,
+        amount_cents=amount_cents,
+        method=method,
+        now=now,
+        surplus=True,
+    )
+    if not recorded:
+        owner = await repository.order_of_trade(conn, gateway, trade_no)
+        if owner == order.id:
+            return NotifyVerdict.DUPLICATE, "second payment already recorded"
+        raise NotifyRejected(
+            NotifyVerdict.TRADE_NO_REUSED,
+            f"trade {trade_no} already paid another order",
+            order_id=order.id,
+        )
+    await append_event(
+        conn,
+        order_id=order.id,
+        event=OrderEventType.SECOND_PAYMENT,
+        actor=Actor.GATEWAY,
+        now=now,
+        params={"trade_no": trade_no, "amount_cents": amount_cents},
+    )
+    await request_refund(
+        conn,
+        order_id=order.id,
+        amount_cents=None,
+        reason=f"second payment {trade_no}; the order was paid by {paid_by}",
+        idempotency_key=f"second-payment:{gateway}:{trade_no}",
+        actor=Actor.SYSTEM,
+        now=now,
+        trade_no=trade_no,
+    )
+    return NotifyVerdict.SECOND_PAYMENT, f"order already paid by {paid_by}; refund requested"

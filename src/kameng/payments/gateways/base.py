@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from kameng.models.vocabulary import NotifyVerdict
@@ -148,4 +149,48 @@ class Gateway(Protocol):
     async def query(self, order_no: str) -> VerifiedNotify | None:
         """主动查单: the gateway's own word on the order. None = not paid (or
         never opened at the gateway); raises GatewayUnavailable when unsure."""
+        ...
+
+
+class RefundOutcome(StrEnum):
+    SUCCEEDED = "succeeded"  # the money went back
+    PENDING = "pending"  # accepted; ask again later (query_refund)
+    REFUSED = "refused"  # the gateway said no: retried later with the same refund number
+    UNKNOWN = "unknown"  # the gateway has no record of this refund number (query only)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    order_no: str  # our out_trade_no
+    trade_no: str  # the gateway's trade being refunded
+    refund_no: str  # our refund number: the gateway refunds it at most once (where it can)
+    amount_cents: int
+    paid_cents: int  # the trade's total (WeChat Pay wants it with every refund)
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAnswer:
+    outcome: RefundOutcome
+    gateway_refund_no: str | None = None
+    detail: str = ""
+
+
+@runtime_checkable
+class RefundingGateway(Protocol):
+    """A gateway whose refund API the shop drives (a separate protocol: a
+    gateway without one still takes payments; its refunds wait for an operator)."""
+
+    name: str
+    # True when a repeated request with the same refund number moves no money
+    # again (WeChat Pay, Alipay, epay V2): a refund whose answer was lost may be
+    # re-sent. epay V1's api.php refund is not idempotent: never re-sent blindly.
+    refund_idempotent: bool
+
+    async def refund(self, request: RefundRequest) -> RefundAnswer:
+        """Ask for the refund; raises GatewayUnavailable when the answer is unknown."""
+        ...
+
+    async def query_refund(self, request: RefundRequest) -> RefundAnswer:
+        """The gateway's word on an earlier refund request; raises GatewayUnavailable."""
         ...

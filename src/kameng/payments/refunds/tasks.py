@@ -1,0 +1,208 @@
+"""Carrying refunds out at the gateway.
+
+``execute_refund`` (deferred by ``request_refund`` in the same transaction)
+marks the refund submitted under its row lock, commits, calls the gateway with
+no lock held, then records the answer under the lock again. A lost answer from
+a gateway that refunds one refund number at most once is simply retried; from
+epay V1 (not idempotent) it leaves the refund ``submitted`` for an operator,
+never risking a second refund. ``sweep_refunds`` re-runs due retries and asks
+the gateway about refunds it has not settled yet.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol
+
+import structlog
+from procrastinate import JobContext
+from psycopg_pool import AsyncConnectionPool
+
+from kameng.db.connection import Conn, transaction
+from kameng.db.jobs import JobName, app, defer, deps
+from kameng.kit import clock
+from kameng.models.vocabulary import Actor, RefundState
+from kameng.payments.gateways.base import (
+    GatewayUnavailable,
+    RefundAnswer,
+    RefundingGateway,
+    RefundOutcome,
+    RefundRequest,
+)
+from kameng.payments.gateways.registry import GatewayRegistry
+from kameng.payments.refunds import repository as job_sql
+from kameng.refunds import repository
+from kameng.refunds.repository import RefundRow
+from kameng.refunds.states import retry_at, transition
+
+log = structlog.get_logger()
+
+NO_REFUND_API_WAIT = timedelta(hours=6)
+ASK_AFTER = timedelta(minutes=1)  # a submitted refund not settled after this is queried
+BATCH = 200
+
+
+class RefundJobDeps(Protocol):
+    @property
+    def pool(self) -> AsyncConnectionPool[Conn]: ...
+
+    @property
+    def gateways(self) -> GatewayRegistry: ...
+
+
+@app.task(name=JobName.EXECUTE_REFUND.value, queue="payments", pass_context=True)
+async def execute_refund(context: JobContext, refund_id: int) -> None:
+    needs: RefundJobDeps = deps(context)
+    now = clock.now()
+    async with transaction(needs.pool) as conn:
+        refund = await repository.lock(conn, refund_id)
+        if refund is None or refund.state not in (RefundState.REQUESTED, RefundState.FAILED):
+            return  # done, or in flight
+        if refund.next_attempt_at is not None and refund.next_attempt_at > now:
+            return  # not due yet; the sweep defers it again when it is
+        prepared = await _prepare(conn, needs.gateways, refund)
+        if isinstance(prepared, str):
+            await job_sql.postpone(
+                conn, refund.id, until=now + NO_REFUND_API_WAIT, error=prepared, now=now
+            )
+            log.warning("refund waits for an operator", refund_no=refund.refund_no, why=prepared)
+            return
+        gateway, request = prepared
+        await transition(
+            conn, refund_id=refund.id, to=RefundState.SUBMITTED, actor=Actor.SYSTEM, now=now
+        )
+    try:
+        answer = await gateway.refund(request)
+    except GatewayUnavailable as exc:
+        answer = None
+        error = str(exc)
+    async with transaction(needs.pool) as conn:
+        refund = await repository.lock(conn, refund_id)
+        if refund is None or refund.state != RefundState.SUBMITTED:
+            return
+        if answer is None:
+            if gateway.refund_idempotent:
+                await _failed(conn, refund, f"no answer: {error}")
+            else:
+                # Maybe refunded, maybe not: re-sending could pay the buyer twice.
+                await job_sql.note(
+                    conn, refund.id, error=f"no answer, not re-sent: {error}", now=clock.now()
+                )
+            return
+        await _apply(conn, refund, answer)
+
+
+async def _prepare(
+    conn: Conn, registry: GatewayRegistry, refund: RefundRow
+) -> tuple[RefundingGateway, RefundRequest] | str:
+    payment = await repository.payment(conn, refund.payment_id)
+    assert payment is not None  # refunds.payment_id is a foreign key
+    gateway = registry.get(payment.gateway)
+    if gateway is None:
+        return f"gateway {payment.gateway} is not configured"
+    if not isinstance(gateway, RefundingGateway):
+        return f"gateway {payment.gateway} has no refund API here: refund by hand"
+    request = RefundRequest(
+        order_no=await job_sql.order_no_of(conn, refund.order_id),
+        trade_no=payment.trade_no,
+        refund_no=refund.refund_no,
+        amount_cents=refund.amount_cents,
+        paid_cents=payment.amount_cents,
+        reason=refund.reason,
+    )
+    return gateway, request
+
+
+async def _apply(conn: Conn, refund: RefundRow, answer: RefundAnswer) -> None:
+    """Record the gateway's answer on a submitted refund (row locked by the caller)."""
+    now = clock.now()
+    if answer.outcome == RefundOutcome.SUCCEEDED:
+        await transition(
+            conn,
+            refund_id=refund.id,
+            to=RefundState.SUCCEEDED,
+            actor=Actor.GATEWAY,
+            now=now,
+            gateway_refund_no=answer.gateway_refund_no,
+        )
+        log.info("refund succeeded", refund_no=refund.refund_no)
+    elif answer.outcome == RefundOutcome.REFUSED:
+        await _failed(conn, refund, answer.detail or "refused by the gateway")
+    else:  # PENDING (or UNKNOWN right after submitting): ask again later
+        await job_sql.note(conn, refund.id, error=answer.detail or answer.outcome.value, now=now)
+
+
+async def _failed(conn: Conn, refund: RefundRow, error: str) -> None:
+    now = clock.now()
+    again = retry_at(refund.attempts, now)
+    await transition(
+        conn,
+        refund_id=refund.id,
+        to=RefundState.FAILED,
+        actor=Actor.GATEWAY,
+        now=now,
+        next_attempt_at=again,
+        error=error,
+    )
+    if again is None:
+        await transition(
+            conn, refund_id=refund.id, to=RefundState.GIVEN_UP, actor=Actor.SYSTEM, now=now
+        )
+        log.error("refund given up", refund_no=refund.refund_no, error=error)
+    else:
+        log.warning("refund failed", refund_no=refund.refund_no, error=error, retry_at=again)
+
+
+@app.periodic(cron="* * * * *", periodic_id="sweep-refunds")
+@app.task(
+    name="payments.sweep_refunds",
+    queue="payments",
+    queueing_lock="sweep-refunds",
+    pass_context=True,
+)
+async def sweep_refunds(context: JobContext, timestamp: int) -> None:
+    """Defer the retries that are due; ask the gateway about unsettled refunds."""
+    needs: RefundJobDeps = deps(context)
+    now = clock.now()
+    async with transaction(needs.pool) as conn:
+        for refund_id in await repository.due_ids(conn, now=now, limit=BATCH):
+            await defer(
+                conn,
+                JobName.EXECUTE_REFUND,
+                queueing_lock=f"refund:{refund_id}",
+                refund_id=refund_id,
+            )
+        waiting = await repository.submitted_before(conn, before=now - ASK_AFTER, limit=BATCH)
+    for refund_id in waiting:
+        try:
+            await settle_submitted(needs.pool, needs.gateways, refund_id)
+        except Exception:  # one refund's trouble never stops the others
+            log.exception("refund query failed", refund_id=refund_id)
+
+
+async def settle_submitted(
+    pool: AsyncConnectionPool[Conn], registry: GatewayRegistry, refund_id: int
+) -> None:
+    """Ask the gateway about one submitted refund and record its answer."""
+    async with transaction(pool) as conn:
+        refund = await repository.get(conn, refund_id)
+        if refund is None or refund.state != RefundState.SUBMITTED:
+            return
+        prepared = await _prepare(conn, registry, refund)
+    if isinstance(prepared, str):
+        return
+    gateway, request = prepared
+    try:
+        answer = await gateway.query_refund(request)
+    except GatewayUnavailable as exc:
+        log.warning("refund query unanswered", refund_no=refund.refund_no, error=str(exc))
+        return
+    async with transaction(pool) as conn:
+        locked = await repository.lock(conn, refund_id)
+        if locked is None or locked.state != RefundState.SUBMITTED:
+            return
+        if answer.outcome == RefundOutcome.UNKNOWN and gateway.refund_idempotent:
+            # The request never reached the gateway: sending it again is safe.
+            await _failed(conn, locked, "the gateway has no record of this refund")
+            return
+        await _apply(conn, locked, answer)
