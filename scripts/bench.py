@@ -36,12 +36,11 @@ from urllib.parse import urlencode
 import httpx
 import uvloop
 
-from benchlib import capture, load, setup
+from benchlib import capture, load, reference, setup
 from benchlib.capture import Request
 from benchlib.load import Client, Phase
 from benchlib.setup import Shop, log
 from kameng.db.connection import make_pool
-from kameng.kit import order_numbers
 from kameng.kit.logs import configure_logging
 from kameng.kit.money import format_yuan
 from kameng.payments.gateways import epay_sign
@@ -156,25 +155,6 @@ def http_ops(client: Client, shop: Shop) -> dict[str, Callable[[Any], Awaitable[
     }
 
 
-def reference_ops(conn: Any, captured: Captured) -> dict[str, Callable[[Any], Awaitable[Any]]]:
-    def op(path: str, fresh_order: bool) -> Callable[[Any], Awaitable[Any]]:
-        request, old = captured.requests[path], captured.order_no.get(path)
-
-        async def run(item: Any) -> Any:
-            new = order_numbers.generate() if fresh_order else item
-            await capture.replay(conn, request, {old: new} if old else {})
-            return new
-
-        return run
-
-    return {
-        "list": op("list", False),
-        "create": op("create", True),
-        "create_pw": op("create_pw", True),
-        "notify": op("notify", False),
-    }
-
-
 # -- the run ----------------------------------------------------------------------------
 
 
@@ -188,9 +168,13 @@ async def measure(
     warm = await load.run(f"{name} warm-up", warm_items, workers, seconds=args.seconds / 3)
     await asyncio.to_thread(setup.settle, args.url)
     phase = await load.run(name, list(measured)[: args.orders], workers, seconds=args.seconds)
+    report(name, phase)
+    return warm, phase
+
+
+def report(name: str, phase: Phase[Any]) -> None:
     failed = f", {phase.failed} FAILED: {phase.errors}" if phase.failed else ""
     log(f"{name}: {len(phase.results)} in {phase.elapsed:.1f}s = {phase.rate:,.0f}/s{failed}")
-    return warm, phase
 
 
 async def bench(args: argparse.Namespace, shop: Shop) -> dict[str, tuple[Phase[Any], Phase[Any]]]:
@@ -201,33 +185,46 @@ async def bench(args: argparse.Namespace, shop: Shop) -> dict[str, tuple[Phase[A
     await captured.run(shop)
     log("captured the app's statements: " + ", ".join(
         f"{path} {len(r.statements)}" for path, r in captured.requests.items()))  # fmt: skip
-    conns = [await capture.connect(shop.url) for _ in range(args.concurrency)]
     results: dict[str, tuple[Phase[Any], Phase[Any]]] = {}
     with setup.app_server(shop, workers=args.workers, pool_size=args.concurrency) as base:
         clients = [Client(base) for _ in range(args.concurrency)]
         try:
             http = [http_ops(c, shop) for c in clients]
-            ref = [reference_ops(c, captured) for c in conns]
-            orders: dict[str, list[str]] = {}
+            orders: dict[str, list[Any]] = {}
             for path in PATHS:
-                sides = []
-                for side, ops in (("kameng", http), ("reference", ref)):
-                    items = orders.get(side) if path == "notify" else None
-                    warm, phase = await measure(
-                        args, f"{side} {path}", [o[path] for o in ops], items
-                    )
-                    if path == "create":
-                        orders[side] = warm.results + phase.results
-                    if path == "notify":
-                        args.paid += len(warm.results) + len(phase.results)
-                    sides.append(phase)
-                results[path] = (sides[0], sides[1])
+                items = orders.get("kameng") if path == "notify" else None
+                warm, kameng = await measure(args, f"kameng {path}", [o[path] for o in http], items)
+                ref_warm, ref = await reference_side(args, shop, captured, path, orders)
+                if path == "create":
+                    orders["kameng"] = warm.results + kameng.results
+                    orders["reference"] = ref_warm.results + ref.results
+                if path == "notify":
+                    args.paid += sum(len(p.results) for p in (warm, kameng, ref_warm, ref))
+                results[path] = (kameng, ref)
         finally:
             for client in clients:
                 await client.close()
-            for conn in conns:
-                await conn.close()
     return results
+
+
+async def reference_side(
+    args: argparse.Namespace, shop: Shop, captured: Captured, path: str,
+    orders: dict[str, list[Any]],
+) -> tuple[Phase[Any], Phase[Any]]:  # fmt: skip
+    """The captured statements of ``path``, replayed by as many processes as the server has."""
+    if path == "notify":
+        paying = orders["reference"]
+        warm_items, measured_items = paying[: args.warmup], paying[args.warmup :][: args.orders]
+    else:
+        warm_items, measured_items = [None] * args.warmup, [None] * args.orders
+    await asyncio.to_thread(setup.settle, args.url)
+    warm, phase = await asyncio.to_thread(
+        reference.run, shop.url, captured.requests[path], captured.order_no.get(path),
+        processes=args.workers, connections=args.concurrency, warm=warm_items,
+        measured=measured_items, seconds=args.seconds,
+    )  # fmt: skip
+    report(f"reference {path}", phase)
+    return warm, phase
 
 
 def table(
@@ -238,7 +235,9 @@ def table(
         f"kameng bench, {when}: PostgreSQL {shop.server_version}, {os.cpu_count()} cores shared by "
         f"PostgreSQL, {args.workers} uvicorn worker(s) and the load generator",
         f"concurrency {args.concurrency}, N={args.orders} or {args.seconds:g} s per phase, "
-        f"warm-up {args.warmup}; reference = the app's captured statements through psycopg",
+        f"warm-up {args.warmup}; reference = the app's captured statements replayed "
+        f"through psycopg"
+        f" by {args.workers} process(es)",
         "",
         f"{'path':<31}{'kameng req/s':>13}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'reference TPS':>15}{'ratio':>8}",
@@ -251,6 +250,10 @@ def table(
     with_pw, without = results["create_pw"][0].rate, results["create"][0].rate
     share = with_pw / without if without else 0.0
     verdict = "met" if share >= PASSWORD_GOAL else "NOT met"
+    lines.append(
+        "(the shop serves the product list from its catalogue snapshot, refreshed at most\n"
+        " every KAMENG_CATALOG_CACHE_SECONDS; the reference runs one refresh's statements)"
+    )
     lines.append(
         f"\ncreate with password / without: {share:.2f} (goal ≥ {PASSWORD_GOAL}: {verdict})"
     )
