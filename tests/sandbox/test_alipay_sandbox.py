@@ -211,3 +211,24 @@ def test_retry_schedule_is_alipays() -> None:
 
     # first notify, then 4m, 10m, 10m, 1h, 2h, 6h, 15h after the previous one
     assert NOTIFY_OFFSETS_MINUTES == (0, 4, 14, 24, 84, 204, 564, 1464)
+
+
+@pytest.mark.parametrize("amount", ["1e999999999", "NaN", "-1.00", "0.001", "abc", ""])
+async def test_bad_amounts_are_argument_errors_not_crashes(
+    captured: tuple[httpx.AsyncClient, list[httpx.Request]], amount: str
+) -> None:
+    client, _seen = captured
+    query = sdk().api_alipay_trade_page_pay(subject="x", out_trade_no="BAD-1", total_amount=amount)
+    page = await client.get(f"/gateway.do?{query}")
+    assert page.status_code == 400 and "isv.invalid-parameter" in page.text
+
+
+@pytest.mark.parametrize(
+    "query", ["", "app_id=1", "method=alipay.trade.query&sign=x", "biz_content=%FF%FE"]
+)
+async def test_garbage_gets_an_error_response(
+    captured: tuple[httpx.AsyncClient, list[httpx.Request]], query: str
+) -> None:
+    client, _seen = captured
+    answer = await client.get(f"/gateway.do?{query}")
+    assert answer.status_code < 500

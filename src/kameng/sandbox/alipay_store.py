@@ -64,9 +64,10 @@ def parse_amount(text: str) -> int:
     """total_amount: yuan with at most two decimals, 0.01 to 100000000."""
     try:
         value = Decimal(text)
-    except InvalidOperation:
-        raise invalid("isv.invalid-parameter", "total_amount 格式错误") from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+        exact = value.is_finite() and value == value.quantize(Decimal("0.01"))
+    except InvalidOperation:  # also "1e999999999", too big to quantize
+        exact = False
+    if not exact:
         raise invalid("isv.invalid-parameter", "total_amount 格式错误")
     cents = int(value * 100)
     if not 1 <= cents <= 100_000_000_00:
