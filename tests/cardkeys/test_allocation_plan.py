@@ -19,6 +19,7 @@ import pytest
 
 from kameng.cardkeys.repository import CLAIM_KEYS_SQL
 from kameng.db.engine import libpq_url
+from kameng.payments.repository import PAY_AND_DELIVER_KEYS
 from tests.factories import make_product
 from tests.support import run_sync
 from tests.support.databases import TestDatabases
@@ -172,3 +173,48 @@ def test_claiming_reads_few_pages_despite_sold_keys(
     # and the keys taken are the oldest unsold ones
     first = OTHER_PRODUCT_KEYS + 1
     assert [r[1] for r in rows] == list(range(first + SOLD, first + SOLD + WANTED))
+
+
+def test_the_one_statement_paid_notify_allocates_through_the_pool_index(
+    stock: tuple[psycopg.Connection[Any], int, int],
+) -> None:
+    """The paid notify's single statement (allocation gated on the payment) keeps
+    the allocation's plan: a LIMIT over ix_card_keys_pool, a few pages."""
+    conn, product_id, _ = stock
+    with conn.transaction(force_rollback=True):
+        order_id = conn.execute(
+            "INSERT INTO orders (order_no, product_id, quantity, unit_price_cents, amount_cents,"
+            " gateway, status, delivered_quantity, created_at, expires_at, updated_at)"
+            " VALUES ('1000000000000002', %s, %s, 100, %s, 'epay', 'unpaid', 0,"
+            " now(), now(), now()) RETURNING id",
+            (product_id, WANTED, 100 * WANTED),
+        ).fetchone()[0]  # type: ignore[index]
+        sql = inline(
+            PAY_AND_DELIVER_KEYS,
+            {
+                "order_id": str(order_id),
+                "gateway": "'epay'",
+                "trade_no": "'T1'",
+                "amount": str(100 * WANTED),
+                "method": "'alipay'",
+                "now": "'2026-11-25 12:00:00+00'",
+                "product_id": str(product_id),
+                "wanted": str(WANTED),
+                "first_slot": "1",
+                "quantity": str(WANTED),
+                "paid_sources": "ARRAY['expired', 'unpaid']",
+                "paid_params": "'{}'",
+            },
+        )
+        raw = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql).fetchone()[0]  # type: ignore[index]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    limit = next(n for n in nodes(plan) if n["Node Type"] == "Limit")
+    scan = [n for n in nodes(limit) if n.get("Relation Name") == "card_keys"]
+    assert [(n["Node Type"], n["Index Name"], n["Scan Direction"]) for n in scan] == [
+        ("Index Scan", "ix_card_keys_pool", "Forward")
+    ]
+    assert scan[0]["Index Cond"] == f"(product_id = {product_id})"
+    assert not [n for n in nodes(limit) if n["Node Type"] == "Sort"]
+    assert limit["Actual Rows"] == WANTED
+    touched = limit["Shared Hit Blocks"] + limit["Shared Read Blocks"]
+    assert touched < 50, json.dumps(limit, indent=1)

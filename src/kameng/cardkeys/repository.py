@@ -12,15 +12,19 @@ from kameng.models.vocabulary import CardKeyStatus
 
 _AVAILABLE = CardKeyStatus.AVAILABLE.value
 
+
 # ORDER BY pool_seq: only the partial index ix_card_keys_pool (unsold keys)
 # provides that order, so the planner cannot walk the sold keys through the
 # primary key, one page per key sold (pinned by an EXPLAIN test).
-CLAIM_KEYS_SQL = f"""
+def claim_keys_sql(gate: str = "") -> str:
+    """The allocation statement; ``gate`` (SQL, e.g. ``AND EXISTS (…)``) adds a
+    condition that does not touch card_keys (the fused paid notify uses it)."""
+    return f"""
 WITH picked AS (
     SELECT id, row_number() OVER (ORDER BY pool_seq) AS n
     FROM (
         SELECT id, pool_seq FROM card_keys
-        WHERE product_id = %(product_id)s AND status = '{_AVAILABLE}'
+        WHERE product_id = %(product_id)s AND status = '{_AVAILABLE}'{gate}
         ORDER BY pool_seq
         LIMIT %(wanted)s
         FOR UPDATE SKIP LOCKED
@@ -33,6 +37,9 @@ FROM picked
 WHERE k.id = picked.id
 RETURNING k.id
 """
+
+
+CLAIM_KEYS_SQL = claim_keys_sql()
 
 
 async def claim_keys(

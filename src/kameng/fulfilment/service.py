@@ -9,14 +9,27 @@ from datetime import datetime
 from kameng.db.connection import Conn
 from kameng.fulfilment.strategies.registry import for_kind
 from kameng.kit.crypto import CardKeyCipher
+from kameng.models.vocabulary import ProductKind
 from kameng.orders import repository as orders
 from kameng.orders.repository import OrderRow
 from kameng.orders.service import CardKeyItem
+from kameng.orders.states import PAID_SOURCES
 
 
 async def fulfil(conn: Conn, order: OrderRow, *, now: datetime) -> bool:
     """True when the order is now fully delivered."""
     return await for_kind(order.product_kind).fulfil(conn, order, now=now)
+
+
+def delivers_with_payment(order: OrderRow) -> bool:
+    """True when the payment of this (locked) order and its delivery go in one
+    statement (``payments.repository.pay_and_deliver_keys``): a card-key order,
+    payable, nothing delivered yet. Anything else takes ``fulfil`` after the payment."""
+    return (
+        order.product_kind == ProductKind.CARD_KEY
+        and order.delivered_quantity == 0
+        and order.status in PAID_SOURCES
+    )
 
 
 async def fulfil_next_waiting(conn: Conn, product_id: int, *, now: datetime) -> bool:

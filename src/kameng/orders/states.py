@@ -25,6 +25,7 @@ __all__ = [
     "OrderStatus",
     "append_event",
     "can_transition",
+    "paid_and_fulfilled_sql",
     "sources_of",
     "transition",
 ]
@@ -78,6 +79,52 @@ def _transition_sql(target: OrderStatus, with_quantity: bool) -> str:
 # Built once: the same text each time lets psycopg prepare the statements.
 _SQL = {(t, q): _transition_sql(t, q) for t in OrderStatus for q in (False, True)}
 _SOURCES = {t: sources_of(t) for t in OrderStatus}
+
+
+def paid_and_fulfilled_sql(*, gate: str, delivered: str) -> str:
+    """Two transitions in one statement, for the paid notify's single round trip:
+    ``unpaid|expired → paid`` (event ``paid``, params ``%(paid_params)s``, actor
+    gateway), then ``paid → delivered`` when ``delivered`` (an SQL expression,
+    the units delivered now) reaches ``%(quantity)s``, else ``paid →
+    awaiting_stock``, with the event ``transition()`` would append. Guarded like
+    ``transition()`` (status among the sources) and by ``gate`` (SQL that must be
+    true, e.g. "the payment was recorded"); CTEs ``moved`` and ``events`` for a
+    statement's WITH list. Nothing else in the same statement may update the row.
+    """
+    assert can_transition(OrderStatus.UNPAID, OrderStatus.PAID)
+    assert can_transition(OrderStatus.EXPIRED, OrderStatus.PAID)
+    assert can_transition(OrderStatus.PAID, OrderStatus.DELIVERED)
+    assert can_transition(OrderStatus.PAID, OrderStatus.AWAITING_STOCK)
+    complete = f"({delivered}) = %(quantity)s"
+    return f"""
+    moved AS (
+        UPDATE orders SET
+            status = CASE WHEN {complete} THEN '{OrderStatus.DELIVERED}'
+                ELSE '{OrderStatus.AWAITING_STOCK}' END,
+            paid_at = COALESCE(paid_at, %(now)s),
+            delivered_at = CASE WHEN {complete} THEN COALESCE(delivered_at, %(now)s)
+                ELSE delivered_at END,
+            delivered_quantity = ({delivered}),
+            updated_at = %(now)s
+        WHERE id = %(order_id)s AND status = ANY(%(paid_sources)s) AND {gate}
+        RETURNING id, status, delivered_quantity
+    ),
+    events AS (
+        INSERT INTO order_events (order_id, type, params, actor, created_at)
+        SELECT m.id, e.type, e.params, e.actor, %(now)s
+        FROM moved AS m CROSS JOIN LATERAL (VALUES
+            (1, '{OrderEventType.PAID}', %(paid_params)s::jsonb, '{Actor.GATEWAY}'),
+            (2, CASE WHEN m.status = '{OrderStatus.DELIVERED}' THEN '{OrderEventType.DELIVERED}'
+                ELSE '{OrderEventType.AWAITING_STOCK}' END,
+             jsonb_build_object('delivered', m.delivered_quantity, 'quantity', %(quantity)s),
+             '{Actor.SYSTEM}')
+        ) AS e(n, type, params, actor)
+        ORDER BY e.n
+        RETURNING order_id
+    )"""
+
+
+PAID_SOURCES = sources_of(OrderStatus.PAID)
 
 
 async def transition(

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from psycopg.types.json import Jsonb
+
+from kameng.cardkeys.repository import claim_keys_sql
 from kameng.db.connection import Conn, fetch_one, fetch_one_as
 from kameng.db.rows import row_of
 from kameng.models.vocabulary import NotifyVerdict
+from kameng.orders.states import PAID_SOURCES, paid_and_fulfilled_sql
 
 
 @row_of("payments")
@@ -17,6 +22,70 @@ class PaymentRow:
     gateway: str
     trade_no: str
     amount_cents: int
+
+
+_INSERT_PAYMENT = (
+    "INSERT INTO payments (order_id, gateway, trade_no, amount_cents, method, received_at, "
+    "surplus) VALUES (%(order_id)s, %(gateway)s, %(trade_no)s, %(amount)s, %(method)s, "
+    "%(now)s, %(surplus)s) ON CONFLICT DO NOTHING RETURNING id"
+)
+
+# The paid notify of a card-key order in one statement: record the money, take
+# the keys (the allocation statement itself, gated on the payment), move the
+# order unpaid|expired → paid → delivered|awaiting_stock with both timeline
+# events. Every part is gated on the payment row being new, so a duplicate or
+# a reused trade number changes nothing and the caller takes the general path.
+_PAID = "EXISTS (SELECT 1 FROM pay)"
+PAY_AND_DELIVER_KEYS = f"""
+WITH pay AS ({_INSERT_PAYMENT}),
+claimed AS ({claim_keys_sql(gate=" AND " + _PAID)}),
+{paid_and_fulfilled_sql(gate=_PAID, delivered="SELECT count(*) FROM claimed")}
+SELECT (SELECT count(*) FROM pay), (SELECT count(*) FROM moved), (SELECT count(*) FROM claimed)
+"""  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PaidAndDelivered:
+    recorded: bool  # False: this order or this trade was paid before; nothing changed
+    moved: bool  # False (with recorded): the order was in no payable state
+    keys: int  # keys the order holds now
+
+
+async def pay_and_deliver_keys(
+    conn: Conn,
+    *,
+    order_id: int,
+    product_id: int,
+    quantity: int,
+    gateway: str,
+    trade_no: str,
+    amount_cents: int,
+    method: str,
+    paid_params: dict[str, Any],
+    now: datetime,
+) -> PaidAndDelivered:
+    """For an order not yet served in part, locked by the caller."""
+    row = await fetch_one(
+        conn,
+        PAY_AND_DELIVER_KEYS,
+        {
+            "order_id": order_id,
+            "gateway": gateway,
+            "trade_no": trade_no,
+            "amount": amount_cents,
+            "method": method,
+            "now": now,
+            "product_id": product_id,
+            "wanted": quantity,
+            "first_slot": 1,
+            "quantity": quantity,
+            "surplus": False,
+            "paid_sources": PAID_SOURCES,
+            "paid_params": Jsonb(paid_params),
+        },
+    )
+    assert row is not None  # an aggregate-only SELECT always answers one row
+    return PaidAndDelivered(recorded=row[0] == 1, moved=row[1] == 1, keys=int(row[2]))
 
 
 async def insert_payment(
@@ -34,9 +103,7 @@ async def insert_payment(
     surplus payment) or this trade is already recorded."""
     row = await fetch_one(
         conn,
-        "INSERT INTO payments (order_id, gateway, trade_no, amount_cents, method, received_at, "
-        "surplus) VALUES (%(order_id)s, %(gateway)s, %(trade_no)s, %(amount)s, %(method)s, "
-        "%(now)s, %(surplus)s) ON CONFLICT DO NOTHING RETURNING id",
+        _INSERT_PAYMENT,
         {
             "surplus": surplus,
             "order_id": order_id,

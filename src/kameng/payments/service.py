@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from kameng.db.connection import Conn
-from kameng.fulfilment.service import fulfil
+from kameng.fulfilment.service import delivers_with_payment, fulfil
 from kameng.kit.money import format_yuan
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.orders import repository as orders
+from kameng.orders.errors import IllegalTransition
 from kameng.orders.states import Actor, OrderEventType, OrderStatus, append_event, transition
 from kameng.payments import repository
 from kameng.payments.gateways.base import (
@@ -226,15 +227,44 @@ async def _apply_payment(
     source: str,
 ) -> tuple[NotifyVerdict, str]:
     # The order row is locked: concurrent duplicates queue here and see the payment.
-    inserted = await repository.insert_payment(
-        conn,
-        order_id=order.id,
-        gateway=gateway,
-        trade_no=trade_no,
-        amount_cents=amount_cents,
-        method=method,
-        now=now,
-    )
+    late = order.status == OrderStatus.EXPIRED
+    paid_params = {
+        "gateway": gateway,
+        "trade_no": trade_no,
+        "amount_cents": amount_cents,
+        "late": late,
+        "source": source,  # "notify", or "query" when found by asking the gateway
+    }
+    verdict = NotifyVerdict.ACCEPTED_LATE if late else NotifyVerdict.ACCEPTED
+    if delivers_with_payment(order):
+        # The common case in one round trip; same rows as the general path below.
+        done = await repository.pay_and_deliver_keys(
+            conn,
+            order_id=order.id,
+            product_id=order.product_id,
+            quantity=order.quantity,
+            gateway=gateway,
+            trade_no=trade_no,
+            amount_cents=amount_cents,
+            method=method,
+            paid_params=paid_params,
+            now=now,
+        )
+        if done.recorded and not done.moved:
+            raise IllegalTransition(order_id=order.id, to=OrderStatus.PAID.value)
+        if done.recorded:
+            return verdict, "paid"
+        inserted = False
+    else:
+        inserted = await repository.insert_payment(
+            conn,
+            order_id=order.id,
+            gateway=gateway,
+            trade_no=trade_no,
+            amount_cents=amount_cents,
+            method=method,
+            now=now,
+        )
     if not inserted:
         existing = await repository.payment_of_order(conn, order.id)
         if existing is None:
@@ -248,7 +278,6 @@ async def _apply_payment(
         return await _second_payment(
             conn, order, existing.trade_no, gateway, trade_no, amount_cents, method, now
         )
-    late = order.status == OrderStatus.EXPIRED
     await transition(
         conn,
         order_id=order.id,
@@ -256,16 +285,9 @@ async def _apply_payment(
         event=OrderEventType.PAID,
         actor=Actor.GATEWAY,
         now=now,
-        params={
-            "gateway": gateway,
-            "trade_no": trade_no,
-            "amount_cents": amount_cents,
-            "late": late,
-            "source": source,  # "notify", or "query" when found by asking the gateway
-        },
+        params=paid_params,
     )
     await fulfil(conn, _as_paid(order), now=now)
-    verdict = NotifyVerdict.ACCEPTED_LATE if late else NotifyVerdict.ACCEPTED
     return verdict, "paid"
 
 
