@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg.types.json import Jsonb
 
@@ -44,8 +44,7 @@ SELECT (SELECT count(*) FROM pay), (SELECT count(*) FROM moved), (SELECT count(*
 """  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class PaidAndDelivered:
+class PaidAndDelivered(NamedTuple):
     recorded: bool  # False: this order or this trade was paid before; nothing changed
     moved: bool  # False (with recorded): the order was in no payable state
     keys: int  # keys the order holds now
