@@ -202,6 +202,7 @@ def test_the_one_statement_paid_notify_allocates_through_the_pool_index(
                 "wanted": str(WANTED),
                 "first_slot": "1",
                 "quantity": str(WANTED),
+                "surplus": "false",
                 "paid_sources": "ARRAY['expired', 'unpaid']",
                 "paid_params": "'{}'",
             },
