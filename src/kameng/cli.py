@@ -29,7 +29,9 @@ app = typer.Typer(
 )
 
 WORKER_CONCURRENCY = 4
-READY_TIMEOUT = 30.0
+# Generous: on a loaded 2-core machine each web process needs 10-20 s to import
+# the app; a child that dies still ends the wait at once.
+READY_TIMEOUT = 120.0
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 
