@@ -4,9 +4,6 @@ client, signs requests it accepts and verifies every answer and notify it sends.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +11,12 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-import uvicorn
 from alipay import AliPay
 
 from kameng.sandbox.alipay import create_app
 from kameng.sandbox.persist import JsonFile
 from tests.rsa_keys import keypair
+from tests.support.live import serve_app
 
 APP_ID = "2021000000000002"
 SELLER_ID = "2088000000000002"
@@ -45,31 +42,12 @@ def sandbox_app(**extra: Any) -> Any:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The sandbox on a real port: the SDK makes its own (urllib) HTTP calls."""
-    port = _free_port()
     state = JsonFile(tmp_path_factory.mktemp("alipay") / "trades.json")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            sandbox_app(state_file=state), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "sandbox did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(sandbox_app(state_file=state)) as base:
+        yield base
 
 
 def client_for(live: str, app_key: str = "alipay_app") -> AliPay:

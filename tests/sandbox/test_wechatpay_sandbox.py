@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from kameng.sandbox.wechatpay.app import create_app
 from kameng.sandbox.wechatpay.keys import Identity, load_or_create
 from kameng.sandbox.wechatpay.notifier import RETRY_INTERVALS_SECONDS
+from tests.support.live import serve_app
 
 NOTIFY_URL = "https://shop.example/notify/wechatpay"
 
@@ -29,12 +27,6 @@ class Served:
     def __init__(self, app: Any, identity: Identity, received: list[httpx.Request]) -> None:
         self.app, self.identity, self.received = app, identity, received
         self.base = ""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(data_dir: Path, serial_mode: str, answers: list[int]) -> Iterator[Served]:
@@ -52,18 +44,10 @@ def serve(data_dir: Path, serial_mode: str, answers: list[int]) -> Iterator[Serv
         http_transport=httpx.MockTransport(merchant),
         serial_mode=serial_mode,
     )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    served = Served(app, app.state.identity, received)
-    served.base = f"http://127.0.0.1:{port}"
-    yield served
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(app) as base:
+        served = Served(app, app.state.identity, received)
+        served.base = base
+        yield served
 
 
 def client(served: Served, *, certificate_mode: bool = False) -> WeChatPay:

@@ -1,8 +1,9 @@
 """The real shop on a real socket: uvicorn in a thread, on a free port.
 
-Its lifespan opens its own pool on the test's database, exactly as
-``kameng web`` does. Used by the browser tests and the schemathesis contract
-test (anything that must talk HTTP over TCP rather than through ASGI).
+The shop's lifespan opens its own pool on the test's database, exactly as
+``kameng web`` does. Used by the browser tests, the schemathesis contract test
+and the sandboxes' client-library tests (anything that must talk HTTP over TCP
+rather than through ASGI).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -34,27 +36,28 @@ def live_settings(settings: Settings) -> Settings:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """Run the shop at ``settings.public_url`` until the block ends; yields that URL."""
-    base = settings.public_url.rstrip("/")
-    port = int(base.rsplit(":", 1)[1])
+def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
+    """Run any ASGI app (the shop, a payment sandbox) under uvicorn in a thread
+    on 127.0.0.1 until the block ends; yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    thread = threading.Thread(target=server.run, daemon=True, name=f"live-shop-{port}")
+    thread = threading.Thread(target=server.run, daemon=True, name=f"live-{port}")
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "shop did not start"
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.02)
     try:
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """Run the shop at ``settings.public_url`` until the block ends; yields that URL."""
+    with serve_app(create_app(settings), int(settings.public_url.rstrip("/").rsplit(":", 1)[1])):
+        yield settings.public_url.rstrip("/")
