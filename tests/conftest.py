@@ -113,7 +113,9 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
-def db(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+def db(
+    sessions: async_sessionmaker[AsyncSession], _pool: AsyncConnectionPool[Conn]
+) -> async_sessionmaker[AsyncSession]:
     """This test's empty database, as an SQLAlchemy session factory."""
     return sessions
 
@@ -162,6 +164,7 @@ async def _pool(shared_database_url: str) -> AsyncIterator[AsyncConnectionPool[C
     from psycopg_pool import AsyncConnectionPool
 
     from kameng.db.engine import CONNECT_OPTIONS, libpq_url
+    from tests.factories import register_pool
 
     shop_pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
         libpq_url(shared_database_url),
@@ -172,7 +175,9 @@ async def _pool(shared_database_url: str) -> AsyncIterator[AsyncConnectionPool[C
         name="kameng-test",
     )
     await shop_pool.open()
+    register_pool(shared_database_url, shop_pool)
     yield shop_pool
+    register_pool(shared_database_url, None)
     await shop_pool.close()
 
 

@@ -10,12 +10,14 @@ transaction, as the shop's requests and jobs do.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import psycopg
@@ -44,19 +46,41 @@ Sessions = async_sessionmaker[AsyncSession]
 Target = AsyncConnectionPool[Conn] | Sessions | str
 
 
+# The test process's pool per database URL (registered by the ``_pool`` fixture
+# with the event loop it lives on): factories given a URL or the ``db`` session
+# factory borrow a pooled connection instead of opening one per call.
+_POOLS: dict[str, tuple[AsyncConnectionPool[Conn], asyncio.AbstractEventLoop]] = {}
+
+
+def _key(url: str) -> str:
+    return unquote(libpq_url(url))  # SQLAlchemy percent-encodes ?host=/path
+
+
+def register_pool(url: str, pool: AsyncConnectionPool[Conn] | None) -> None:
+    if pool is None:
+        _POOLS.pop(_key(url), None)
+    else:
+        _POOLS[_key(url)] = (pool, asyncio.get_running_loop())
+
+
 @asynccontextmanager
 async def transaction(target: Target) -> AsyncIterator[Conn]:
     """One committed transaction on a psycopg connection to the target's database."""
+    if isinstance(target, str):
+        url = libpq_url(target)
+    elif isinstance(target, AsyncConnectionPool):
+        url = ""
+    else:
+        url = libpq_url(target.kw["bind"].url.render_as_string(hide_password=False))
+    pooled = _POOLS.get(_key(url)) if url else None
+    if pooled is not None and pooled[1] is asyncio.get_running_loop():
+        target = pooled[0]
     if isinstance(target, AsyncConnectionPool):
         async with target.connection() as conn, conn.transaction():
             yield conn
         return
-    if isinstance(target, str):
-        url = target
-    else:
-        url = target.kw["bind"].url.render_as_string(hide_password=False)
     async with (
-        await psycopg.AsyncConnection.connect(libpq_url(url)) as conn,
+        await psycopg.AsyncConnection.connect(url) as conn,
         conn.transaction(),
     ):
         yield conn
