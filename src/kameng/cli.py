@@ -500,6 +500,26 @@ def import_cards(
     raise typer.Exit(import_cards_command(product, file, settings.database_url, settings=settings))
 
 
+@app.command()
+def refund(
+    order: Annotated[str, typer.Argument(help="Order number (16 digits).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the refund).")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Yuan, e.g. 12.50; default: all refundable.")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Idempotency key (default: from the arguments).")
+    ] = None,
+) -> None:
+    """Refund an order (all, or --amount); the worker sends it to the gateway."""
+    from kameng.payments.refunds.cli import refund_command
+
+    settings = _safe_settings("refund", keys_only=True)
+    raise typer.Exit(
+        refund_command(order, amount=amount, reason=reason, key=key, settings=settings)
+    )
+
+
 @app.command("rekey-cards")
 def rekey_cards(
     batch: Annotated[int, typer.Option(min=1, help="Card keys per transaction.")] = 1000,

@@ -66,7 +66,7 @@ _SQL = """
             next_attempt_at = %(next_attempt_at)s,
             last_error = COALESCE(%(error)s, last_error),
             gateway_refund_no = COALESCE(%(gateway_refund_no)s, gateway_refund_no),
-            succeeded_at = CASE WHEN %(to)s = 'succeeded' THEN %(now)s ELSE succeeded_at END
+            succeeded_at = CASE WHEN %(succeeded)s THEN %(now)s ELSE succeeded_at END
         WHERE id = %(refund_id)s AND state = ANY(%(sources)s)
         RETURNING order_id, refund_no, amount_cents, attempts
     )
@@ -101,6 +101,7 @@ async def transition(
             "to": to.value,
             "now": now,
             "attempt": 1 if to == RefundState.SUBMITTED else 0,
+            "succeeded": to == RefundState.SUCCEEDED,
             "next_attempt_at": next_attempt_at,
             "error": error,
             "gateway_refund_no": gateway_refund_no,

@@ -182,10 +182,6 @@ class RefundingGateway(Protocol):
     gateway without one still takes payments; its refunds wait for an operator)."""
 
     name: str
-    # True when a repeated request with the same refund number moves no money
-    # again (WeChat Pay, Alipay, epay V2): a refund whose answer was lost may be
-    # re-sent. epay V1's api.php refund is not idempotent: never re-sent blindly.
-    refund_idempotent: bool
 
     async def refund(self, request: RefundRequest) -> RefundAnswer:
         """Ask for the refund; raises GatewayUnavailable when the answer is unknown."""

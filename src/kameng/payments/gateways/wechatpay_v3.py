@@ -33,6 +33,9 @@ from kameng.payments.gateways.base import (
     NotifyAck,
     NotifyRejected,
     PayRequest,
+    RefundAnswer,
+    RefundOutcome,
+    RefundRequest,
     VerifiedNotify,
 )
 
@@ -271,6 +274,54 @@ class WechatPayV3Gateway:
         if answer.get("trade_state") not in _PAID_STATES:
             return None
         return self._transaction(answer, GatewayUnavailable)
+
+    # -- refunds ------------------------------------------------------------------
+
+    async def refund(self, request: RefundRequest) -> RefundAnswer:
+        payload = {
+            "out_trade_no": request.order_no,
+            "out_refund_no": request.refund_no,
+            "reason": request.reason[:80],
+            "amount": {
+                "refund": request.amount_cents,
+                "total": request.paid_cents,
+                "currency": "CNY",
+            },
+        }
+        status, answer = await self._call("POST", "/v3/refund/domestic/refunds", payload)
+        if status in (400, 403, 404) and isinstance(answer, dict):
+            # A business refusal (amount over the refundable rest, trade unknown…).
+            return RefundAnswer(RefundOutcome.REFUSED, detail=_error_text(answer))
+        return self._refund_answer(status, answer, request)
+
+    async def query_refund(self, request: RefundRequest) -> RefundAnswer:
+        path = f"/v3/refund/domestic/refunds/{quote(request.refund_no, safe='')}"
+        status, answer = await self._call("GET", path, None)
+        if (
+            status == 404
+            and isinstance(answer, dict)
+            and answer.get("code") == "RESOURCE_NOT_EXISTS"
+        ):
+            return RefundAnswer(RefundOutcome.UNKNOWN, detail=_error_text(answer))
+        return self._refund_answer(status, answer, request)
+
+    def _refund_answer(self, status: int, answer: Any, request: RefundRequest) -> RefundAnswer:
+        if status != 200 or not isinstance(answer, dict):
+            raise GatewayUnavailable(f"refund answered {status}: {_error_text(answer)}")
+        amount = answer.get("amount")
+        if (
+            answer.get("out_refund_no") != request.refund_no
+            or not isinstance(amount, dict)
+            or amount.get("refund") != request.amount_cents
+        ):
+            raise GatewayUnavailable("the refund answer is about another refund or amount")
+        refund_id = str(answer.get("refund_id") or "")[:64] or None
+        state = answer.get("status")
+        if state == "SUCCESS":
+            return RefundAnswer(RefundOutcome.SUCCEEDED, refund_id)
+        if state in ("ABNORMAL", "CLOSED"):
+            return RefundAnswer(RefundOutcome.REFUSED, refund_id, f"refund {state}")
+        return RefundAnswer(RefundOutcome.PENDING, refund_id, f"refund {state}")
 
     # -- HTTP ---------------------------------------------------------------------
 

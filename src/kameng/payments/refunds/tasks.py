@@ -2,11 +2,13 @@
 
 ``execute_refund`` (deferred by ``request_refund`` in the same transaction)
 marks the refund submitted under its row lock, commits, calls the gateway with
-no lock held, then records the answer under the lock again. A lost answer from
-a gateway that refunds one refund number at most once is simply retried; from
-epay V1 (not idempotent) it leaves the refund ``submitted`` for an operator,
-never risking a second refund. ``sweep_refunds`` re-runs due retries and asks
-the gateway about refunds it has not settled yet.
+no lock held, then records the answer under the lock again. Each attempt has
+its own number at the gateway (``…R01``, then ``…R01-2`` …): a repeated number
+moves no money twice where the gateway is idempotent, and a refused attempt is
+retried under a new one. A lost answer is never simply re-sent: the refund
+stays ``submitted`` and ``sweep_refunds`` asks the gateway about that number;
+only "never heard of it" makes it fail and be retried. A gateway that cannot
+be asked (epay V1) leaves it to an operator.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ async def execute_refund(context: JobContext, refund_id: int) -> None:
             return  # done, or in flight
         if refund.next_attempt_at is not None and refund.next_attempt_at > now:
             return  # not due yet; the sweep defers it again when it is
-        prepared = await _prepare(conn, needs.gateways, refund)
+        prepared = await _prepare(conn, needs.gateways, refund, refund.attempts + 1)
         if isinstance(prepared, str):
             await job_sql.postpone(
                 conn, refund.id, until=now + NO_REFUND_API_WAIT, error=prepared, now=now
@@ -81,19 +83,19 @@ async def execute_refund(context: JobContext, refund_id: int) -> None:
         if refund is None or refund.state != RefundState.SUBMITTED:
             return
         if answer is None:
-            if gateway.refund_idempotent:
-                await _failed(conn, refund, f"no answer: {error}")
-            else:
-                # Maybe refunded, maybe not: re-sending could pay the buyer twice.
-                await job_sql.note(
-                    conn, refund.id, error=f"no answer, not re-sent: {error}", now=clock.now()
-                )
+            # Maybe refunded, maybe not: re-sending blindly could pay the buyer twice.
+            await job_sql.note(conn, refund.id, error=f"no answer: {error}", now=clock.now())
             return
         await _apply(conn, refund, answer)
 
 
+def attempt_number(refund_no: str, attempt: int) -> str:
+    """The number the gateway knows attempt ``attempt`` (from 1) of a refund by."""
+    return refund_no if attempt <= 1 else f"{refund_no}-{attempt}"
+
+
 async def _prepare(
-    conn: Conn, registry: GatewayRegistry, refund: RefundRow
+    conn: Conn, registry: GatewayRegistry, refund: RefundRow, attempt: int
 ) -> tuple[RefundingGateway, RefundRequest] | str:
     payment = await repository.payment(conn, refund.payment_id)
     assert payment is not None  # refunds.payment_id is a foreign key
@@ -105,7 +107,7 @@ async def _prepare(
     request = RefundRequest(
         order_no=await job_sql.order_no_of(conn, refund.order_id),
         trade_no=payment.trade_no,
-        refund_no=refund.refund_no,
+        refund_no=attempt_number(refund.refund_no, attempt),
         amount_cents=refund.amount_cents,
         paid_cents=payment.amount_cents,
         reason=refund.reason,
@@ -188,7 +190,7 @@ async def settle_submitted(
         refund = await repository.get(conn, refund_id)
         if refund is None or refund.state != RefundState.SUBMITTED:
             return
-        prepared = await _prepare(conn, registry, refund)
+        prepared = await _prepare(conn, registry, refund, refund.attempts)
     if isinstance(prepared, str):
         return
     gateway, request = prepared
@@ -201,8 +203,8 @@ async def settle_submitted(
         locked = await repository.lock(conn, refund_id)
         if locked is None or locked.state != RefundState.SUBMITTED:
             return
-        if answer.outcome == RefundOutcome.UNKNOWN and gateway.refund_idempotent:
-            # The request never reached the gateway: sending it again is safe.
+        if answer.outcome == RefundOutcome.UNKNOWN:
+            # The request never reached the gateway: trying again is safe.
             await _failed(conn, locked, "the gateway has no record of this refund")
             return
         await _apply(conn, locked, answer)

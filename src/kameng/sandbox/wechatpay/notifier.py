@@ -189,6 +189,10 @@ class Notifier:
             await asyncio.sleep(settle_after_seconds * self.time_scale)
             if refund.outcome == "refund_fails":
                 refund.status = "ABNORMAL"
+                # The money stays with the merchant: refundable again (a new out_refund_no).
+                trade = self.store.trade(refund.mchid, refund.out_trade_no)
+                if trade is not None:
+                    trade.refunded -= refund.refund
             else:
                 refund.status = "SUCCESS"
                 refund.success_time = self.store.now_text()

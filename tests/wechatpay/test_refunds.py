@@ -1,0 +1,163 @@
+"""Refunds through the WeChat Pay sandbox over its real v3 wire format: full,
+partial, and refused then retried under a new refund number. The refund job
+runs as the worker runs it; settling asks the sandbox (GET …/refunds/{no})."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kameng.config import Settings
+from kameng.db.connection import fetch_all
+from kameng.db.jobs import JobName, defer
+from kameng.kit import clock
+from kameng.models.vocabulary import Actor
+from kameng.payments.refunds.service import request_refund
+from kameng.payments.refunds.tasks import settle_submitted
+from tests.factories import Sessions, add_keys, count, create_product, transaction
+from tests.wechatpay.conftest import DESKTOP, Wired
+
+
+async def wait_for(predicate: Any) -> None:
+    async with asyncio.timeout(5):
+        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
+            await asyncio.sleep(0.02)
+
+
+async def paid_order(wired: Wired, db: Sessions, settings: Settings) -> dict[str, Any]:
+    product_id = await create_product(db, price_cents=1000)
+    await add_keys(db, settings, product_id, 2)
+    order = await wired.order(quantity=2)
+    assert (await wired.shop.get(f"/o/{order['order_no']}/pay", headers=DESKTOP)).status_code == 200
+    paid = await wired.phone.post(
+        f"/sandbox/trades/{order['order_no']}/pay", params={"outcome": "notify"}
+    )
+    assert paid.status_code == 200
+
+    async def delivered() -> bool:
+        return bool((await wired.status(order["order_no"]))["status"] == "delivered")
+
+    await wait_for(delivered)
+    async with transaction(db) as conn:
+        rows = await fetch_all(
+            conn, "SELECT id FROM orders WHERE order_no = %(n)s", {"n": order["order_no"]}
+        )
+    order["id"] = rows[0][0]
+    return order
+
+
+async def ask(pool: Any, order_id: int, amount: int | None, key: str) -> int:
+    async with transaction(pool) as conn:
+        refund = await request_refund(
+            conn,
+            order_id=order_id,
+            amount_cents=amount,
+            reason="测试退款",
+            idempotency_key=key,
+            actor=Actor.OPERATOR,
+            now=clock.now(),
+        )
+    return refund.id
+
+
+async def refund_state(pool: Any, refund_id: int) -> tuple[str, int]:
+    async with transaction(pool) as conn:
+        rows = await fetch_all(
+            conn, "SELECT state, attempts FROM refunds WHERE id = %(i)s", {"i": refund_id}
+        )
+    return rows[0][0], rows[0][1]
+
+
+async def sandbox_refunds(wired: Wired, order_no: str) -> list[tuple[str, int, str]]:
+    trade = (await wired.phone.get(f"/sandbox/trades/{order_no}")).json()
+    return [(r["out_refund_no"], r["amount"]["refund"], r["status"]) for r in trade["refunds"]]
+
+
+async def settle(wired: Wired, pool: Any, refund_id: int, order_no: str) -> None:
+    """Wait until the sandbox settled the refund, then let the shop ask about it."""
+
+    async def settled() -> bool:
+        return all(status != "PROCESSING" for *_, status in await sandbox_refunds(wired, order_no))
+
+    await wait_for(settled)
+    await settle_submitted(pool, wired.shop_app.state.runtime.gateways, refund_id)
+
+
+async def timeline(wired: Wired, order_no: str) -> list[str]:
+    body = await wired.status(order_no)
+    return [e["type"] for e in body["timeline"] if e["type"].startswith("refund")]
+
+
+async def test_partial_then_full_refund(
+    wired: Wired, db: Sessions, settings: Settings, pool: Any, run_jobs: Any
+) -> None:
+    order = await paid_order(wired, db, settings)
+    no = order["order_no"]
+    first = await ask(pool, order["id"], 300, "part")
+    await run_jobs()
+    assert await refund_state(pool, first) == ("submitted", 1)
+    await settle(wired, pool, first, no)
+    assert await refund_state(pool, first) == ("succeeded", 1)
+
+    rest = await ask(pool, order["id"], None, "rest")
+    await run_jobs()
+    await settle(wired, pool, rest, no)
+    assert await refund_state(pool, rest) == ("succeeded", 1)
+    assert await sandbox_refunds(wired, no) == [
+        (f"{no}R01", 300, "SUCCESS"),
+        (f"{no}R02", 1700, "SUCCESS"),
+    ]
+    assert await count(db, "SELECT refunds_claimed_cents FROM payments") == 2000
+    assert (
+        await timeline(wired, no)
+        == [
+            "refund_requested",
+            "refund_submitted",
+            "refund_succeeded",
+        ]
+        * 2
+    )
+
+
+async def test_refused_refund_is_retried_under_a_new_number(
+    wired: Wired, db: Sessions, settings: Settings, pool: Any, run_jobs: Any
+) -> None:
+    order = await paid_order(wired, db, settings)
+    no = order["order_no"]
+    fails = await wired.phone.post(
+        f"/sandbox/trades/{no}/refund-outcome", params={"outcome": "refund_fails"}
+    )
+    assert fails.status_code == 200
+    refund_id = await ask(pool, order["id"], None, "all")
+    await run_jobs()
+    await settle(wired, pool, refund_id, no)
+    assert await refund_state(pool, refund_id) == ("failed", 1)
+    assert await sandbox_refunds(wired, no) == [(f"{no}R01", 2000, "ABNORMAL")]
+
+    # Not due yet: running the job again changes nothing.
+    await run_jobs()
+    assert await refund_state(pool, refund_id) == ("failed", 1)
+
+    await wired.phone.post(
+        f"/sandbox/trades/{no}/refund-outcome", params={"outcome": "refund_succeeds"}
+    )
+    async with transaction(pool) as conn:  # the back-off has passed
+        await conn.execute(
+            "UPDATE refunds SET next_attempt_at = %(now)s WHERE id = %(i)s",
+            {"now": clock.now(), "i": refund_id},
+        )
+        await defer(conn, JobName.EXECUTE_REFUND, refund_id=refund_id)
+    await run_jobs()
+    await settle(wired, pool, refund_id, no)
+    assert await refund_state(pool, refund_id) == ("succeeded", 2)
+    assert await sandbox_refunds(wired, no) == [
+        (f"{no}R01", 2000, "ABNORMAL"),
+        (f"{no}R01-2", 2000, "SUCCESS"),
+    ]
+    assert await timeline(wired, no) == [
+        "refund_requested",
+        "refund_submitted",
+        "refund_failed",
+        "refund_submitted",
+        "refund_succeeded",
+    ]
