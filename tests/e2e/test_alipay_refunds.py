@@ -46,7 +46,12 @@ async def states(pool: Any) -> list[tuple[str, str, int]]:
 
 
 async def test_partial_then_full_refund_through_alipay(
-    wired: Wired, db: Sessions, settings: Settings, pool: Any, run_jobs: Any, worker_runtime: Any
+    wired: Wired,  # noqa: F811 - the fixture imported above
+    db: Sessions,
+    settings: Settings,
+    pool: Any,
+    run_jobs: Any,
+    worker_runtime: Any,
 ) -> None:
     w = wired
     product_id = await create_product(db, price_cents=1050)
