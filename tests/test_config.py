@@ -99,6 +99,8 @@ def test_a_complete_live_configuration_has_no_problem() -> None:
         ({"epay_url": "http://localhost/"}, "KAMENG_EPAY_URL", "points at a sandbox"),
         ({"epay_url": "http://[::1]/pay/"}, "KAMENG_EPAY_URL", "points at a sandbox"),
         ({"epay_url": "https://pay.example.com:8001/"}, "KAMENG_EPAY_URL", "port 8001"),
+        ({"epay_url": "http://pay.example.com/"}, "KAMENG_EPAY_URL", "is not https"),
+        ({"epay_url": "HTTP://203.0.113.7/"}, "KAMENG_EPAY_URL", "is not https"),
         ({"epay_pid": ""}, "KAMENG_EPAY_PID", "not set"),
         ({"epay_key": ""}, "KAMENG_EPAY_KEY", "not set"),
         ({"epay_key": "kameng-sandbox-merchant-key"}, "KAMENG_EPAY_KEY", "sandbox's demo key"),
@@ -244,4 +246,20 @@ def test_alipay_and_epay_v2_pointing_at_sandboxes_are_refused(tmp_path: Path) ->
         "KAMENG_ALIPAY_GATEWAY_URL",
         "KAMENG_ALIPAY_APP_PRIVATE_KEY_FILE",
         "KAMENG_EPAY_V2_URL",
-    ]
+    ]  # loopback sandboxes are named once, not also for plain http
+
+
+def test_live_gateways_must_use_https(tmp_path: Path) -> None:
+    live = {k.removeprefix("KAMENG_").lower(): v for k, v in LIVE.items()}
+    settings = settings_of(
+        **live,
+        wechatpay_enabled="true",
+        wechatpay_api_url="http://api.mch.weixin.qq.com",
+        alipay_app_id="2021000000000001",
+        alipay_gateway_url="http://openapi.alipay.com/gateway.do",
+        alipay_app_private_key_file=str(tmp_path / "app_private.pem"),
+        alipay_public_key_file=str(tmp_path / "alipay_public.pem"),
+        epay_v2_url="https://pay.example.com/",
+    )
+    plain = [p.setting for p in problems(settings) if "is not https" in p.message]
+    assert plain == ["KAMENG_WECHATPAY_API_URL", "KAMENG_ALIPAY_GATEWAY_URL"]

@@ -55,7 +55,28 @@ def problems(settings: Settings) -> list[Problem]:
     if settings.wechatpay_enabled:
         found += _wechatpay_problems(settings)
     found += _alipay_and_epay_v2_problems(settings)
+    found += _plain_http_problems(settings)
     return found
+
+
+def _plain_http_problems(settings: Settings) -> list[Problem]:
+    """A live gateway is reached over https only: notifies are answered, queries
+    trusted and refunds sent on that connection. Loopback addresses are
+    sandboxes, already refused above."""
+    urls = []
+    if settings.epay_enabled and settings.epay_url:
+        urls.append(("KAMENG_EPAY_URL", settings.epay_url))
+    if settings.wechatpay_enabled:
+        urls.append(("KAMENG_WECHATPAY_API_URL", settings.wechatpay_api_url))
+    if settings.alipay_app_id:
+        urls.append(("KAMENG_ALIPAY_GATEWAY_URL", settings.alipay_gateway_url))
+    if settings.epay_v2_url:
+        urls.append(("KAMENG_EPAY_V2_URL", settings.epay_v2_url))
+    return [
+        Problem(name, f"{url} is not https: a live gateway must be reached over https")
+        for name, url in urls
+        if urlsplit(url).scheme.lower() != "https" and not _points_at_sandbox(url)
+    ]
 
 
 def key_problems(settings: Settings) -> list[Problem]:
