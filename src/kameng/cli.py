@@ -365,7 +365,10 @@ async def _work(url: str, settings: Settings) -> None:
     # Per concurrent job: its own transaction plus procrastinate's bookkeeping;
     # plus the LISTEN/NOTIFY connection.
     runtime = await open_worker(
-        url, gateways=from_settings(settings), size=2 * WORKER_CONCURRENCY + 1
+        url,
+        gateways=from_settings(settings),
+        size=2 * WORKER_CONCURRENCY + 1,
+        notify_log_retention_days=settings.notify_log_retention_days,
     )
     try:
         await jobs.run_worker_async(

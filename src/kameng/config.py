@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     epay_v2_merchant_private_key_file: Path | None = None
     epay_v2_platform_public_key_file: Path | None = None
 
+    # Days a refused or duplicate notify is kept raw in payment_notifies (the
+    # notifies that brought money in are kept for good, with their payment).
+    notify_log_retention_days: int = 30
+
     sandbox_time_scale: float = 1.0  # <1 speeds up the sandbox's notify retry schedule
 
     def secret(self) -> str:

@@ -11,7 +11,8 @@ from psycopg.types.json import Jsonb
 from kameng.cardkeys.repository import claim_keys_sql
 from kameng.db.connection import Conn, fetch_one, fetch_one_as
 from kameng.db.rows import row_of
-from kameng.models.vocabulary import NotifyVerdict
+from kameng.models.payment import KEPT_FOREVER
+from kameng.models.vocabulary import NotifyVerdict, sql_values
 from kameng.orders.states import PAID_SOURCES, paid_and_fulfilled_sql
 
 
@@ -198,6 +199,18 @@ async def claim_nonce(
         {"gateway": gateway, "nonce": nonce, "expires": expires_at, "now": now},
     )
     return row is not None
+
+
+async def purge_notify_log(conn: Conn, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` raw notifies received before ``before`` that brought
+    no money in (ix_payment_notifies_purgeable); returns how many."""
+    cursor = await conn.execute(
+        "DELETE FROM payment_notifies WHERE id IN (SELECT id FROM payment_notifies "
+        f"WHERE verdict NOT IN ({sql_values(*KEPT_FOREVER)}) AND received_at < %(before)s "
+        "LIMIT %(limit)s)",
+        {"before": before, "limit": limit},
+    )
+    return cursor.rowcount
 
 
 async def purge_expired_nonces(conn: Conn, *, now: datetime) -> int:

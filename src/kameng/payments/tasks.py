@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Protocol
 
 import structlog
@@ -16,6 +17,7 @@ from kameng.orders import repository as orders
 from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.registry import GatewayRegistry
 from kameng.payments.repository import purge_expired_nonces
+from kameng.payments.repository import purge_notify_log as purge_notify_log_rows
 from kameng.payments.service import settle_queried
 
 log = structlog.get_logger()
@@ -91,3 +93,33 @@ async def purge_notify_nonces(context: JobContext, timestamp: int) -> None:
     async with transaction(needs.pool) as conn:
         removed = await purge_expired_nonces(conn, now=clock.now())
     log.info("notify nonces purged", removed=removed)
+
+
+class NotifyLogDeps(PaymentJobDeps, Protocol):
+    @property
+    def notify_log_retention_days(self) -> int: ...
+
+
+PURGE_BATCH = 5000
+
+
+@app.periodic(cron="43 * * * *", periodic_id="purge-notify-log")
+@app.task(
+    name="payments.purge_notify_log",
+    queue="payments",
+    queueing_lock="purge-notify-log",
+    pass_context=True,
+)
+async def purge_notify_log(context: JobContext, timestamp: int) -> None:
+    """Forget raw notifies older than the retention that brought no money in,
+    in short transactions (a large backlog never holds locks for long)."""
+    needs: NotifyLogDeps = deps(context)
+    before = clock.now() - timedelta(days=needs.notify_log_retention_days)
+    removed = 0
+    while True:
+        async with transaction(needs.pool) as conn:
+            batch = await purge_notify_log_rows(conn, before=before, limit=PURGE_BATCH)
+        removed += batch
+        if batch < PURGE_BATCH:
+            break
+    log.info("notify log purged", removed=removed, before=before.isoformat())

@@ -53,6 +53,7 @@ class WorkerRuntime:
 
     pool: AsyncConnectionPool[Conn]
     gateways: GatewayRegistry
+    notify_log_retention_days: int = 30  # Settings.notify_log_retention_days
 
     def options(self) -> dict[str, Any]:
         """Options for ``app.run_worker_async``: this runtime in every job's context."""
@@ -60,13 +61,19 @@ class WorkerRuntime:
 
 
 async def open_worker(
-    database_url: str, *, gateways: GatewayRegistry, size: int = 6
+    database_url: str,
+    *,
+    gateways: GatewayRegistry,
+    size: int = 6,
+    notify_log_retention_days: int = 30,
 ) -> WorkerRuntime:
     """Open the job queue on ``database_url``: one pool for the queue and the jobs."""
     pool = make_pool(database_url, size=size)
     await pool.open()
     await app.open_async(pool)
-    return WorkerRuntime(pool=pool, gateways=gateways)
+    return WorkerRuntime(
+        pool=pool, gateways=gateways, notify_log_retention_days=notify_log_retention_days
+    )
 
 
 async def close_worker(runtime: WorkerRuntime) -> None:
