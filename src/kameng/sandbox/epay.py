@@ -9,6 +9,8 @@ Wire endpoints, as the real gateway serves them:
   starts the async notify (GET to notify_url, retried at +1, +3, +19, +55
   minutes until the body contains "success") and 302s to the signed return_url.
 * ``/api.php?act=order`` / ``act=orders``: order query with the plaintext key.
+* ``POST /api.php?act=refund`` (``pid``, ``key``, ``trade_no`` or
+  ``out_trade_no``, ``money``): a refund, partial or full; not idempotent.
 
 Sandbox-only helpers live under ``/sandbox/`` (inspect a trade and its notify
 attempts, re-send a notify, pay by script) and ``/`` lists recent trades.
@@ -194,6 +196,21 @@ def create_app(
         if act == "order":
             return _json(api_order(pid, query))
         return _json(api_orders(pid, query))
+
+    @app.post("/api.php")
+    async def api_post(request: Request) -> JSONResponse:
+        act = request.query_params.get("act", "") or (await _form(request)).get("act", "")
+        params = await _params(request)
+        if act != "refund":
+            return _json({"code": -5, "msg": "No Act!"})
+        pid = params.get("pid", "")
+        if not store.key_matches(pid, params.get("key", "")):
+            return _json({"code": -1, "msg": "KEY校验失败"})
+        found = api_order(pid, params)
+        trade = store.get(str(found.get("trade_no", ""))) if found.get("code") == 1 else None
+        if trade is None:
+            return _json(found)
+        return _json(store.refund(trade, params.get("money", "")))
 
     def api_order(pid: str, query: dict[str, str]) -> dict[str, Any]:
         trade_no, out_trade_no = query.get("trade_no", ""), query.get("out_trade_no", "")

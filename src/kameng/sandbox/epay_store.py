@@ -37,7 +37,7 @@ _MONEY_CHARS = re.compile(r"[0-9.]+")
 _INTVAL = re.compile(r"\s*([+-]?)(\d+)")
 
 NOTIFY_PENDING, NOTIFY_ACKED, NOTIFY_GAVE_UP = 0, 1, -1
-STATUS_UNPAID, STATUS_PAID = 0, 1
+STATUS_UNPAID, STATUS_PAID, STATUS_REFUNDED = 0, 1, 2
 
 
 class Rejected(Exception):
@@ -206,6 +206,7 @@ class Trade:
     notify: int = NOTIFY_PENDING
     delivering: bool = False
     attempts: list[NotifyAttempt] = field(default_factory=list)
+    refunded_cents: int = 0  # api.php?act=refund; status 2 (已退款) once all is back
 
     def order_json(self) -> dict[str, Any]:
         """One order as api.php shows it."""
@@ -260,6 +261,7 @@ class Trade:
             "device": self.device,
             "notify": self.notify,
             "delivering": self.delivering,
+            "refunded_cents": self.refunded_cents,
             "notify_attempts": [a.as_json() for a in self.attempts],
         }
 
@@ -285,6 +287,22 @@ class EpayStore:
     def key_matches(self, pid: str, key: str) -> bool:
         expected = self.merchants.get(pid, "")
         return bool(expected and key) and hmac.compare_digest(expected.encode(), key.encode())
+
+    def refund(self, trade: Trade, money: str) -> dict[str, Any]:
+        """api.php?act=refund: no refund number, so each call refunds again
+        (as the real V1 does: the merchant must not repeat a call blindly)."""
+        cents = _parse_money(money)
+        if trade.status != STATUS_PAID:
+            return {"code": -1, "msg": "该订单状态不支持退款"}
+        if cents is None or cents <= 0:
+            return {"code": -1, "msg": "退款金额输入不规范"}
+        if cents > trade.cents - trade.refunded_cents:
+            return {"code": -1, "msg": "退款金额不能大于订单可退金额"}
+        trade.refunded_cents += cents
+        if trade.refunded_cents == trade.cents:
+            trade.status = STATUS_REFUNDED
+        self.save()
+        return {"code": 1, "msg": "退款成功！"}
 
     def get(self, trade_no: str) -> Trade | None:
         return self.trades.get(trade_no)

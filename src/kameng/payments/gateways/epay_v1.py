@@ -18,6 +18,9 @@ from kameng.payments.gateways.base import (
     NotifyAck,
     NotifyRejected,
     PayRequest,
+    RefundAnswer,
+    RefundOutcome,
+    RefundRequest,
     VerifiedNotify,
     text_ack,
 )
@@ -169,6 +172,34 @@ class EpayV1Gateway:
             amount_cents=cents,
             method=str(answer.get("type") or "epay"),
         )
+
+    async def refund(self, request: RefundRequest) -> RefundAnswer:
+        """POST api.php?act=refund. V1 has no refund number: a repeated call
+        refunds again, so an unanswered call is never repeated (the refund job
+        leaves it ``submitted`` and ``query_refund`` cannot tell)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(transport=self._transport, timeout=10.0)
+        form = {
+            "pid": self.pid,
+            "key": self._key,
+            "out_trade_no": request.order_no,
+            "money": format_yuan(request.amount_cents),
+        }
+        try:
+            response = await self._http.post(
+                f"{self.base_url}api.php", params={"act": "refund"}, data=form
+            )
+            answer: Any = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(answer, dict) or "code" not in answer:
+            raise GatewayUnavailable("answer is not a JSON object with a code")
+        if answer.get("code") == 1:
+            return RefundAnswer(RefundOutcome.SUCCEEDED)
+        return RefundAnswer(RefundOutcome.REFUSED, detail=f"{answer.get('msg')}"[:200])
+
+    async def query_refund(self, request: RefundRequest) -> RefundAnswer:
+        raise GatewayUnavailable("epay V1 cannot be asked about a refund: check it by hand")
 
     async def aclose(self) -> None:
         if self._http is not None:

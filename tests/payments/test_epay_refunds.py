@@ -1,0 +1,146 @@
+"""易支付 V1 refunds through the sandbox (api.php?act=refund): partial, then the
+rest; an unanswered refund is never re-sent (V1 refunds have no number)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from kameng.config import Settings
+from kameng.db.connection import fetch_all
+from kameng.kit import clock
+from kameng.models.vocabulary import Actor
+from kameng.payments import service as payments
+from kameng.payments.gateways.registry import from_settings
+from kameng.payments.refunds.service import request_refund
+from kameng.payments.refunds.tasks import settle_submitted
+from kameng.sandbox.epay import create_app as create_sandbox
+from tests.factories import make_stocked_product, place_order, transaction
+
+SANDBOX = "http://epay.sandbox.test"
+
+
+def lost(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(502, text="bad gateway")
+
+
+@pytest.fixture
+async def sandbox(settings: Settings) -> AsyncIterator[Any]:
+    app = create_sandbox(
+        merchants={settings.epay_pid: settings.epay_key},
+        time_scale=0.0001,
+        http_transport=httpx.MockTransport(lost),
+    )
+    yield app
+    await app.state.epay.aclose()
+
+
+async def paid_order(client: httpx.AsyncClient, sandbox: Any, settings: Settings, pool: Any) -> Any:
+    await make_stocked_product(pool, settings, keys=1, price_cents=1000)
+    order = await place_order(client)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX
+    ) as buyer:
+        cashier = await buyer.get(order["pay_url"].removeprefix(SANDBOX))
+        found = re.search(r'action="[^"]*/pay/(\d+)"', cashier.text)
+        assert found is not None
+        assert (await buyer.post(f"/pay/{found.group(1)}")).status_code == 302
+    gateway = from_settings(settings, transport=httpx.ASGITransport(app=sandbox)).get("epay")
+    assert gateway is not None
+    verified = await gateway.query(order["order_no"])  # the notify was lost: ask
+    assert verified is not None
+    async with transaction(pool) as conn:
+        outcome = await payments.settle_queried(
+            conn, gateway=gateway, verified=verified, now=clock.now()
+        )
+    assert outcome.verdict == "accepted"
+    order["trade_no"] = found.group(1)
+    return order
+
+
+async def ask(pool: Any, order_no: str, amount: int | None, key: str) -> int:
+    async with transaction(pool) as conn:
+        rows = await fetch_all(
+            conn, "SELECT id FROM orders WHERE order_no = %(n)s", {"n": order_no}
+        )
+        refund = await request_refund(
+            conn,
+            order_id=rows[0][0],
+            amount_cents=amount,
+            reason="test",
+            idempotency_key=key,
+            actor=Actor.OPERATOR,
+            now=clock.now(),
+        )
+    return refund.id
+
+
+async def refunds(pool: Any) -> list[tuple[str, str, int]]:
+    async with transaction(pool) as conn:
+        rows = await fetch_all(
+            conn, "SELECT refund_no, state, amount_cents FROM refunds ORDER BY id"
+        )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def sandbox_trade(sandbox: Any, trade_no: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as c:
+        body: dict[str, Any] = (await c.get(f"/sandbox/trades/{trade_no}")).json()
+    return body
+
+
+async def test_partial_then_full_refund(
+    client: httpx.AsyncClient,
+    sandbox: Any,
+    settings: Settings,
+    pool: Any,
+    run_jobs: Any,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = await paid_order(client, sandbox, settings, pool)
+    registry = from_settings(settings, transport=httpx.ASGITransport(app=sandbox))
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
+    no = order["order_no"]
+    await ask(pool, no, 250, "a")
+    await run_jobs()
+    trade = await sandbox_trade(sandbox, order["trade_no"])
+    assert (trade["refunded_cents"], trade["status"]) == (250, 1)
+    await ask(pool, no, None, "b")
+    await run_jobs()
+    assert await refunds(pool) == [(f"{no}R01", "succeeded", 250), (f"{no}R02", "succeeded", 750)]
+    trade = await sandbox_trade(sandbox, order["trade_no"])
+    assert (trade["refunded_cents"], trade["status"]) == (1000, 2)  # 2: 已退款
+
+
+async def test_an_unanswered_refund_is_never_sent_again(
+    client: httpx.AsyncClient,
+    sandbox: Any,
+    settings: Settings,
+    pool: Any,
+    run_jobs: Any,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = await paid_order(client, sandbox, settings, pool)
+    calls: list[str] = []
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.params.get("act", ""))
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    registry = from_settings(settings, transport=httpx.MockTransport(broken))
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
+    refund_id = await ask(pool, order["order_no"], None, "a")
+    await run_jobs()
+    await settle_submitted(pool, registry, refund_id)
+    await run_jobs()
+    assert calls == ["refund"]  # asked once; maybe refunded, so never again
+    assert await refunds(pool) == [(f"{order['order_no']}R01", "submitted", 1000)]
+    async with transaction(pool) as conn:
+        rows = await fetch_all(conn, "SELECT last_error FROM refunds")
+    assert rows[0][0].startswith("no answer: ReadTimeout")
