@@ -117,6 +117,9 @@ async def insert_payment(
     return row is not None
 
 
+REFUSED_NOTIFY_SCOPE = "notify-refused:"
+
+
 async def payment_of_order(conn: Conn, order_id: int) -> PaymentRow | None:
     return await fetch_one_as(
         conn,
@@ -199,6 +202,31 @@ async def claim_nonce(
         {"gateway": gateway, "nonce": nonce, "expires": expires_at, "now": now},
     )
     return row is not None
+
+
+async def count_refused_notify(conn: Conn, *, remote_addr: str, now: datetime) -> int:
+    """Count one refused notify from ``remote_addr`` in this minute's window
+    (the shared rate_limits table); returns the count so far in the window."""
+    row = await fetch_one(
+        conn,
+        "INSERT INTO rate_limits (key, window_start, hits) VALUES (%(k)s, %(start)s, 1) "
+        "ON CONFLICT (key) DO UPDATE SET hits = CASE WHEN rate_limits.window_start = "
+        "EXCLUDED.window_start THEN rate_limits.hits + 1 ELSE 1 END, "
+        "window_start = EXCLUDED.window_start RETURNING hits",
+        {
+            "k": f"{REFUSED_NOTIFY_SCOPE}{remote_addr[:64]}",
+            "start": now.replace(second=0, microsecond=0),
+        },
+    )
+    return int(row[0])
+
+
+async def purge_refused_notify_counters(conn: Conn, *, before: datetime) -> int:
+    cursor = await conn.execute(
+        "DELETE FROM rate_limits WHERE key LIKE %(scope)s AND window_start < %(before)s",
+        {"scope": REFUSED_NOTIFY_SCOPE + "%", "before": before},
+    )
+    return cursor.rowcount
 
 
 async def purge_notify_log(conn: Conn, *, before: datetime, limit: int) -> int:

@@ -45,6 +45,11 @@ class NotifyOutcome:
         return self.verdict.acknowledged
 
 
+# Refused notifies stored per source address and minute; real gateways retry a
+# refused notify a few times an hour, a flood of garbage far more often.
+REFUSED_STORED_PER_MINUTE = 30
+
+
 async def handle_notify(
     conn: Conn,
     *,
@@ -53,7 +58,9 @@ async def handle_notify(
     raw: InboundNotify,
     now: datetime,
 ) -> NotifyOutcome:
-    """Judge and apply one notify; always leaves a payment_notifies row behind."""
+    """Judge and apply one notify; leaves a payment_notifies row behind, except
+    for refused notifies past REFUSED_STORED_PER_MINUTE from one address (a
+    flood of garbage is counted and logged, never stored)."""
     order_id: int | None = None
     params = raw.params
     out_trade_no = params.get("out_trade_no")
@@ -72,6 +79,12 @@ async def handle_notify(
         out_trade_no = rejected.out_trade_no or out_trade_no
         trade_no = rejected.trade_no or trade_no
         order_id = rejected.order_id
+    if not verdict.acknowledged and raw.remote_addr:
+        hits = await repository.count_refused_notify(conn, remote_addr=raw.remote_addr, now=now)
+        if hits > REFUSED_STORED_PER_MINUTE:
+            return NotifyOutcome(
+                verdict=verdict, detail=f"{detail} (not stored: flood)", order_no=out_trade_no
+            )
     await repository.record_notify(
         conn,
         gateway=gateway_name,

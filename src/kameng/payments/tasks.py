@@ -16,7 +16,7 @@ from kameng.kit.logs import bind
 from kameng.orders import repository as orders
 from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.registry import GatewayRegistry
-from kameng.payments.repository import purge_expired_nonces
+from kameng.payments.repository import purge_expired_nonces, purge_refused_notify_counters
 from kameng.payments.repository import purge_notify_log as purge_notify_log_rows
 from kameng.payments.service import settle_queried
 
@@ -122,4 +122,8 @@ async def purge_notify_log(context: JobContext, timestamp: int) -> None:
         removed += batch
         if batch < PURGE_BATCH:
             break
-    log.info("notify log purged", removed=removed, before=before.isoformat())
+    async with transaction(needs.pool) as conn:
+        counters = await purge_refused_notify_counters(
+            conn, before=clock.now() - timedelta(hours=1)
+        )
+    log.info("notify log purged", removed=removed, counters=counters, before=before.isoformat())
