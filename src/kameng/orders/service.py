@@ -175,10 +175,10 @@ async def may_see_goods(
         return True
     if not password:
         return False
-    if throttle.blocked(order.order_no, now):
+    if await throttle.blocked(order.order_no, now):
         raise TooManyAttempts(minutes=int(throttle.window.total_seconds() // 60))
     if not await passwords.verify(order.query_password_hash, password):
-        throttle.failed(order.order_no, now)
+        await throttle.failed(order.order_no, now)
         raise WrongPassword()
     return True
 

@@ -19,10 +19,12 @@ from kameng.db.embedded import resolve_database_url
 from kameng.fulfilment.service import StrategyGoods
 from kameng.kit.logs import configure_logging
 from kameng.kit.timefmt import local
+from kameng.limits.service import PASSWORD_PER_ORDER, Limiter, RuleThrottle
 from kameng.payments.gateways.registry import from_settings
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
 from kameng.web.catalogue import catalogue_snapshot
+from kameng.web.csrf import CsrfCookie
 from kameng.web.language import LanguageCookie
 from kameng.web.notify.gateways import router as notify_router
 from kameng.web.observability import ObservabilityMiddleware
@@ -37,6 +39,7 @@ from kameng.web.templating import templates
 
 def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtime:
     cipher = settings.card_key_cipher()
+    limiter = Limiter(pool)
     return Runtime(
         settings=settings,
         pool=pool,
@@ -47,6 +50,8 @@ def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtim
         catalogue=catalogue_snapshot(pool, ttl=settings.catalog_cache_seconds),
         old_token_secrets=settings.old_derived_keys("order-token"),
         passwords=settings.query_passwords(),
+        limiter=limiter,
+        password_throttle=RuleThrottle(limiter, PASSWORD_PER_ORDER),
     )
 
 
@@ -92,6 +97,7 @@ def create_app(
     app.add_middleware(ObservabilityMiddleware)  # added last: the outermost, sees everything
     app.include_router(metrics_router)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(CsrfCookie)
     app.include_router(shop_api)
     app.include_router(notify_router)
     app.include_router(storefront_pages)

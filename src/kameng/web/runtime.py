@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -13,6 +12,7 @@ from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.passwords import QueryPasswords
 from kameng.kit.snapshot import Snapshot
 from kameng.kit.throttle import AttemptThrottle
+from kameng.limits.service import Limiter
 from kameng.orders.service import GoodsSource
 from kameng.payments.gateways.registry import GatewayRegistry
 from kameng.web.catalogue import Catalogue
@@ -30,7 +30,6 @@ class Runtime:
     passwords: QueryPasswords
     # Secrets of KAMENG_OLD_SECRET_KEYS: tokens given out before a change still open.
     old_token_secrets: list[bytes] = field(default_factory=list)
+    limiter: Limiter  # rate limits in PostgreSQL, shared by every web process
     # Wrong query passwords per order number: 10 per 15 minutes.
-    password_throttle: AttemptThrottle = field(
-        default_factory=lambda: AttemptThrottle(limit=10, window=timedelta(minutes=15))
-    )
+    password_throttle: AttemptThrottle

@@ -12,6 +12,7 @@ from jinja2.runtime import Context
 
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import local
+from kameng.web.csrf import template_context as csrf_context
 from kameng.web.language import template_context
 
 
@@ -26,7 +27,8 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
 
 
 templates = Jinja2Templates(
-    directory=str(Path(__file__).parent / "templates"), context_processors=[template_context]
+    directory=str(Path(__file__).parent / "templates"),
+    context_processors=[template_context, csrf_context],
 )
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from kameng.db.connection import transaction
+from kameng.kit import clock
 from kameng.kit.money import format_yuan
-from kameng.lookup.service import lookup, orders_of_contact
 from kameng.orders.schemas import (
     ContactLookupIn,
     ContactOrdersOut,
@@ -22,9 +22,9 @@ from kameng.orders.schemas import (
     order_out,
     summary,
 )
-from kameng.web import shared
+from kameng.web import captcha, shared
 from kameng.web.deps import runtime, token_for, translator_for
-from kameng.web.query.views import check_password, lookup_out, proof
+from kameng.web.query.views import lookup_out, run_contact_lookup, run_lookup
 
 router = APIRouter(prefix="/api/shop", tags=["shop"])
 
@@ -94,38 +94,62 @@ async def get_order(
     return order_out(detail, translator_for(request), rt.settings.display_timezone)
 
 
-@router.get("/lookup", response_model=LookupOut)
+LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    429: {
+        "description": "too many lookups (too_many_lookups), wrong passwords/contacts "
+        "(too_many_attempts), or a proof-of-work check is needed (captcha_required: solve "
+        "GET /api/shop/captcha, send the ALTCHA payload in X-Altcha)"
+    },
+}
+
+
+@router.get("/lookup", response_model=LookupOut, responses=LOOKUP_ERRORS)
 async def lookup_order(
-    request: Request, q: Annotated[str, Query(max_length=500)] = ""
+    request: Request,
+    q: Annotated[str, Query(max_length=500)] = "",
+    x_altcha: Annotated[str | None, Header(max_length=4000)] = None,
 ) -> LookupOut:
     """Find an order with whatever the buyer holds: its number (spaces, dashes,
     full-width digits, letters for digits, typos and a pasted label tolerated), the
     payment platform's trade number (state and masked number only, unless this
     browser placed the order), a card key received by mistake, a courier number."""
     rt = runtime(request)
-    async with transaction(rt.pool) as conn:
-        result = await lookup(conn, q, proof(request, rt), fingerprint=rt.cipher.fingerprint)
+    result = await run_lookup(request, rt, q, solution=x_altcha)
     return lookup_out(result, translator_for(request))
 
 
-@router.post("/lookup", response_model=LookupOut, responses=ERRORS)
-async def lookup_with_proof(body: LookupIn, request: Request) -> LookupOut:
+@router.post("/lookup", response_model=LookupOut, responses=LOOKUP_ERRORS)
+async def lookup_with_proof(
+    body: LookupIn,
+    request: Request,
+    x_altcha: Annotated[str | None, Header(max_length=4000)] = None,
+) -> LookupOut:
     """As ``GET /lookup``, with the query password or the contact: a trade number
     then opens its order in full."""
     rt = runtime(request)
-    given = proof(request, rt, password=body.password, contact=body.contact)
-    async with transaction(rt.pool) as conn:
-        result = await lookup(conn, body.q, given, fingerprint=rt.cipher.fingerprint)
+    result = await run_lookup(
+        request, rt, body.q, password=body.password, contact=body.contact, solution=x_altcha
+    )
     return lookup_out(result, translator_for(request))
 
 
-@router.post("/lookup/contact", response_model=ContactOrdersOut, responses=ERRORS)
-async def lookup_by_contact(body: ContactLookupIn, request: Request) -> ContactOrdersOut:
+@router.post("/lookup/contact", response_model=ContactOrdersOut, responses=LOOKUP_ERRORS)
+async def lookup_by_contact(
+    body: ContactLookupIn,
+    request: Request,
+    x_altcha: Annotated[str | None, Header(max_length=4000)] = None,
+) -> ContactOrdersOut:
     """The contact's orders that this query password opens, newest first, ten a page."""
     rt = runtime(request)
     t = translator_for(request)
-    async with transaction(rt.pool) as conn:
-        found, more = await orders_of_contact(
-            conn, body.contact, body.password, check_password(rt), page=body.page
-        )
+    found, more = await run_contact_lookup(
+        request, rt, body.contact, body.password, page=body.page, solution=x_altcha
+    )
     return ContactOrdersOut(orders=[summary(o, t) for o in found], page=body.page, more=more)
+
+
+@router.get("/captcha")
+async def captcha_challenge(request: Request) -> dict[str, Any]:
+    """A proof-of-work challenge (ALTCHA, offline): asked for after repeated lookup misses."""
+    return captcha.challenge(runtime(request), clock.now())

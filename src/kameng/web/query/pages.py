@@ -14,11 +14,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kameng.db.connection import transaction
-from kameng.lookup.service import LookupKind, LookupResult, lookup, orders_of_contact
+from kameng.kit.errors import DomainError
+from kameng.lookup.errors import CaptchaRequired, TooManyLookups, TooManyProofs
+from kameng.lookup.service import LookupKind, LookupResult
 from kameng.orders import repository as orders_repo
 from kameng.orders.schemas import summary
+from kameng.web import csrf
 from kameng.web.deps import remembered_orders, runtime, translator_for
-from kameng.web.query.views import check_password, lookup_out, proof
+from kameng.web.query.views import lookup_out, proof, run_contact_lookup, run_lookup
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -32,16 +35,25 @@ def _opens(result: LookupResult) -> str | None:
 
 
 async def _answer(
-    request: Request, q: str, *, password: str = "", contact: str = "", status: int = 200
+    request: Request,
+    q: str,
+    *,
+    password: str = "",
+    contact: str = "",
+    solution: str | None = None,
 ) -> Response:
     rt = runtime(request)
     t = translator_for(request)
     result = None
+    refused: DomainError | None = None
     if q.strip():
-        given = proof(request, rt, password=password, contact=contact)
-        async with transaction(rt.pool) as conn:
-            result = await lookup(conn, q, given, fingerprint=rt.cipher.fingerprint)
-        target = _opens(result)
+        try:
+            result = await run_lookup(
+                request, rt, q, password=password, contact=contact, solution=solution
+            )
+        except (TooManyLookups, TooManyProofs, CaptchaRequired) as exc:
+            refused = exc
+        target = _opens(result) if result else None
         if target is not None:
             return RedirectResponse(target, status_code=303)
     return templates.TemplateResponse(
@@ -50,15 +62,21 @@ async def _answer(
         {
             "q": q,
             "result": lookup_out(result, t) if result else None,
+            "refused": refused.translated(t) if refused else None,
+            "captcha": isinstance(refused, CaptchaRequired),
             "mine": list(remembered_orders(request)),
         },
-        status_code=status,
+        status_code=refused.status if refused else 200,
     )
 
 
 @router.get("/query")
-async def query_page(request: Request, q: Annotated[str, Query(max_length=500)] = "") -> Response:
-    return await _answer(request, q)
+async def query_page(
+    request: Request,
+    q: Annotated[str, Query(max_length=500)] = "",
+    altcha: Annotated[str | None, Query(max_length=4000)] = None,
+) -> Response:
+    return await _answer(request, q, solution=altcha)
 
 
 @router.post("/query")
@@ -67,8 +85,11 @@ async def query_with_proof(
     q: Annotated[str, Form(max_length=500)] = "",
     password: Annotated[str, Form(max_length=64)] = "",
     contact: Annotated[str, Form(max_length=120)] = "",
+    altcha: Annotated[str | None, Form(max_length=4000)] = None,
+    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:
-    return await _answer(request, q, password=password, contact=contact)
+    csrf.check(request, csrf_field)
+    return await _answer(request, q, password=password, contact=contact, solution=altcha)
 
 
 @router.get("/query/contact")
@@ -82,21 +103,35 @@ async def contact_orders(
     contact: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=64)] = "",
     page: Annotated[int, Form(ge=1, le=100)] = 1,
+    altcha: Annotated[str | None, Form(max_length=4000)] = None,
+    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:
+    csrf.check(request, csrf_field)
     rt = runtime(request)
     t = translator_for(request)
     found: list[object] = []
     more = False
+    refused: DomainError | None = None
     if contact.strip() and password:
-        async with transaction(rt.pool) as conn:
-            rows, more = await orders_of_contact(
-                conn, contact, password, check_password(rt), page=page
+        try:
+            rows, more = await run_contact_lookup(
+                request, rt, contact, password, page=page, solution=altcha
             )
-        found = [summary(o, t) for o in rows]
+            found = [summary(o, t) for o in rows]
+        except (TooManyLookups, TooManyProofs, CaptchaRequired) as exc:
+            refused = exc
     return templates.TemplateResponse(
         request,
         "query_contact.html",
-        {"orders": found, "contact": contact, "page": page, "more": more},
+        {
+            "orders": None if refused else found,
+            "contact": contact,
+            "page": page,
+            "more": more,
+            "refused": refused.translated(t) if refused else None,
+            "captcha": isinstance(refused, CaptchaRequired),
+        },
+        status_code=refused.status if refused else 200,
     )
 
 

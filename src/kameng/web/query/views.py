@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from kameng.db.connection import transaction
 from kameng.kit.i18n import Translator
 from kameng.kit.tokens import check_order_token
-from kameng.lookup.service import CheckPassword, LookupResult, Proof
+from kameng.lookup.service import (
+    CheckPassword,
+    LookupResult,
+    Proof,
+    lookup,
+    normalize_contact,
+    orders_of_contact,
+)
 from kameng.lookup.texts import message
+from kameng.orders.repository import OrderRow
 from kameng.orders.schemas import LookupOut, summary
 from kameng.orders.texts import status_label
 from kameng.web.deps import owner_token
+from kameng.web.query import limits
 from kameng.web.runtime import Runtime
 
 
@@ -54,3 +64,36 @@ def lookup_out(result: LookupResult, t: Translator) -> LookupOut:
         courier=result.courier,
         card_order_no=result.card_order_no,
     )
+
+
+async def run_lookup(
+    request: Request,
+    rt: Runtime,
+    q: str,
+    *,
+    password: str | None = None,
+    contact: str | None = None,
+    solution: str | None = None,
+) -> LookupResult:
+    """The lookup within the address's and the identifier's budgets."""
+    identifier = " ".join(q.split())[:200] if (password or contact) else None
+    await limits.before(rt, request, identifier=identifier, solution=solution)
+    given = proof(request, rt, password=password, contact=contact)
+    async with transaction(rt.pool) as conn:
+        result = await lookup(conn, q, given, fingerprint=rt.cipher.fingerprint)
+    await limits.after(rt, request, result, identifier=identifier)
+    return result
+
+
+async def run_contact_lookup(
+    request: Request, rt: Runtime, contact: str, password: str, *, page: int, solution: str | None
+) -> tuple[list[OrderRow], bool]:
+    identifier = "contact:" + normalize_contact(contact)
+    await limits.before(rt, request, identifier=identifier, solution=solution)
+    async with transaction(rt.pool) as conn:
+        found, more = await orders_of_contact(
+            conn, contact, password, check_password(rt), page=page
+        )
+    if not found:
+        await limits.proof_failed(rt, identifier)
+    return found, more

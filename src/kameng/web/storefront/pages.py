@@ -12,7 +12,7 @@ from kameng.db.connection import transaction
 from kameng.kit.errors import DomainError
 from kameng.orders.schemas import CreateOrderIn, order_out
 from kameng.orders.states import FINAL, OrderStatus
-from kameng.web import shared
+from kameng.web import csrf, shared
 from kameng.web.deps import runtime, token_for, translator_for
 from kameng.web.templating import templates
 from kameng.web.validation import describe
@@ -48,7 +48,9 @@ async def buy(
     contact: Annotated[str, Form(max_length=500)] = "",
     query_password: Annotated[str, Form(max_length=500)] = "",
     gateway: Annotated[str, Form(max_length=100)] = "epay",
+    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:
+    csrf.check(request, csrf_field)
     rt = runtime(request)
     t = translator_for(request)
     try:
@@ -100,8 +102,12 @@ async def order_page(request: Request, order_no: str) -> Response:
 
 @router.post("/o/{order_no}")
 async def order_page_with_password(
-    request: Request, order_no: str, password: Annotated[str, Form(max_length=64)] = ""
+    request: Request,
+    order_no: str,
+    password: Annotated[str, Form(max_length=64)] = "",
+    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:
+    csrf.check(request, csrf_field)
     return await _order_page(request, order_no, password=password or None)
 
 

@@ -1,0 +1,1 @@
+"""Rate limits kept in PostgreSQL, shared by every web process."""

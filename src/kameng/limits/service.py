@@ -1,0 +1,77 @@
+"""Rate limits shared by every web process and surviving restarts.
+
+Counters live in PostgreSQL (table ``rate_limits``), one row per rule and
+subject, so no attacker can evict a live counter by filling memory, and N web
+processes share one budget. Subjects (addresses, order numbers, contacts) are
+stored hashed. A counter is written in its own short transaction: a wrong
+password counts even though the request that saw it answers with an error
+and rolls its own transaction back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from psycopg_pool import AsyncConnectionPool
+
+from kameng.db.connection import Conn, transaction
+from kameng.limits import repository
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    scope: str
+    limit: int
+    window: timedelta
+
+    def key(self, subject: str) -> str:
+        digest = hashlib.sha256(f"{self.scope}\x00{subject}".encode()).hexdigest()[:40]
+        return f"{self.scope}:{digest}"
+
+    @property
+    def minutes(self) -> int:
+        return int(self.window.total_seconds() // 60)
+
+
+# Wrong query passwords per order (orders.service.may_see_goods).
+PASSWORD_PER_ORDER = Rule("password-order", 10, timedelta(minutes=15))
+
+
+class Limiter:
+    def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
+        self._pool = pool
+
+    async def hit(self, rule: Rule, subject: str, now: datetime) -> int:
+        """Count one event for ``subject``; the count in the current window."""
+        async with transaction(self._pool) as conn:
+            return await repository.hit(conn, rule.key(subject), now=now, window=rule.window)
+
+    async def count(self, rule: Rule, subject: str, now: datetime) -> int:
+        async with transaction(self._pool) as conn:
+            return await repository.current(conn, rule.key(subject), now=now, window=rule.window)
+
+    async def exceeded(self, rule: Rule, subject: str, now: datetime) -> bool:
+        return await self.count(rule, subject, now) >= rule.limit
+
+
+class RuleThrottle:
+    """The orders domain's failed-attempt throttle on one rule."""
+
+    def __init__(self, limiter: Limiter, rule: Rule) -> None:
+        self._limiter = limiter
+        self._rule = rule
+        self.limit = rule.limit
+        self.window = rule.window
+
+    async def blocked(self, key: str, now: datetime) -> bool:
+        return await self._limiter.exceeded(self._rule, key, now)
+
+    async def failed(self, key: str, now: datetime) -> None:
+        await self._limiter.hit(self._rule, key, now)
+
+
+async def forget_stale(conn: Conn, *, now: datetime) -> None:
+    """Counters whose window ended a day ago can go (kept by no rule longer)."""
+    await repository.delete_stale(conn, before=now - timedelta(days=1))
