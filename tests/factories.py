@@ -293,3 +293,13 @@ async def add_keys(
     assert row is not None, f"no product {product_id}"
     keys = [(f"{prefix}{product_id}-{i:06d}", f"PW{i:06d}") for i in range(count)]
     return await import_keys(target, settings, row[0], keys)
+
+
+async def csrf_form(client: httpx.AsyncClient, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` plus the CSRF token this client's pages carry (every form has one)."""
+    import re
+
+    page = await client.get("/query/contact")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None
+    return {**fields, "csrf": found.group(1)}

@@ -206,4 +206,4 @@ async def test_wrong_proofs_for_one_trade_number_are_limited(
     last = await client.post(
         "/api/shop/lookup", json={"q": "2026112512030412345", "password": "guess"}
     )
-    assert (last.status_code, last.json()["error"]) == (429, "too_many_attempts")
+    assert (last.status_code, last.json()["error"]) == (429, "too_many_proofs")

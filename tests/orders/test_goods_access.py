@@ -27,8 +27,25 @@ ORDER = OrderRow(
 )  # fmt: skip
 
 
+class CountingThrottle:
+    """The domain's throttle protocol on plain values (the PostgreSQL one is
+    tested in tests/limits)."""
+
+    limit = 2
+    window = timedelta(minutes=15)
+
+    def __init__(self) -> None:
+        self.failures: dict[str, int] = {}
+
+    async def blocked(self, key: str, now: datetime) -> bool:
+        return self.failures.get(key, 0) >= self.limit
+
+    async def failed(self, key: str, now: datetime) -> None:
+        self.failures[key] = self.failures.get(key, 0) + 1
+
+
 def throttle() -> AttemptThrottle:
-    return AttemptThrottle(limit=2, window=timedelta(minutes=15))
+    return CountingThrottle()
 
 
 async def allowed(

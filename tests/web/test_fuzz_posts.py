@@ -23,7 +23,7 @@ from kameng.payments.service import REFUSED_STORED_PER_MINUTE
 from kameng.sandbox.wechatpay.keys import load_or_create
 from kameng.web.app import create_app
 from tests.e2e.test_alipay_roundtrip import alipay_settings
-from tests.factories import Sessions, count, make_order, make_stocked_product
+from tests.factories import Sessions, count, csrf_form, make_order, make_stocked_product
 from tests.wechatpay.conftest import wechat_settings
 
 FUZZ = settings(
@@ -135,7 +135,7 @@ class TestBuyForm:
         self, client: httpx.AsyncClient, db: Sessions, shop: dict[str, Any], fields: dict[str, str]
     ) -> None:
         before = await snapshot(db)
-        response = await client.post("/buy", data=fields)
+        response = await client.post("/buy", data=await csrf_form(client, fields))
         assert response.status_code < 500, (fields, response.text[:300])
         after = await snapshot(db)
         if response.status_code == 303:
@@ -165,8 +165,13 @@ class TestBuyForm:
         self, client: httpx.AsyncClient, db: Sessions, shop: dict[str, Any], quantity: str
     ) -> None:
         before = await snapshot(db)
-        zh = await client.post("/buy", data={"product": "GAME-10", "quantity": quantity})
-        en = await client.post("/buy?lang=en", data={"product": "GAME-10", "quantity": quantity})
+        zh = await client.post(
+            "/buy", data=await csrf_form(client, {"product": "GAME-10", "quantity": quantity})
+        )
+        en = await client.post(
+            "/buy?lang=en",
+            data=await csrf_form(client, {"product": "GAME-10", "quantity": quantity}),
+        )
         assert (zh.status_code, en.status_code) == (422, 422)
         assert "quantity：须为整数" in zh.text
         assert "quantity: a whole number is needed" in en.text
@@ -247,7 +252,9 @@ class TestPasswordForm:
         order_no = shop["order_no"] if number is None else quote(number, safe="")
         stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
         before = await snapshot(db)
-        response = await stranger.post(f"/o/{order_no}", data={"password": password} | extra)
+        response = await stranger.post(
+            f"/o/{order_no}", data=await csrf_form(stranger, {"password": password} | extra)
+        )
         assert response.status_code < 500, (number, password, response.text[:300])
         assert await snapshot(db) == before
 

@@ -19,7 +19,14 @@ from kameng.kit.logs import QUIET_LOGGERS, configure_logging
 from kameng.payments.gateways.registry import from_settings
 from kameng.sandbox.epay import create_app as create_sandbox
 from kameng.web.app import create_app
-from tests.factories import Sessions, add_keys, create_product, place_order, signed_notify
+from tests.factories import (
+    Sessions,
+    add_keys,
+    create_product,
+    csrf_form,
+    place_order,
+    signed_notify,
+)
 
 QUERY_PASSWORD = "hunter2-Query-Pass"
 
@@ -130,7 +137,9 @@ async def test_a_paid_order_leaves_no_secret_in_any_log_line(
             f"/api/shop/orders/{order['order_no']}", params={"password": QUERY_PASSWORD}
         )
         goods += [(g["number"], g["password"]) for g in seen.json()["goods"]]
-        page = await shop.post(f"/o/{order['order_no']}", data={"password": QUERY_PASSWORD})
+        page = await shop.post(
+            f"/o/{order['order_no']}", data=await csrf_form(shop, {"password": QUERY_PASSWORD})
+        )
         assert page.status_code == 200
     assert sorted(goods) == sorted(keys)
 

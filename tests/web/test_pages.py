@@ -8,7 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kameng.config import Settings
-from tests.factories import Sessions, count, make_product, make_stocked_product, signed_notify
+from tests.factories import (
+    Sessions,
+    count,
+    csrf_form,
+    make_product,
+    make_stocked_product,
+    signed_notify,
+)
 
 
 class TestPages:
@@ -18,7 +25,9 @@ class TestPages:
         keys = (await make_stocked_product(db, settings, 2)).keys
         index = await client.get("/")
         assert index.status_code == 200 and "游戏点卡 10 元" in index.text
-        bought = await client.post("/buy", data={"product": "GAME-10", "quantity": "1"})
+        bought = await client.post(
+            "/buy", data=await csrf_form(client, {"product": "GAME-10", "quantity": "1"})
+        )
         assert bought.status_code == 303
         order_no = bought.headers["location"].split("/")[2].split("?")[0]
         page = await client.get(f"/o/{order_no}")
@@ -37,14 +46,21 @@ class TestPages:
     ) -> None:
         keys = (await make_stocked_product(db, settings, 1)).keys
         bought = await client.post(
-            "/buy", data={"product": "GAME-10", "quantity": "1", "query_password": "pass1234"}
+            "/buy",
+            data=await csrf_form(
+                client, {"product": "GAME-10", "quantity": "1", "query_password": "pass1234"}
+            ),
         )
         order_no = bought.headers["location"].split("/")[2].split("?")[0]
         await client.get("/notify/epay", params=signed_notify(settings, order_no, 1000))
         stranger = httpx.AsyncClient(transport=client._transport, base_url="http://shop.test")
-        wrong = await stranger.post(f"/o/{order_no}", data={"password": "nope1234"})
+        wrong = await stranger.post(
+            f"/o/{order_no}", data=await csrf_form(stranger, {"password": "nope1234"})
+        )
         assert wrong.status_code == 403 and "查询密码不正确" in wrong.text
-        right = await stranger.post(f"/o/{order_no}", data={"password": "pass1234"})
+        right = await stranger.post(
+            f"/o/{order_no}", data=await csrf_form(stranger, {"password": "pass1234"})
+        )
         assert right.status_code == 200 and keys[0][1] in right.text
 
     async def test_bad_form_is_explained_and_creates_nothing(
@@ -56,7 +72,7 @@ class TestPages:
             ({"product": "NOPE"}, "商品不存在"),
             ({"product": "GAME-10", "quantity": "-1"}, "输入有误"),
         ):
-            response = await client.post("/buy", data=data)
+            response = await client.post("/buy", data=await csrf_form(client, data))
             assert response.status_code in (404, 422)
             assert phrase in response.text
         assert await count(db, "SELECT count(*) FROM orders") == 0
@@ -65,7 +81,7 @@ class TestPages:
         self, client: httpx.AsyncClient, db: Sessions
     ) -> None:
         await make_product(db)
-        bought = await client.post("/buy", data={"product": "GAME-10"})
+        bought = await client.post("/buy", data=await csrf_form(client, {"product": "GAME-10"}))
         order_no = bought.headers["location"].split("/")[2].split("?")[0]
         found = await client.get("/query", params={"q": order_no})
         assert found.status_code == 303 and found.headers["location"] == f"/o/{order_no}"
@@ -121,7 +137,7 @@ async def test_times_are_shown_in_beijing_time(
     client: httpx.AsyncClient, db: Sessions, clock: object
 ) -> None:
     await make_product(db)  # the frozen clock says 2026-11-25 12:00 UTC
-    bought = await client.post("/buy", data={"product": "GAME-10"})
+    bought = await client.post("/buy", data=await csrf_form(client, {"product": "GAME-10"}))
     order_no = bought.headers["location"].split("/")[2].split("?")[0]
     page = await client.get(f"/o/{order_no}")
     assert "2026-11-25 20:00:00" in page.text

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Sessions, count, create_product
+from tests.factories import Sessions, count, create_product, csrf_form
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,9 @@ async def test_buy_form_with_an_odd_quantity_is_a_clear_422(
     client: httpx.AsyncClient, db: Sessions, quantity: str
 ) -> None:
     await create_product(db)
-    response = await client.post("/buy", data={"product": "GAME-10", "quantity": quantity})
+    response = await client.post(
+        "/buy", data=await csrf_form(client, {"product": "GAME-10", "quantity": quantity})
+    )
     assert response.status_code == 422
     assert "输入有误：quantity：" in response.text
     assert await count(db, "SELECT count(*) FROM orders") == 0

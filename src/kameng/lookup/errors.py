@@ -17,7 +17,7 @@ class TooManyLookups(DomainError):
 
 class TooManyProofs(DomainError):
     status = 429
-    code = "too_many_attempts"
+    code = "too_many_proofs"
     message = N_(
         "Too many wrong query passwords or contacts for this number; try again in "
         "%(minutes)s minutes, or open the order in the browser that placed it"

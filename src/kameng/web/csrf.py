@@ -22,6 +22,7 @@ from kameng.kit.i18n import N_
 
 COOKIE = "kameng_csrf"
 FIELD = "csrf"
+NO_FORMS = ("/api/", "/notify/", "/static/", "/metrics")  # answers that never show a form
 
 
 class CsrfRejected(DomainError):
@@ -64,7 +65,11 @@ class CsrfCookie:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or f"{COOKIE}=".encode() in _cookie_header(scope):
+        if (
+            scope["type"] != "http"
+            or scope["path"].startswith(NO_FORMS)
+            or f"{COOKIE}=".encode() in _cookie_header(scope)
+        ):
             await self.app(scope, receive, send)
             return
         seed = secrets.token_urlsafe(24)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -28,8 +28,8 @@ class Runtime:
     token_secret: bytes
     catalogue: Snapshot[Catalogue]  # the product list, re-read at most once a second
     passwords: QueryPasswords
+    limiter: Limiter  # rate limits in PostgreSQL, shared by every web process
+    # Wrong query passwords per order number: 10 per 15 minutes (in PostgreSQL).
+    password_throttle: AttemptThrottle
     # Secrets of KAMENG_OLD_SECRET_KEYS: tokens given out before a change still open.
     old_token_secrets: list[bytes] = field(default_factory=list)
-    limiter: Limiter  # rate limits in PostgreSQL, shared by every web process
-    # Wrong query passwords per order number: 10 per 15 minutes.
-    password_throttle: AttemptThrottle

@@ -98,7 +98,7 @@ LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     429: {
         "description": "too many lookups (too_many_lookups), wrong passwords/contacts "
-        "(too_many_attempts), or a proof-of-work check is needed (captcha_required: solve "
+        "(too_many_proofs), or a proof-of-work check is needed (captcha_required: solve "
         "GET /api/shop/captcha, send the ALTCHA payload in X-Altcha)"
     },
 }
