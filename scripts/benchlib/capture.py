@@ -67,7 +67,8 @@ class RecordingCursor(psycopg.AsyncCursor[Any]):
                 factory = self.row_factory
                 self.row_factory = tuple_row
                 rows = await self.fetchall()
-                await self.scroll(0, mode="absolute")
+                if rows:  # (no row: nothing to rewind; scroll(0) would be out of bounds)
+                    await self.scroll(0, mode="absolute")
                 self.row_factory = factory
             request.statements.append(Statement(sql, params, rows))
         return self

@@ -82,12 +82,15 @@ class Client:
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         if self.streams is None or self.streams[0].at_eof():
             self.streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self.streams
         data = b"" if body is None else json.dumps(body).encode()
         head = f"{method} {path} HTTP/1.1\r\nhost: {self.host}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         if body is not None:
             head += f"content-type: application/json\r\ncontent-length: {len(data)}\r\n"
         writer.write(head.encode() + b"\r\n" + data)

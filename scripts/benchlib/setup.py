@@ -131,10 +131,16 @@ def delivery_check(url: str) -> tuple[int, int]:
     return int(delivered), int(wrong)
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str  # http://127.0.0.1:<port>
+    pid: int  # uvicorn's (the parent of its workers when there are several)
+
+
 @contextmanager
-def app_server(shop: Shop, *, workers: int, pool_size: int) -> Iterator[str]:
+def app_server(shop: Shop, *, workers: int, pool_size: int) -> Iterator[Server]:
     """``uvicorn kameng.web.app:production_app`` (uvloop, httptools, JSON request logs
-    into a temporary file) on 127.0.0.1:<free port>; yields its base URL."""
+    into a temporary file) on 127.0.0.1:<free port>. ``pool_size`` is per process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -152,7 +158,7 @@ def app_server(shop: Shop, *, workers: int, pool_size: int) -> Iterator[str]:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)
         try:
             _wait_ready(process, base, out.name)
-            yield base
+            yield Server(base, process.pid)
         finally:
             process.terminate()
             try:
