@@ -78,7 +78,7 @@ PROFILES = PROJECT_ROOT / "var" / "bench"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--orders", type=int, default=2000, help="N: operations per phase (2000)")
+    p.add_argument("--orders", type=int, default=4000, help="N: operations per phase (4000)")
     p.add_argument("--seconds", type=float, default=10, help="S: phase time limit (10)")
     p.add_argument("--concurrency", type=int, default=16, help="C: connections (16)")
     p.add_argument("--warmup", type=int, default=200, help="W: uncounted operations (200)")

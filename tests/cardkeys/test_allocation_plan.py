@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from kameng.cardkeys.repository import CLAIM_KEYS_SQL
+from kameng.cardkeys.repository import AVAILABLE_COUNTS_SQL, CLAIM_KEYS_SQL
+from kameng.catalog.service import STOCK_CAP
 from kameng.db.engine import libpq_url
 from kameng.payments.repository import PAY_AND_DELIVER_KEYS
 from tests.factories import make_product
@@ -219,3 +220,24 @@ def test_the_one_statement_paid_notify_allocates_through_the_pool_index(
     assert limit["Actual Rows"] == WANTED
     touched = limit["Shared Hit Blocks"] + limit["Shared Read Blocks"]
     assert touched < 50, json.dumps(limit, indent=1)
+
+
+def test_the_stock_count_reads_at_most_the_cap_through_the_pool_index(
+    stock: tuple[psycopg.Connection[Any], int, int],
+) -> None:
+    """The product list's stock figure: 98,000 unsold keys, at most 1,000 index
+    entries read, never the whole pool (a peer counted every key per request)."""
+    conn, product_id, _ = stock
+    sql = inline(AVAILABLE_COUNTS_SQL, {"ids": f"ARRAY[{product_id}]", "cap": str(STOCK_CAP)})
+    raw = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql).fetchone()[0]  # type: ignore[index]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    scans = [n for n in nodes(plan) if n.get("Relation Name") == "card_keys"]
+    assert [(n["Node Type"], n["Index Name"]) for n in scans] in (
+        [("Index Only Scan", "ix_card_keys_pool")],
+        [("Index Scan", "ix_card_keys_pool")],
+    )
+    assert scans[0]["Actual Rows"] == STOCK_CAP
+    assert not [n for n in nodes(plan) if n["Node Type"] in ("Sort", "Seq Scan")]
+    touched = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
+    assert touched < STOCK_CAP + 100, json.dumps(plan, indent=1)
+    assert conn.execute(sql).fetchall() == [(product_id, STOCK_CAP)]
