@@ -18,9 +18,13 @@ Why not a fresh copy per test: measured on this machine (PostgreSQL 15 and
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import os
+import re
 import secrets
+import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -100,10 +104,11 @@ class TestDatabases:
 
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
-        self._prefix = f"kameng_test_{os.getpid()}_{secrets.token_hex(3)}"
+        self._prefix = f"{_RUN_PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
         self._copies = 0
         self.template = f"{self._prefix}_template"
         self._admin = psycopg.connect(server_url, autocommit=True)
+        _drop_abandoned(self._admin)
         self._admin.execute(f'CREATE DATABASE "{self.template}"')
         from kameng.db.migrate import upgrade  # alembic: only when a test needs a database
 
@@ -146,6 +151,39 @@ class TestDatabases:
         for name in (self._shared_name, self.template):
             _drop(self.server_url, name, self._admin)
         self._admin.close()
+
+
+# Names carry this host's tag and the process id: a run that was killed (no
+# teardown) leaves databases that the next run on this host can recognise as
+# abandoned, without ever touching another host's or a live process's.
+_RUN_PREFIX = f"kameng_test_{hashlib.sha256(socket.gethostname().encode()).hexdigest()[:4]}_"
+_ABANDONED = re.compile(re.escape(_RUN_PREFIX) + r"(\d+)_[0-9a-f]{6}_\w+$")
+
+
+def _drop_abandoned(admin: psycopg.Connection[Any]) -> None:
+    """Drop this host's test databases whose process is gone."""
+    names = [
+        row[0]
+        for row in admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (_RUN_PREFIX + "%",)
+        ).fetchall()
+    ]
+    for name in names:
+        found = _ABANDONED.match(name)
+        if found is None or _alive(int(found.group(1))):
+            continue
+        with contextlib.suppress(psycopg.Error):  # in use after all, or already gone
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _connect_for_reset(url: str) -> psycopg.Connection[Any]:
