@@ -523,6 +523,17 @@ def refund(
     )
 
 
+@app.command()
+def reconcile(
+    channel: Annotated[str, typer.Option("--channel", help="Gateway name, e.g. epay.")],
+    day: Annotated[str, typer.Option("--date", help="The bill's day, YYYY-MM-DD (China time).")],
+) -> None:
+    """对账: compare a gateway's bill for one day with our payments; show the findings."""
+    from kameng.payments.reconcile.cli import reconcile_command
+
+    raise typer.Exit(reconcile_command(channel, day, _safe_settings("reconcile")))
+
+
 @app.command("rekey-cards")
 def rekey_cards(
     batch: Annotated[int, typer.Option(min=1, help="Card keys per transaction.")] = 1000,

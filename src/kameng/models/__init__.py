@@ -8,6 +8,7 @@ from kameng.models.order import Order, OrderEvent
 from kameng.models.payment import Payment, PaymentNotify
 from kameng.models.product import Product
 from kameng.models.rate_limit import RateLimit
+from kameng.models.reconciliation import ReconciliationFinding, ReconciliationRun
 from kameng.models.refund import Refund
 
 __all__ = [
@@ -20,5 +21,7 @@ __all__ = [
     "PaymentNotify",
     "Product",
     "RateLimit",
+    "ReconciliationFinding",
+    "ReconciliationRun",
     "Refund",
 ]

@@ -70,6 +70,15 @@ class RefundState(StrEnum):
     GIVEN_UP = "given_up"  # retries exhausted or cancelled: no longer counts against the cap
 
 
+class FindingKind(StrEnum):
+    """What a reconciliation (对账) run found (``reconciliation_findings.kind``)."""
+
+    REPAIRED = "repaired"  # paid at the gateway, unknown here: recorded through the notify path
+    NOT_REPAIRED = "not_repaired"  # paid at the gateway, unknown here, refused by our checks
+    AMOUNT_MISMATCH = "amount_mismatch"  # both know the payment, not the same amount
+    MISSING_AT_GATEWAY = "missing_at_gateway"  # paid here, the gateway's bill lacks it
+
+
 class NotifyVerdict(StrEnum):
     """What became of a payment notify (``payment_notifies.verdict``)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import structlog
 from procrastinate import JobContext
@@ -13,6 +14,7 @@ from kameng.db.connection import Conn, transaction
 from kameng.db.jobs import app, deps
 from kameng.kit import clock
 from kameng.kit.logs import bind
+from kameng.kit.timefmt import DEFAULT_ZONE
 from kameng.orders import repository as orders
 from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.registry import GatewayRegistry
@@ -127,3 +129,29 @@ async def purge_notify_log(context: JobContext, timestamp: int) -> None:
             conn, before=clock.now() - timedelta(hours=1)
         )
     log.info("notify log purged", removed=removed, counters=counters, before=before.isoformat())
+
+
+@app.periodic(cron="20 3 * * *", periodic_id="reconcile-yesterday")
+@app.task(
+    name="payments.reconcile_yesterday",
+    queue="payments",
+    queueing_lock="reconcile-yesterday",
+    pass_context=True,
+)
+async def reconcile_yesterday(context: JobContext, timestamp: int) -> None:
+    """对账 of yesterday (China time) for every gateway with a bill; one
+    failing gateway never stops the others (its run is stored with the error)."""
+    from kameng.payments.gateways.base import BillingGateway
+    from kameng.payments.reconcile.service import reconcile
+
+    needs: PaymentJobDeps = deps(context)
+    yesterday = clock.now().astimezone(ZoneInfo(DEFAULT_ZONE)).date() - timedelta(days=1)
+    for gateway in needs.gateways.all():
+        if not isinstance(gateway, BillingGateway):
+            continue
+        try:
+            run_id = await reconcile(needs.pool, gateway, yesterday, clock.now())
+        except Exception:
+            log.exception("reconciliation failed", gateway=gateway.name)
+            continue
+        log.info("reconciled", gateway=gateway.name, day=yesterday.isoformat(), run=run_id)

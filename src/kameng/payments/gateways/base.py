@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl
@@ -190,3 +191,25 @@ class RefundingGateway(Protocol):
     async def query_refund(self, request: RefundRequest) -> RefundAnswer:
         """The gateway's word on an earlier refund request; raises GatewayUnavailable."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """One paid trade as the gateway's bill (对账单) shows it."""
+
+    out_trade_no: str
+    trade_no: str
+    amount_cents: int
+    paid_on: date  # the gateway's own day (China time)
+    raw: Mapping[str, str]  # the line as received: evidence for the operator
+
+
+@runtime_checkable
+class BillingGateway(Protocol):
+    name: str
+
+    async def bill(self, day: date) -> list[BillLine]:
+        """The trades paid on ``day``; raises GatewayUnavailable when unsure."""
+        ...
+
+    async def query(self, order_no: str) -> VerifiedNotify | None: ...

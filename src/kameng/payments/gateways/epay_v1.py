@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways import epay_sign
 from kameng.payments.gateways.base import (
+    BillLine,
     GatewayUnavailable,
     InboundNotify,
     NotifyAck,
@@ -26,6 +28,38 @@ from kameng.payments.gateways.base import (
 )
 
 EPAY_TITLE = N_("Epay")
+BILL_PAGE = 50
+BILL_MAX_PAGES = 200
+
+
+def _bill_line(row: Any, pid: str) -> BillLine | None:
+    """A paid or refunded trade of this merchant; None for anything else."""
+    if not isinstance(row, dict) or str(row.get("status")) not in ("1", "2"):
+        return None
+    if str(row.get("pid")) != pid:
+        return None
+    out_trade_no, trade_no = str(row.get("out_trade_no") or ""), str(row.get("trade_no") or "")
+    end = str(row.get("endtime") or "")
+    try:
+        cents = parse_yuan(str(row.get("money", "")))
+        paid_on = date.fromisoformat(end[:10])
+    except (MoneyFormatError, ValueError):
+        return None
+    if not _OUT_TRADE_NO.match(out_trade_no) or not trade_no or len(trade_no) > 64:
+        return None
+    raw = {k: str(v) for k, v in row.items() if k != "key"}
+    return BillLine(out_trade_no, trade_no, cents, paid_on, raw)
+
+
+def _older_than(row: dict[str, Any], day: date) -> bool:
+    """Created before the day before ``day`` (a trade may be paid the day after it
+    was created): pages are newest first, so later pages are older still."""
+    try:
+        return date.fromisoformat(str(row.get("addtime") or "")[:10]) < day - timedelta(days=1)
+    except ValueError:
+        return False
+
+
 _REQUIRED = ("pid", "trade_no", "out_trade_no", "money", "trade_status", "sign")
 _OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]{1,64}$")
 
@@ -172,6 +206,40 @@ class EpayV1Gateway:
             amount_cents=cents,
             method=str(answer.get("type") or "epay"),
         )
+
+    async def bill(self, day: date) -> list[BillLine]:
+        """api.php?act=orders, newest first, 50 a page: the paid (1) and refunded
+        (2) trades whose endtime falls on ``day``. Unsigned, so a line only ever
+        names its own order and amount (settled through the usual checks)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(transport=self._transport, timeout=10.0)
+        lines: list[BillLine] = []
+        for page in range(BILL_MAX_PAGES):
+            params = {
+                "act": "orders",
+                "pid": self.pid,
+                "key": self._key,
+                "limit": str(BILL_PAGE),
+                "offset": str(page * BILL_PAGE),
+            }
+            try:
+                response = await self._http.get(f"{self.base_url}api.php", params=params)
+                answer: Any = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            if not isinstance(answer, dict) or answer.get("code") != 1:
+                raise GatewayUnavailable(f"orders answered {str(answer)[:200]}")
+            rows = answer.get("data") or []
+            if not isinstance(rows, list):
+                raise GatewayUnavailable("orders: data is not a list")
+            for row in rows:
+                line = _bill_line(row, self.pid)
+                if line is not None and line.paid_on == day:
+                    lines.append(line)
+            added = [r for r in rows if isinstance(r, dict)]
+            if len(rows) < BILL_PAGE or all(_older_than(r, day) for r in added):
+                return lines
+        raise GatewayUnavailable(f"more than {BILL_MAX_PAGES} pages of orders")
 
     async def refund(self, request: RefundRequest) -> RefundAnswer:
         """POST api.php?act=refund. V1 has no refund number: a repeated call
