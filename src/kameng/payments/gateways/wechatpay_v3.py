@@ -13,10 +13,12 @@ synchronous ``requests`` and would block the event loop.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -26,8 +28,10 @@ from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign, rsa_v
 
 from kameng.kit import clock
 from kameng.kit.i18n import N_
+from kameng.kit.money import MoneyFormatError, parse_yuan
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import (
+    BillLine,
     GatewayUnavailable,
     InboundNotify,
     NotifyAck,
@@ -323,6 +327,31 @@ class WechatPayV3Gateway:
             return RefundAnswer(RefundOutcome.REFUSED, refund_id, f"refund {state}")
         return RefundAnswer(RefundOutcome.PENDING, refund_id, f"refund {state}")
 
+    # -- 对账 ---------------------------------------------------------------------
+
+    async def bill(self, day: date) -> list[BillLine]:
+        """The trade bill: GET /v3/bill/tradebill (signed answer with the file's
+        SHA1), then the file itself (not signed: checked against that hash)."""
+        path = f"/v3/bill/tradebill?{urlencode({'bill_date': day.isoformat()})}"
+        status, answer = await self._call("GET", path, None)
+        if status != 200 or not isinstance(answer, dict):
+            raise GatewayUnavailable(f"tradebill answered {status}: {_error_text(answer)}")
+        url, expected = str(answer.get("download_url") or ""), answer.get("hash_value")
+        if not url.startswith(self.api_url + "/"):
+            raise GatewayUnavailable("the bill is not on the API host")
+        file_path = url.removeprefix(self.api_url)
+        assert self._http is not None  # opened by _call
+        try:
+            response = await self._http.get(
+                url, headers={"Authorization": self._authorization("GET", file_path, "")}
+            )
+        except httpx.HTTPError as exc:
+            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        text = response.text
+        if response.status_code != 200 or hashlib.sha1(text.encode()).hexdigest() != expected:
+            raise GatewayUnavailable("the bill file does not match its signed hash")
+        return _bill_lines(text, day)
+
     # -- HTTP ---------------------------------------------------------------------
 
     def _authorization(self, method: str, path: str, body: str) -> str:
@@ -382,6 +411,26 @@ class WechatPayV3Gateway:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+
+def _bill_lines(text: str, day: date) -> list[BillLine]:
+    """Paid (SUCCESS) rows of a trade bill CSV; cells carry a leading backtick."""
+    rows = [line.split(",") for line in text.splitlines()[1:] if line]
+    lines = []
+    for row in rows:
+        cells = [c.removeprefix("`") for c in row]
+        if len(cells) < 25 or cells[9] != "SUCCESS":
+            continue  # the summary block, refunds, anything else
+        try:
+            cents = parse_yuan(cells[24])
+            paid_on = date.fromisoformat(cells[0][:10])
+        except (MoneyFormatError, ValueError):
+            continue
+        if paid_on == day and cells[5] and cells[6]:
+            raw = dict(zip(("time", "transaction_id", "out_trade_no", "total"),
+                           (cells[0], cells[5], cells[6], cells[24]), strict=True))  # fmt: skip
+            lines.append(BillLine(cells[6], cells[5], cents, paid_on, raw))
+    return lines
 
 
 def _error_text(answer: Any) -> str:
