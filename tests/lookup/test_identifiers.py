@@ -80,6 +80,7 @@ class TestTradeNumber:
         assert body["order"] is None
         assert body["masked_order_no"] == n[:4] + "********" + n[-4:]
         assert body["status"] == "delivered"
+        assert body["explanation"] is None
         assert n not in str(body)
 
     @pytest.mark.parametrize("proof", [{"password": "right-one"}, {"contact": "buyer@example.com"}])
@@ -88,6 +89,11 @@ class TestTradeNumber:
     ) -> None:
         body = await lookup(stranger(client), EPAY_TRADE, **proof)
         assert (body["kind"], body["order"]["order_no"]) == ("trade_no", paid["order_no"])
+        assert body["explanation"]["cause"] is None  # delivered: final
+        assert (
+            "no courier tracking number" in body["explanation"]["text"]
+            or "快递" in (body["explanation"]["text"])
+        )
 
     async def test_wrong_proof_shows_nothing_more(
         self, client: httpx.AsyncClient, paid: dict[str, Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -43,6 +44,12 @@ class TestLookup:
             assert body["kind"] == "order", typed
             assert body["order"]["order_no"] == n
             assert "goods" not in body["order"]  # a lookup never reveals keys
+            why = body["explanation"]
+            assert why["cause"] == "not_paid"
+            assert datetime.fromisoformat(why["expected_at"]) == datetime.fromisoformat(
+                order["expires_at"]
+            )
+            assert [a["kind"] for a in why["actions"]] == ["pay"]
 
     async def test_wrong_check_digit_suggests(
         self, client: httpx.AsyncClient, order: dict[str, Any]

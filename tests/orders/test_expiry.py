@@ -57,7 +57,10 @@ class TestExpiry:
         assert await status_of(db, order["order_no"]) == "expired"
         body = (await client.get(f"/api/shop/orders/{order['order_no']}")).json()
         assert [e["type"] for e in body["timeline"]] == ["created", "expired"]
-        assert "已过期" in body["explanation"] and "自动恢复" in body["explanation"]
+        why = body["explanation"]
+        assert "已过期" in why["text"] and "自动恢复" in why["text"]
+        assert why["cause"] == "not_paid"
+        assert [a["kind"] for a in why["actions"]] == ["contact_support"]
 
     async def test_paid_orders_never_expire(
         self,

@@ -177,7 +177,8 @@ class TestPayAndDeliver:
         one = (await client.get(f"/api/shop/orders/{first['order_no']}")).json()
         assert one["status"] == "awaiting_stock"
         assert one["delivered_quantity"] == 1 and len(one["goods"]) == 1
-        assert "缺货" in one["explanation"]
+        assert "缺货" in one["explanation"]["text"]
+        assert one["explanation"]["cause"] == "processing"
         assert (await client.get(f"/api/shop/orders/{second['order_no']}")).json()["status"] == (
             "awaiting_stock"
         )

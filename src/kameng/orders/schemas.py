@@ -11,9 +11,10 @@ from pydantic_core import PydanticCustomError
 from kameng.kit.i18n import Translator
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import DEFAULT_ZONE
+from kameng.orders.explain import Explanation, explain
 from kameng.orders.repository import OrderRow
 from kameng.orders.service import OrderDetail
-from kameng.orders.texts import event_label, explain, status_label
+from kameng.orders.texts import event_label, status_label
 
 
 def _printable(value: str | None) -> str | None:
@@ -70,8 +71,27 @@ class OrderSummary(BaseModel):
     created_at: datetime
 
 
+class ActionOut(BaseModel):
+    kind: Literal["pay", "wait", "contact_support"]
+    label: str
+    url: str | None = None
+    until: datetime | None = None
+
+
+class ExplanationOut(BaseModel):
+    """Why the order is where it is (kameng.orders.explain)."""
+
+    cause: Literal["not_paid", "processing", "upstream", "risk_hold", "buyer_mistake"] | None = (
+        Field(description="the article's five causes; null when the order is final")
+    )
+    title: str
+    text: str
+    expected_at: datetime | None = Field(description="when the next step is expected")
+    actions: list[ActionOut]
+
+
 class OrderOut(OrderSummary):
-    explanation: str
+    explanation: ExplanationOut
     delivered_quantity: int
     expires_at: datetime
     paid_at: datetime | None
@@ -119,6 +139,9 @@ class LookupOut(BaseModel):
     card_order_no: str | None = Field(
         default=None, description="card_key: the order holding it (its owner only)"
     )
+    explanation: ExplanationOut | None = Field(
+        default=None, description="with the order: why it is where it is"
+    )
 
 
 class LookupIn(BaseModel):
@@ -155,12 +178,42 @@ def summary(order: OrderRow, t: Translator) -> OrderSummary:
     )
 
 
-def order_out(detail: OrderDetail, t: Translator, zone_name: str = DEFAULT_ZONE) -> OrderOut:
+def explanation_out(explanation: Explanation) -> ExplanationOut:
+    return ExplanationOut(
+        cause=explanation.cause.value if explanation.cause else None,
+        title=explanation.title,
+        text=explanation.text,
+        expected_at=explanation.expected_at,
+        actions=[
+            ActionOut(kind=a.kind.value, label=a.label, url=a.url, until=a.until)
+            for a in explanation.actions
+        ],
+    )
+
+
+def order_out(
+    detail: OrderDetail,
+    t: Translator,
+    zone_name: str = DEFAULT_ZONE,
+    *,
+    now: datetime,
+    pay_url: str | None = None,
+    support_url: str | None = None,
+) -> OrderOut:
     order = detail.order
     base = summary(order, t)
+    why = explain(
+        order,
+        detail.timeline,
+        t,
+        now=now,
+        pay_url=pay_url,
+        support_url=support_url,
+        zone_name=zone_name,
+    )
     return OrderOut(
         **base.model_dump(),
-        explanation=explain(order, t, zone_name),
+        explanation=explanation_out(why),
         delivered_quantity=order.delivered_quantity,
         expires_at=order.expires_at,
         paid_at=order.paid_at,

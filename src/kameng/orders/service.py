@@ -150,6 +150,11 @@ async def get_detail(
     return OrderDetail(order=order, timeline=timeline, goods=shown)
 
 
+async def timeline_of(conn: Conn, order_id: int) -> list[EventRow]:
+    """The order's timeline, oldest first."""
+    return await repository.events_of(conn, order_id)
+
+
 async def may_see_goods(
     order: OrderRow,
     *,

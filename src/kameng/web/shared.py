@@ -8,11 +8,13 @@ from fastapi import Request, Response
 
 from kameng.db.connection import Conn, transaction
 from kameng.kit import clock, order_numbers
+from kameng.kit.i18n import Translator
 from kameng.kit.logs import bind
+from kameng.models.vocabulary import OrderStatus
 from kameng.orders import service as orders
 from kameng.orders.errors import OrderNumberInvalid
 from kameng.orders.repository import OrderRow
-from kameng.orders.schemas import CreateOrderIn
+from kameng.orders.schemas import CreateOrderIn, OrderOut, order_out
 from kameng.orders.service import OrderDetail
 from kameng.payments.gateways.base import PayRequest
 from kameng.web.deps import COOKIE, owner_token, remember_cookie
@@ -40,6 +42,24 @@ def pay_url(rt: Runtime, order: OrderRow) -> str | None:
     if gateway is None:
         return None
     return gateway.pay_url(pay_request(rt, order, gateway.name))
+
+
+def support_url(order_no: str) -> str:
+    """Where the order page's support form is."""
+    return f"/o/{order_no}#support"
+
+
+def order_view(rt: Runtime, detail: OrderDetail, t: Translator) -> OrderOut:
+    """The order as the page and the API show it, explained (kameng.orders.explain)."""
+    order = detail.order
+    return order_out(
+        detail,
+        t,
+        rt.settings.display_timezone,
+        now=clock.now(),
+        pay_url=pay_url(rt, order) if order.status == OrderStatus.UNPAID else None,
+        support_url=support_url(order.order_no),
+    )
 
 
 def checked_number(text: str) -> str:

@@ -19,12 +19,11 @@ from kameng.orders.schemas import (
     LookupOut,
     OrderOut,
     ProductOut,
-    order_out,
     summary,
 )
 from kameng.web import captcha, shared
 from kameng.web.deps import runtime, token_for, translator_for
-from kameng.web.query.views import lookup_out, run_contact_lookup, run_lookup
+from kameng.web.query.views import explained, lookup_out, run_contact_lookup, run_lookup
 
 router = APIRouter(prefix="/api/shop", tags=["shop"])
 
@@ -91,7 +90,7 @@ async def get_order(
         detail = await shared.detail(
             conn, rt, request, order_no, password=x_query_password, token=x_order_token
         )
-    return order_out(detail, translator_for(request), rt.settings.display_timezone)
+    return shared.order_view(rt, detail, translator_for(request))
 
 
 LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -115,8 +114,9 @@ async def lookup_order(
     payment platform's trade number (state and masked number only, unless this
     browser placed the order), a card key received by mistake, a courier number."""
     rt = runtime(request)
+    t = translator_for(request)
     result = await run_lookup(request, rt, q, solution=x_altcha)
-    return lookup_out(result, translator_for(request))
+    return lookup_out(result, t, await explained(rt, result, t))
 
 
 @router.post("/lookup", response_model=LookupOut, responses=LOOKUP_ERRORS)
@@ -128,10 +128,11 @@ async def lookup_with_proof(
     """As ``GET /lookup``, with the query password or the contact: a trade number
     then opens its order in full."""
     rt = runtime(request)
+    t = translator_for(request)
     result = await run_lookup(
         request, rt, body.q, password=body.password, contact=body.contact, solution=x_altcha
     )
-    return lookup_out(result, translator_for(request))
+    return lookup_out(result, t, await explained(rt, result, t))
 
 
 @router.post("/lookup/contact", response_model=ContactOrdersOut, responses=LOOKUP_ERRORS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from kameng.db.connection import transaction
+from kameng.kit import clock
 from kameng.kit.i18n import Translator
 from kameng.kit.tokens import check_order_token
 from kameng.lookup.service import (
@@ -16,9 +17,13 @@ from kameng.lookup.service import (
     orders_of_contact,
 )
 from kameng.lookup.texts import message
+from kameng.models.vocabulary import OrderStatus
+from kameng.orders import service as orders
+from kameng.orders.explain import explain
 from kameng.orders.repository import OrderRow
-from kameng.orders.schemas import LookupOut, summary
+from kameng.orders.schemas import ExplanationOut, LookupOut, explanation_out, summary
 from kameng.orders.texts import status_label
+from kameng.web import shared
 from kameng.web.deps import owner_token
 from kameng.web.query import limits
 from kameng.web.runtime import Runtime
@@ -50,7 +55,28 @@ def proof(
     )
 
 
-def lookup_out(result: LookupResult, t: Translator) -> LookupOut:
+async def explained(rt: Runtime, result: LookupResult, t: Translator) -> ExplanationOut | None:
+    """The explanation of the order the lookup opened (none when it opened none)."""
+    order = result.order
+    if order is None:
+        return None
+    async with transaction(rt.pool) as conn:
+        timeline = await orders.timeline_of(conn, order.id)
+    why = explain(
+        order,
+        timeline,
+        t,
+        now=clock.now(),
+        pay_url=shared.pay_url(rt, order) if order.status == OrderStatus.UNPAID else None,
+        support_url=shared.support_url(order.order_no),
+        zone_name=rt.settings.display_timezone,
+    )
+    return explanation_out(why)
+
+
+def lookup_out(
+    result: LookupResult, t: Translator, explanation: ExplanationOut | None = None
+) -> LookupOut:
     label = status_label(result.status, t) if result.status else None
     return LookupOut(
         kind=result.kind.value,
@@ -63,6 +89,7 @@ def lookup_out(result: LookupResult, t: Translator) -> LookupOut:
         suggestions=result.suggestions,
         courier=result.courier,
         card_order_no=result.card_order_no,
+        explanation=explanation,
     )
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from kameng.db.connection import transaction
 from kameng.kit.errors import DomainError
-from kameng.orders.schemas import CreateOrderIn, order_out
+from kameng.orders.schemas import CreateOrderIn
 from kameng.orders.states import FINAL, OrderStatus
 from kameng.web import csrf, shared
 from kameng.web.deps import runtime, token_for, translator_for
@@ -82,7 +82,7 @@ async def _order_page(
     rt = runtime(request)
     async with transaction(rt.pool) as conn:
         detail = await shared.detail(conn, rt, request, order_no, password=password, token=None)
-    view = order_out(detail, translator_for(request), rt.settings.display_timezone)
+    view = shared.order_view(rt, detail, translator_for(request))
     status = detail.order.status
     context = {
         "order": view,
