@@ -335,7 +335,12 @@ class TestNotify:
             hits = await count(db, "SELECT coalesce(max(hits), 0) FROM rate_limits")
             flooded = hits > REFUSED_STORED_PER_MINUTE
             stored = await count(db, "SELECT count(*) FROM payment_notifies")
-            assert stored == logged + (0 if flooded else 1), (hits, response.status_code, response.text[:100], gateway)
+            assert stored == logged + (0 if flooded else 1), (
+                hits,
+                response.status_code,
+                response.text[:100],
+                gateway,
+            )
 
     @FUZZ
     @given(
