@@ -33,6 +33,7 @@ lint: install
 # Options after BENCH_ARGS, e.g. make bench BENCH_ARGS="--orders 20000 --seconds 60"
 bench: install
 	$(UV) run python scripts/bench.py $(BENCH_ARGS)
+	$(UV) run python scripts/bench_supply.py
 
 install: uv-tool
 	$(UV) sync --locked

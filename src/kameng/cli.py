@@ -28,6 +28,15 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+def _add_supplier_commands() -> None:
+    from kameng.cli_supply import register
+
+    register(app)
+
+
+_add_supplier_commands()
+
 WORKER_CONCURRENCY = 4
 # Generous: on a loaded 2-core machine each web process needs 10-20 s to import
 # the app; a child that dies still ends the wait at once.
@@ -57,6 +66,7 @@ def run(
     wechatpay_port: Annotated[int, typer.Option(help="Port of the WeChat Pay sandbox.")] = 8002,
     alipay_port: Annotated[int, typer.Option(help="Port of the Alipay sandbox.")] = 8003,
     epay_v2_port: Annotated[int, typer.Option(help="Port of the 易支付 V2 sandbox.")] = 8004,
+    supplier_port: Annotated[int, typer.Option(help="Port of the supplier sandbox.")] = 8005,
 ) -> None:
     """Start the whole demo: database, shop, worker and 易支付 sandbox.
 
@@ -69,7 +79,7 @@ def run(
 
     interrupt_on_termination()
     settings = load_settings(demo=True)
-    ports = (port, sandbox_port, wechatpay_port, alipay_port, epay_v2_port)
+    ports = (port, sandbox_port, wechatpay_port, alipay_port, epay_v2_port, supplier_port)
     busy = [p for p in ports if not port_free(host, p)]
     if busy:
         _echo(f"port {', '.join(map(str, busy))} on {host} is already in use")
@@ -82,7 +92,14 @@ def run(
     url, server = database(settings)
     try:
         code = _run_with_database(
-            url, settings, host, port, sandbox_port, wechatpay_port, (alipay_port, epay_v2_port)
+            url,
+            settings,
+            host,
+            port,
+            sandbox_port,
+            wechatpay_port,
+            (alipay_port, epay_v2_port),
+            supplier_port,
         )
     finally:
         if server is not None:
@@ -104,6 +121,7 @@ def _run_with_database(
     sandbox_port: int,
     wechatpay_port: int,
     issue9_ports: tuple[int, int],
+    supplier_port: int,
 ) -> int:
     from kameng.db.migrate import upgrade
     from kameng.demo import load_demo
@@ -114,6 +132,11 @@ def _run_with_database(
     if asyncio.run(load_demo(url, settings)):
         _echo("loaded demo products and card keys")
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    from kameng.cli_supply import load_demo_suppliers
+
+    supplier = f"http://{local}:{supplier_port}/"
+    if load_demo_suppliers(url, settings, supplier):
+        _echo("loaded demo suppliers SUP-A, SUP-B and the supply demo products")
     shop = f"http://{local}:{port}"
     sandbox = f"http://{local}:{sandbox_port}/"
     env = {
@@ -155,11 +178,17 @@ def _run_with_database(
             ["-m", "kameng", "epay-v2-sandbox", *serve, "--port", str(issue9_ports[1])],
             epay_v2,
         )
+        supervisor.start(
+            "supplier-sandbox",
+            ["-m", "kameng", "supplier-sandbox", *serve, "--port", str(supplier_port)],
+            supplier,
+        )
         problem = supervisor.wait_ready(READY_TIMEOUT)
         if problem is not None:
             _echo(problem)
             return 0 if supervisor.stopping else 1
         _banner(settings, shop, sandbox, url, wechatpay, (alipay, epay_v2))
+        _echo(f"  供应商沙箱 Supplier  {supplier}  (orders received: {supplier}sandbox/orders)")
         dead = supervisor.wait()
         if dead is None:
             _echo("stopping (signal received)")
@@ -359,16 +388,20 @@ def worker() -> None:
 
 async def _work(url: str, settings: Settings) -> None:
     from kameng.db.jobs import app as jobs
-    from kameng.payments.gateways.registry import from_settings
-    from kameng.worker.app import close_worker, open_worker
 
     # Per concurrent job: its own transaction plus procrastinate's bookkeeping;
     # plus the LISTEN/NOTIFY connection.
+    from kameng.fulfilment.supply.setup import alerts, supply_config
+    from kameng.payments.gateways.registry import from_settings
+    from kameng.worker.app import close_worker, open_worker
+
     runtime = await open_worker(
         url,
         gateways=from_settings(settings),
         size=2 * WORKER_CONCURRENCY + 1,
         notify_log_retention_days=settings.notify_log_retention_days,
+        supply=supply_config(settings),
+        alerts=alerts(settings),
     )
     try:
         await jobs.run_worker_async(

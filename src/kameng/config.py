@@ -99,6 +99,18 @@ class Settings(BaseSettings):
 
     sandbox_time_scale: float = 1.0  # <1 speeds up the sandbox's notify retry schedule
 
+    # -- Suppliers (issue 10): the engine's waits are multiplied by this (<1: tests, chaos run).
+    supply_time_scale: float = 1.0
+    supplier_timeout_seconds: float = 10.0  # a request with no answer by then is "unknown"
+    # -- Operator alerts by e-mail: off (log only) unless host and recipients are set.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    alert_email_from: str = "kameng@localhost"
+    alert_email_to: str = ""  # comma-separated
+
     def secret(self) -> str:
         if not self.secret_key:
             raise ValueError("KAMENG_SECRET_KEY is not set (see `kameng check`)")

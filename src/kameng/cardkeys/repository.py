@@ -166,3 +166,36 @@ async def any_not_sealed_with(conn: Conn, *, prefix: bytes) -> bool:
         {"n": len(prefix), "prefix": prefix},
     )
     return bool(rows[0][0])
+
+
+async def insert_sold(
+    conn: Conn,
+    *,
+    product_id: int,
+    order_id: int,
+    sealed: list[tuple[bytes, bytes]],
+    first_slot: int,
+    now: datetime,
+) -> int:
+    """Cards bought for an order from a supplier, stored sold to it like own keys.
+
+    ``sealed``: (fingerprint, ciphertext) per card. Returns how many were stored (a
+    card the product already holds is not stored twice)."""
+    stored = 0
+    for offset, (fingerprint, secret) in enumerate(sealed):
+        row = await fetch_all(
+            conn,
+            f"INSERT INTO card_keys (product_id, status, fingerprint, secret, order_id, slot, "
+            f"created_at, sold_at) VALUES (%(p)s, '{CardKeyStatus.SOLD}', %(f)s, %(s)s, %(o)s, "
+            "%(slot)s, %(now)s, %(now)s) ON CONFLICT DO NOTHING RETURNING id",
+            {
+                "p": product_id,
+                "f": fingerprint,
+                "s": secret,
+                "o": order_id,
+                "slot": first_slot + offset,
+                "now": now,
+            },
+        )
+        stored += len(row)
+    return stored

@@ -26,6 +26,7 @@ TASK_MODULES = [
     "kameng.fulfilment.tasks",
     "kameng.payments.tasks",
     "kameng.payments.refunds.tasks",
+    "kameng.fulfilment.supply.tasks",
 ]
 
 # The connector gets its pool when the worker opens the app; deferring inside a
@@ -43,6 +44,8 @@ class JobName(StrEnum):
     RESTOCK = "fulfilment.fulfil_awaiting_stock"
     # kameng.refunds.service asks payments to carry a refund out at the gateway.
     EXECUTE_REFUND = "payments.execute_refund"
+    # The payment's transaction (or a supplier callback) asks the supply engine to move.
+    SUPPLY_ADVANCE = "supply.advance"
 
 
 class JobDeps(Protocol):

@@ -10,13 +10,23 @@ from kameng.models.product import Product
 from kameng.models.rate_limit import RateLimit
 from kameng.models.reconciliation import ReconciliationFinding, ReconciliationRun
 from kameng.models.refund import Refund
+from kameng.models.supply import (
+    ManualDelivery,
+    OrderInput,
+    Supplier,
+    SupplierCallback,
+    SupplierProduct,
+    SupplyAttempt,
+)
 
 __all__ = [
     "Base",
     "CardKey",
+    "ManualDelivery",
     "NotifyNonce",
     "Order",
     "OrderEvent",
+    "OrderInput",
     "Payment",
     "PaymentNotify",
     "Product",
@@ -24,4 +34,8 @@ __all__ = [
     "ReconciliationFinding",
     "ReconciliationRun",
     "Refund",
+    "Supplier",
+    "SupplierCallback",
+    "SupplierProduct",
+    "SupplyAttempt",
 ]

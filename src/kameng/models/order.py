@@ -54,6 +54,12 @@ class Order(IdMixin, Base):
             "paid_at",
             postgresql_where=text(_AWAITING_STOCK),
         ),
+        # The deadline sweep reads only orders with a deadline ahead.
+        Index(
+            "ix_orders_next_deadline",
+            "next_deadline_at",
+            postgresql_where=text("next_deadline_at IS NOT NULL"),
+        ),
         # Lookup by contact + query password, newest first.
         Index(
             "ix_orders_contact",
@@ -78,6 +84,8 @@ class Order(IdMixin, Base):
     paid_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # Next SLA deadline (escalate, then refund); None when nothing is due.
+    next_deadline_at: Mapped[datetime | None]
 
 
 class OrderEvent(IdMixin, Base):

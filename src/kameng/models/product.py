@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.models.base import Base, IdMixin
@@ -25,3 +27,11 @@ class Product(IdMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # What the buyer fills in (a top-up's account): [{name, label_zh, label_en,
+    # pattern, example}], checked by kameng.catalog.fields.
+    buyer_fields: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+    # Deadlines from payment (SLA): escalate after, refund after (supplied kinds).
+    sla_seconds: Mapped[int] = mapped_column(Integer, server_default=text("600"))
+    refund_after_seconds: Mapped[int] = mapped_column(Integer, server_default=text("3600"))

@@ -21,6 +21,9 @@ class OrderStatus(StrEnum):
     PAID = "paid"  # 已支付: money in, goods being allocated (inside the same transaction)
     AWAITING_STOCK = "awaiting_stock"  # 已支付·待补货: paid, not enough keys yet
     DELIVERED = "delivered"  # 已发货: every key bought is delivered
+    FULFILLING = "fulfilling"  # 出单中: paid, with an upstream supplier (top-up, upstream card)
+    AWAITING_OPERATOR = "awaiting_operator"  # 待人工: paid, an operator fulfils it by hand
+    FAILED = "failed"  # 失败·退款: no supplier could fulfil it; the payment is refunded
 
 
 class OrderEventType(StrEnum):
@@ -38,6 +41,16 @@ class OrderEventType(StrEnum):
     REFUND_SUCCEEDED = "refund_succeeded"  # the gateway says the money went back
     REFUND_FAILED = "refund_failed"  # the gateway refused or failed; retried with back-off
     REFUND_GIVEN_UP = "refund_given_up"  # retries exhausted: an operator must act
+    FULFILLING = "fulfilling"  # handed to the supply engine (top-up, upstream card)
+    SENT_TO_SUPPLIER = "sent_to_supplier"
+    SUPPLIER_SLOW = "supplier_slow"  # outcome unknown: asking the supplier until it is final
+    SUPPLIER_SWITCHED = "supplier_switched"  # one supplier failed finally, the next one tried
+    SUPPLIER_WAITING = "supplier_waiting"  # no supplier can take it now (maintenance, …)
+    TOPPED_UP = "topped_up"  # the supplier confirmed the top-up
+    FULFILMENT_FAILED = "fulfilment_failed"  # every supplier failed: refund
+    ESCALATED = "escalated"  # past its deadline: the operator is alerted
+    AWAITING_OPERATOR = "awaiting_operator"
+    MANUAL_DELIVERED = "manual_delivered"
 
 
 class Actor(StrEnum):
@@ -47,12 +60,40 @@ class Actor(StrEnum):
     SYSTEM = "system"  # the shop's own jobs and rules
     GATEWAY = "gateway"  # the payment platform (a notify, or its answer when asked)
     OPERATOR = "operator"  # a person running the shop (CLI, console)
+    SUPPLIER = "supplier"  # an upstream supplier (its callback, or its answer when asked)
 
 
 class ProductKind(StrEnum):
     """How a product is fulfilled; each kind has one fulfilment strategy."""
 
     CARD_KEY = "card_key"  # 卡密 from the shop's own stock
+    TOPUP = "topup"  # 直充: the buyer's account is topped up by an upstream supplier
+    UPSTREAM_CARD = "upstream_card"  # 代发卡: a card bought from an upstream supplier
+    MANUAL = "manual"  # 人工: an operator fulfils it by hand
+
+
+class AttemptStatus(StrEnum):
+    """One try at one supplier (``supply_attempts.status``); kameng.fulfilment.supply.states."""
+
+    CREATED = "created"  # chosen, not sent yet: safe to send
+    SENT = "sent"  # may have reached the supplier: from now on only asked, never re-sent elsewhere
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # final: the supplier refused or failed it
+    UNKNOWN = "unknown"  # no usable answer (timeout, garbage): asked until final
+
+
+class SupplierCallbackVerdict(StrEnum):
+    """What became of a supplier's callback (``supplier_callbacks.verdict``)."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # the attempt was already final with that outcome
+    CONFLICT = "conflict"  # the attempt is final with another outcome: kept for the operator
+    BAD_SIGNATURE = "bad_signature"
+    STALE_TIMESTAMP = "stale_timestamp"
+    REPLAYED_NONCE = "replayed_nonce"
+    UNKNOWN_SUPPLIER = "unknown_supplier"
+    UNKNOWN_ORDER = "unknown_order"
+    MALFORMED = "malformed"
 
 
 class CardKeyStatus(StrEnum):

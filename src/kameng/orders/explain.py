@@ -22,7 +22,7 @@ from enum import StrEnum
 from kameng.kit.i18n import N_, Translator
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import DEFAULT_ZONE, local, zone
-from kameng.models.vocabulary import OrderEventType, OrderStatus
+from kameng.models.vocabulary import OrderEventType, OrderStatus, ProductKind
 from kameng.orders.repository import EventRow, OrderRow
 
 
@@ -118,6 +118,41 @@ STATUS_RULES: dict[OrderStatus, Rule] = {
             "password below; there is no courier tracking number."
         ),
     ),
+    OrderStatus.FULFILLING: Rule(
+        Cause.PROCESSING,
+        N_(
+            "Paid. The order is with our supplier, usually done within minutes; if a supplier "
+            "fails we switch to another, and if none can do it by the deadline you are "
+            "refunded in full. Nothing is ever sent twice."
+        ),
+        wait=True,
+    ),
+    OrderStatus.AWAITING_OPERATOR: Rule(
+        Cause.PROCESSING,
+        N_(
+            "Paid. This product is fulfilled by the shop's staff by hand; what they deliver "
+            "appears here. If it is not done by the deadline you are refunded in full."
+        ),
+        wait=True,
+    ),
+    OrderStatus.FAILED: Rule(
+        None,
+        N_(
+            "This order could not be fulfilled; your payment is being refunded in full to "
+            "where it came from."
+        ),
+    ),
+}
+
+# Delivered, by what the product is (the buyer wonders where the goods are).
+DELIVERED_BY_KIND: dict[ProductKind, str] = {
+    ProductKind.TOPUP: N_(
+        "Topped up. This product is a direct top-up to the account you entered; the "
+        "supplier's receipt number is below. There is no card key and no tracking number."
+    ),
+    ProductKind.MANUAL: N_(
+        "Delivered by the shop's staff; what they delivered is below (shown to you only)."
+    ),
 }
 
 # None: the event leaves the word to the order's status (explicitly).
@@ -160,6 +195,39 @@ EVENT_RULES: dict[OrderEventType, Rule | None] = {
         ),
         support=True,
     ),
+    OrderEventType.FULFILLING: None,
+    OrderEventType.SENT_TO_SUPPLIER: None,
+    OrderEventType.SUPPLIER_SLOW: Rule(
+        Cause.UPSTREAM,
+        N_(
+            "The supplier is slow to answer; we keep checking and never send your order twice. "
+            "If it cannot be done by the deadline you are refunded in full."
+        ),
+        wait=True,
+    ),
+    OrderEventType.SUPPLIER_SWITCHED: Rule(
+        Cause.UPSTREAM,
+        N_("A supplier could not do it; your order went to another supplier."),
+        wait=True,
+    ),
+    OrderEventType.SUPPLIER_WAITING: Rule(
+        Cause.UPSTREAM,
+        N_(
+            "The supplier is unavailable for now (see the timeline for until when); the order "
+            "goes out when it is back, or is refunded in full at its deadline."
+        ),
+        wait=True,
+    ),
+    OrderEventType.TOPPED_UP: None,
+    OrderEventType.FULFILMENT_FAILED: None,
+    OrderEventType.ESCALATED: Rule(
+        Cause.UPSTREAM,
+        N_("This is taking longer than promised; the shop's staff have been alerted."),
+        wait=True,
+        support=True,
+    ),
+    OrderEventType.AWAITING_OPERATOR: None,
+    OrderEventType.MANUAL_DELIVERED: None,
 }
 
 GENERIC = Rule(
@@ -220,8 +288,11 @@ def explain(
     rule = rule_for(order.status, latest)
     expected = expected_at(order, rule, now)
     late = expected is not None and rule.cause != Cause.NOT_PAID and now > expected
+    msgid = rule.text
+    if rule is STATUS_RULES[OrderStatus.DELIVERED]:
+        msgid = DELIVERED_BY_KIND.get(order.product_kind, msgid)
     text = t(
-        rule.text,
+        msgid,
         amount=format_yuan(order.amount_cents),
         deadline=wall_time(order.expires_at, None, zone_name, t),
         delivered=order.delivered_quantity,

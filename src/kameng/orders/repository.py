@@ -261,3 +261,45 @@ async def orders_of_contact(conn: Conn, contact: str, *, limit: int, offset: int
         "ORDER BY lower(o.contact), o.created_at DESC LIMIT %(limit)s OFFSET %(offset)s",
         {"c": contact.strip(), "limit": limit, "offset": offset},
     )
+
+
+async def set_next_deadline(conn: Conn, order_id: int, at: datetime | None) -> None:
+    """The order's next SLA deadline (None: nothing due), read by the deadline sweep."""
+    await execute(
+        conn,
+        "UPDATE orders SET next_deadline_at = %(at)s WHERE id = %(id)s",
+        {"at": at, "id": order_id},
+    )
+
+
+async def lock_due_deadlines(conn: Conn, *, now: datetime, limit: int) -> list[OrderRow]:
+    """Orders whose deadline has come, locked, skipping those another worker holds."""
+    return await fetch_all_as(
+        conn,
+        OrderRow,
+        _SELECT_ORDER + " WHERE o.next_deadline_at <= %(now)s "
+        "ORDER BY o.next_deadline_at LIMIT %(limit)s FOR UPDATE OF o SKIP LOCKED",
+        {"now": now, "limit": limit},
+    )
+
+
+async def lock_by_id(conn: Conn, order_id: int) -> OrderRow | None:
+    return await fetch_one_as(
+        conn, OrderRow, _SELECT_ORDER + " WHERE o.id = %(id)s FOR UPDATE OF o", {"id": order_id}
+    )
+
+
+async def insert_inputs(conn: Conn, order_id: int, fields: dict[str, str]) -> None:
+    """What the buyer filled in for the product (a top-up's account)."""
+    await execute(
+        conn,
+        "INSERT INTO order_inputs (order_id, fields) VALUES (%(id)s, %(f)s)",
+        {"id": order_id, "f": Jsonb(fields)},
+    )
+
+
+async def inputs_of(conn: Conn, order_id: int) -> dict[str, str]:
+    row = await fetch_one(
+        conn, "SELECT fields FROM order_inputs WHERE order_id = %(id)s", {"id": order_id}
+    )
+    return {} if row is None else {str(k): str(v) for k, v in dict(row[0]).items()}

@@ -36,6 +36,11 @@ class CreateOrderIn(BaseModel):
     contact: Text | None = Field(default=None, max_length=120, description="e-mail or phone")
     query_password: Text | None = Field(default=None, min_length=4, max_length=64)
     gateway: Text = Field(default="epay", min_length=1, max_length=32)
+    fields: dict[str, Text] | None = Field(
+        default=None,
+        max_length=20,
+        description='what the product asks for (its `fields`), e.g. {"phone": "13800138000"}',
+    )
 
 
 class CreatedOrderOut(BaseModel):
@@ -104,6 +109,14 @@ class OrderOut(OrderSummary):
     goods_hidden: bool
 
 
+class BuyerFieldOut(BaseModel):
+    name: str
+    label_zh: str
+    label_en: str
+    pattern: str = Field(description="the whole value must match this regular expression")
+    example: str
+
+
 class ProductOut(BaseModel):
     sku: str
     name: str
@@ -114,6 +127,9 @@ class ProductOut(BaseModel):
     in_stock: int
     stock_capped: bool = Field(description="true when in_stock is a lower bound")
     description: str
+    fields: list[BuyerFieldOut] = Field(
+        default=[], description="what the buyer fills in (a top-up's account); send as `fields`"
+    )
 
 
 class LookupOut(BaseModel):

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from kameng.catalog import repository as catalog
 from kameng.catalog.errors import ProductNotFound
+from kameng.catalog.fields import parse_fields, validate
 from kameng.db.connection import Conn
 from kameng.kit import order_numbers
 from kameng.kit.passwords import QueryPasswords
@@ -62,8 +63,12 @@ async def create_order(
     known_gateways: list[str],
     ttl: timedelta,
     now: datetime,
+    fields: dict[str, str] | None = None,
 ) -> OrderRow:
-    """Create an unpaid order; its number exists from this moment on."""
+    """Create an unpaid order; its number exists from this moment on.
+
+    ``fields``: what the product asks the buyer to fill in (a top-up's account),
+    checked against the product's declared fields (a clear error names the field)."""
     if gateway not in known_gateways:
         raise GatewayUnknown(gateway=gateway)
     product = await catalog.active_by_sku(conn, sku)
@@ -76,6 +81,12 @@ async def create_order(
         raise ContactTooLong(max=120)
     if query_password is not None and not 4 <= len(query_password) <= 64:
         raise QueryPasswordLength(min=4, max=64)
+    # Checked before anything is written: a product without fields takes none.
+    inputs = (
+        validate(parse_fields(product.buyer_fields), fields)
+        if product.buyer_fields or fields
+        else {}
+    )
     password_hash = passwords.hash(query_password) if query_password else None
     for _ in range(_NUMBER_ATTEMPTS):
         order_no = order_numbers.generate()
@@ -97,6 +108,8 @@ async def create_order(
             },
         )
         if order_id is not None:
+            if inputs:
+                await repository.insert_inputs(conn, order_id, inputs)
             return OrderRow(
                 id=order_id,
                 order_no=order_no,

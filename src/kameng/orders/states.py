@@ -35,9 +35,20 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.UNPAID: frozenset({OrderStatus.PAID, OrderStatus.EXPIRED}),
     # A payment that arrives after expiry is honoured, never dropped.
     OrderStatus.EXPIRED: frozenset({OrderStatus.PAID}),
-    OrderStatus.PAID: frozenset({OrderStatus.DELIVERED, OrderStatus.AWAITING_STOCK}),
+    OrderStatus.PAID: frozenset(
+        {
+            OrderStatus.DELIVERED,
+            OrderStatus.AWAITING_STOCK,
+            OrderStatus.FULFILLING,
+            OrderStatus.AWAITING_OPERATOR,
+        }
+    ),
     OrderStatus.AWAITING_STOCK: frozenset({OrderStatus.DELIVERED}),
+    # With a supplier (top-up, upstream card): delivered, or failed finally and refunded.
+    OrderStatus.FULFILLING: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
+    OrderStatus.AWAITING_OPERATOR: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
     OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.FAILED: frozenset(),
 }
 
 FINAL = frozenset(s for s, targets in ALLOWED.items() if not targets)

@@ -7,10 +7,12 @@ caller passes the translator for the buyer's language.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from kameng.kit.i18n import N_, Translator
 from kameng.kit.money import format_yuan
+from kameng.kit.timefmt import DEFAULT_ZONE, local
 from kameng.models.vocabulary import OrderEventType, OrderStatus
 
 # Every status and every event type has its words (tests/orders/test_texts.py).
@@ -20,6 +22,9 @@ STATUS_LABELS: dict[OrderStatus, str] = {
     OrderStatus.PAID: N_("Paid"),
     OrderStatus.AWAITING_STOCK: N_("Paid · waiting for stock"),
     OrderStatus.DELIVERED: N_("Delivered"),
+    OrderStatus.FULFILLING: N_("Paid · with the supplier"),
+    OrderStatus.AWAITING_OPERATOR: N_("Paid · waiting for staff"),
+    OrderStatus.FAILED: N_("Could not be fulfilled · refund"),
 }
 
 EVENT_LABELS: dict[OrderEventType, str] = {
@@ -37,6 +42,24 @@ EVENT_LABELS: dict[OrderEventType, str] = {
     OrderEventType.REFUND_GIVEN_UP: N_(
         "The refund could not be completed automatically; the shop will contact you"
     ),
+    OrderEventType.FULFILLING: N_("Handed to the supply system"),
+    OrderEventType.SENT_TO_SUPPLIER: N_("Sent to the supplier %(supplier)s"),
+    OrderEventType.SUPPLIER_SLOW: N_(
+        "The supplier %(supplier)s is slow to answer; we keep checking (never sent twice)"
+    ),
+    OrderEventType.SUPPLIER_SWITCHED: N_(
+        "Supplier %(supplier)s could not do it (%(reason)s); switched to %(to)s"
+    ),
+    OrderEventType.SUPPLIER_WAITING: N_(
+        "Supplier %(supplier)s is unavailable (%(reason)s); expected back at %(until)s"
+    ),
+    OrderEventType.TOPPED_UP: N_("Topped up by the supplier %(supplier)s"),
+    OrderEventType.FULFILMENT_FAILED: N_(
+        "Could not be fulfilled (%(reason)s); the payment is refunded in full"
+    ),
+    OrderEventType.ESCALATED: N_("Taking longer than promised; the shop's staff have been alerted"),
+    OrderEventType.AWAITING_OPERATOR: N_("Paid; waiting for the shop's staff to fulfil it"),
+    OrderEventType.MANUAL_DELIVERED: N_("Fulfilled by the shop's staff"),
 }
 
 _REFUND_EVENTS = frozenset(
@@ -46,6 +69,30 @@ _REFUND_EVENTS = frozenset(
         OrderEventType.REFUND_SUCCEEDED,
         OrderEventType.REFUND_FAILED,
         OrderEventType.REFUND_GIVEN_UP,
+    }
+)
+
+# Machine words in supply events' ``reason`` (kameng.fulfilment.supply), in the buyer's words.
+SUPPLY_REASONS: dict[str, str] = {
+    "failed": N_("the supplier reported a failure"),
+    "refused": N_("the supplier did not accept the order"),
+    "maintenance": N_("maintenance"),
+    "balance": N_("the supplier is out of stock"),
+    "price": N_("the supplier's price changed"),
+    "breaker": N_("too many errors recently"),
+    "suppliers_failed": N_("every supplier failed"),
+    "no_supplier": N_("no supplier is available for this product"),
+    "deadline": N_("the deadline passed"),
+    "disabled": N_("the supplier is switched off"),
+}
+_SUPPLY_EVENTS = frozenset(
+    {
+        OrderEventType.SENT_TO_SUPPLIER,
+        OrderEventType.SUPPLIER_SLOW,
+        OrderEventType.SUPPLIER_SWITCHED,
+        OrderEventType.SUPPLIER_WAITING,
+        OrderEventType.TOPPED_UP,
+        OrderEventType.FULFILMENT_FAILED,
     }
 )
 
@@ -74,6 +121,23 @@ def event_label(event_type: OrderEventType, params: dict[str, Any], t: Translato
             ),
             label=label,
         )
+    if event_type in _SUPPLY_EVENTS:
+        reason = SUPPLY_REASONS.get(str(params.get("reason", "")))
+        label = t(
+            msgid or event_type,
+            supplier=params.get("supplier", ""),
+            to=params.get("to", ""),
+            until=local_iso(params.get("until")),
+            reason=t(reason) if reason else str(params.get("reason", "")),
+        )
     if event_type == OrderEventType.PAID and params.get("late"):
         label = t(N_("%(label)s (arrived after expiry; honoured)"), label=label)
     return label
+
+
+def local_iso(value: object, zone_name: str = DEFAULT_ZONE) -> str:
+    """An ISO time stored in an event's params, as the buyer's clock shows it."""
+    try:
+        return local(datetime.fromisoformat(str(value)), zone_name)
+    except ValueError:
+        return ""

@@ -27,6 +27,7 @@ from kameng.web.catalogue import catalogue_snapshot
 from kameng.web.csrf import CsrfCookie
 from kameng.web.language import LanguageCookie
 from kameng.web.notify.gateways import router as notify_router
+from kameng.web.notify.suppliers import router as supplier_notify_router
 from kameng.web.observability import ObservabilityMiddleware
 from kameng.web.observability import router as metrics_router
 from kameng.web.query.pages import router as query_pages
@@ -99,6 +100,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(CsrfCookie)
     app.include_router(shop_api)
+    app.include_router(supplier_notify_router)
     app.include_router(notify_router)
     app.include_router(storefront_pages)
     app.include_router(pay_start)

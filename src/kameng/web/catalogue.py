@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 
+from kameng.catalog.fields import parse_fields
 from kameng.catalog.service import Listing, list_products
 from kameng.db.connection import Conn, transaction
 from kameng.kit.money import format_yuan
 from kameng.kit.snapshot import Snapshot
-from kameng.orders.schemas import ProductOut
+from kameng.orders.schemas import BuyerFieldOut, ProductOut
 
 _PRODUCTS_JSON = TypeAdapter(list[ProductOut])
 
@@ -43,6 +44,16 @@ def product_out(x: Listing) -> ProductOut:
         in_stock=x.in_stock,
         stock_capped=x.stock_capped,
         description=x.product.description,
+        fields=[
+            BuyerFieldOut(
+                name=f.name,
+                label_zh=f.label_zh,
+                label_en=f.label_en,
+                pattern=f.pattern,
+                example=f.example,
+            )
+            for f in parse_fields(x.product.buyer_fields)
+        ],
     )
 
 

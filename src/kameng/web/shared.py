@@ -84,6 +84,7 @@ async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
             known_gateways=rt.gateways.names(),
             ttl=timedelta(seconds=rt.settings.unpaid_ttl_seconds),
             now=clock.now(),
+            fields=body.fields,
         )
     bind(order_no=order.order_no)
     return order

@@ -8,7 +8,7 @@ passes ``WorkerRuntime`` in the job's context (``kameng.db.jobs.deps``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -16,6 +16,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn, make_pool
 from kameng.db.jobs import DEPS, app
+from kameng.fulfilment.alerts import Alerts
+from kameng.fulfilment.supply.config import SupplyConfig
 from kameng.payments.gateways.registry import GatewayRegistry
 
 job_log = structlog.get_logger("kameng.job")
@@ -54,6 +56,8 @@ class WorkerRuntime:
     pool: AsyncConnectionPool[Conn]
     gateways: GatewayRegistry
     notify_log_retention_days: int = 30  # Settings.notify_log_retention_days
+    supply: SupplyConfig | None = None  # None: supply jobs refuse to run
+    alerts: Alerts = field(default_factory=Alerts)
 
     def options(self) -> dict[str, Any]:
         """Options for ``app.run_worker_async``: this runtime in every job's context."""
@@ -66,13 +70,19 @@ async def open_worker(
     gateways: GatewayRegistry,
     size: int = 6,
     notify_log_retention_days: int = 30,
+    supply: SupplyConfig | None = None,
+    alerts: Alerts | None = None,
 ) -> WorkerRuntime:
     """Open the job queue on ``database_url``: one pool for the queue and the jobs."""
     pool = make_pool(database_url, size=size)
     await pool.open()
     await app.open_async(pool)
     return WorkerRuntime(
-        pool=pool, gateways=gateways, notify_log_retention_days=notify_log_retention_days
+        pool=pool,
+        gateways=gateways,
+        notify_log_retention_days=notify_log_retention_days,
+        supply=supply,
+        alerts=alerts or Alerts(),
     )
 
 

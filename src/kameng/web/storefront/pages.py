@@ -53,6 +53,13 @@ async def buy(
     csrf.check(request, csrf_field)
     rt = runtime(request)
     t = translator_for(request)
+    # The product's own fields (a top-up's account) come as field_<name>.
+    form = await request.form()
+    fields = {
+        str(k)[len("field_") :]: str(v)
+        for k, v in form.items()
+        if str(k).startswith("field_") and isinstance(v, str)
+    }
     try:
         # The form's text goes to the model as is: pydantic reads the quantity
         # ("²" or "1.5" is a clear error, not a crash).
@@ -63,6 +70,7 @@ async def buy(
                 "contact": contact or None,
                 "query_password": query_password or None,
                 "gateway": gateway,
+                "fields": fields or None,
             }
         )
     except ValidationError as exc:

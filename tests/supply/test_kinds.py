@@ -1,0 +1,157 @@
+"""Product kinds beside card keys: a top-up's buyer fields, upstream cards,
+manual products; one strategy per kind, no order code per kind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from kameng.config import Settings
+from kameng.db.connection import Conn, fetch_one, transaction
+from kameng.fulfilment.strategies.registry import STRATEGIES, for_kind
+from kameng.fulfilment.supply.manual import NotAwaitingOperator, fulfil_manual
+from kameng.kit import clock
+from kameng.models.vocabulary import OrderStatus, ProductKind
+from tests.supply.harness import (
+    Sandbox,
+    current,
+    drive,
+    event_types,
+    paid_topup,
+    serve_sandbox,
+    setup_suppliers,
+    supply_config,
+)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    with serve_sandbox(tmp_path) as box:
+        yield box
+
+
+def test_every_kind_has_its_strategy() -> None:
+    assert set(STRATEGIES) == set(ProductKind)
+
+
+async def _rows(pool: AsyncConnectionPool[Conn], sql: str, **params: Any) -> Any:
+    async with transaction(pool) as conn:
+        return await fetch_one(conn, sql, params)
+
+
+async def test_product_list_says_kind_and_fields(
+    client: Any, pool: AsyncConnectionPool[Conn], settings: Settings
+) -> None:
+    await setup_suppliers(pool, supply_config(settings), "http://127.0.0.1:9")
+    response = await client.get("/api/shop/products")
+    [product] = response.json()
+    assert product["kind"] == "topup"
+    assert product["fields"] == [
+        {
+            "name": "phone",
+            "label_zh": "手机号",
+            "label_en": "Phone number",
+            "pattern": "1[3-9][0-9]{9}",
+            "example": "13800138000",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "lang", "code", "message"),
+    [
+        (None, "zh", "field_missing", "请填写手机号（例如 13800138000）"),
+        ({"phone": "12345"}, "zh", "field_invalid", "手机号 格式不对，应类似 13800138000"),
+        ({"phone": "12345"}, "en", "field_invalid",
+         "Phone number is not valid; it should look like 13800138000"),
+        ({"phone": "13800138000", "qq": "1"}, "en", "field_unknown",
+         "This product has no field named qq"),
+        ({"phone": "1380013800０"}, "en", "field_invalid",
+         "Phone number is not valid; it should look like 13800138000"),
+    ],
+)  # fmt: skip
+async def test_a_bad_field_is_a_422_naming_it_and_creates_nothing(
+    client: Any,
+    pool: AsyncConnectionPool[Conn],
+    settings: Settings,
+    fields: dict[str, str] | None,
+    lang: str,
+    code: str,
+    message: str,
+) -> None:
+    await setup_suppliers(pool, supply_config(settings), "http://127.0.0.1:9")
+    body: dict[str, Any] = {"product": "TOPUP-10"}
+    if fields is not None:
+        body["fields"] = fields
+    response = await client.post(f"/api/shop/orders?lang={lang}", json=body)
+    assert response.status_code == 422
+    assert response.json() == {"error": code, "message": message}
+    assert (await _rows(pool, "SELECT count(*) FROM orders"))[0] == 0
+
+
+async def test_good_fields_are_kept_with_the_order(
+    client: Any, pool: AsyncConnectionPool[Conn], settings: Settings
+) -> None:
+    await setup_suppliers(pool, supply_config(settings), "http://127.0.0.1:9")
+    response = await client.post(
+        "/api/shop/orders", json={"product": "TOPUP-10", "fields": {"phone": " 13900139000 "}}
+    )
+    assert response.status_code == 201
+    row = await _rows(pool, "SELECT fields FROM order_inputs")
+    assert row[0] == {"phone": "13900139000"}
+
+
+async def test_upstream_card_is_stored_sealed_and_shown_like_own_keys(
+    pool: AsyncConnectionPool[Conn], live_shop: str, live_settings: Settings, sandbox: Sandbox
+) -> None:
+    cfg = supply_config(live_settings)
+    await setup_suppliers(
+        pool, cfg, sandbox.url, sku="UPCARD", kind=ProductKind.UPSTREAM_CARD, b_code=None
+    )
+    order = await paid_topup(pool, live_settings, sku="UPCARD", fields={}, quantity=2)
+    done = await drive(pool, cfg, order)
+    assert done.status == OrderStatus.DELIVERED and done.delivered_quantity == 2
+    [received] = sandbox.received(order.order_no)
+    assert received["type"] == "card" and received["quantity"] == 2
+    async with transaction(pool) as conn:
+        goods = await for_kind(done.product_kind).goods_of(
+            conn, done, cipher=live_settings.card_key_cipher()
+        )
+        stored = await fetch_one(
+            conn, "SELECT secret FROM card_keys WHERE order_id = %(o)s LIMIT 1", {"o": order.id}
+        )
+    assert [(g.number, g.password) for g in goods] == [
+        (c["number"], c["password"]) for c in received["cards"]
+    ]
+    assert received["cards"][0]["number"].encode() not in bytes(stored[0])  # sealed
+    assert (await event_types(pool, order))[-1] == "delivered"
+
+
+async def test_manual_order_waits_for_the_operator(
+    pool: AsyncConnectionPool[Conn], settings: Settings
+) -> None:
+    cfg = supply_config(settings)
+    await setup_suppliers(
+        pool, cfg, "http://127.0.0.1:9", sku="MANUAL", kind=ProductKind.MANUAL, a_code=None,
+        b_code=None,
+    )  # fmt: skip
+    order = await paid_topup(pool, settings, sku="MANUAL", fields={})
+    assert order.status == OrderStatus.AWAITING_OPERATOR
+    async with transaction(pool) as conn:
+        await fulfil_manual(conn, order.order_no, text="已充值到 QQ 12345", now=clock.now())
+    done = await current(pool, order.order_no)
+    assert done.status == OrderStatus.DELIVERED
+    async with transaction(pool) as conn:
+        [goods] = await for_kind(done.product_kind).goods_of(
+            conn, done, cipher=settings.card_key_cipher()
+        )
+        with pytest.raises(NotAwaitingOperator):
+            await fulfil_manual(conn, order.order_no, text="again", now=clock.now())
+    assert goods.number == "已充值到 QQ 12345"
+    assert await event_types(pool, order) == [
+        "created", "paid", "awaiting_operator", "manual_delivered",
+    ]  # fmt: skip
