@@ -160,13 +160,23 @@ def test_refund_events_speak_over_the_status(
 
 
 def test_unknown_future_states_fall_back_to_generic_processing() -> None:
-    assert rule_for("fulfilling", None) is GENERIC
-    assert rule_for("delivered", "supplier_slow") is GENERIC
-    order = replace(ORDER, status="fulfilling")  # type: ignore[arg-type]
+    assert rule_for("shipping", None) is GENERIC
+    assert rule_for("delivered", "courier_lost") is GENERIC
+    order = replace(ORDER, status="shipping")  # type: ignore[arg-type]
     why = explain(order, [], ZH, now=NOW)
     assert why.cause == Cause.PROCESSING
     assert why.text == "订单处理中，本页会自动更新。"
     assert [a.kind for a in why.actions] == [ActionKind.WAIT, ActionKind.CONTACT_SUPPORT]
+
+
+def test_supply_states_have_their_own_words() -> None:
+    assert rule_for("fulfilling", None) is STATUS_RULES[OrderStatus.FULFILLING]
+    assert rule_for("fulfilling", "supplier_slow").cause == Cause.UPSTREAM
+    topped_up = replace(
+        paid(OrderStatus.DELIVERED, delivered_quantity=2), product_kind=ProductKind.TOPUP
+    )
+    why = explain(topped_up, [event(OrderEventType.TOPPED_UP)], EN, now=NOW)
+    assert why.cause is None and why.text.startswith("Topped up.")
 
 
 def test_risk_hold_and_every_cause_reachable_or_titled() -> None:
