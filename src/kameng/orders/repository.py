@@ -303,3 +303,12 @@ async def inputs_of(conn: Conn, order_id: int) -> dict[str, str]:
         conn, "SELECT fields FROM order_inputs WHERE order_id = %(id)s", {"id": order_id}
     )
     return {} if row is None else {str(k): str(v) for k, v in dict(row[0]).items()}
+
+
+# Migration 0012's trigger sends the order id here on every timeline insert.
+EVENTS_CHANNEL = "order_events"
+
+
+async def listen_to_events(conn: Conn) -> None:
+    """Subscribe ``conn`` (autocommit) to every order's timeline inserts."""
+    await execute(conn, f"LISTEN {EVENTS_CHANNEL}")

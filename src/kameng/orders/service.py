@@ -163,6 +163,12 @@ async def get_detail(
     return OrderDetail(order=order, timeline=timeline, goods=shown)
 
 
+async def current(conn: Conn, order_id: int) -> tuple[OrderRow | None, list[EventRow]]:
+    """The order and its timeline as they are now (live timelines re-read this)."""
+    order = await repository.get_by_id(conn, order_id)
+    return order, (await repository.events_of(conn, order_id) if order else [])
+
+
 async def timeline_of(conn: Conn, order_id: int) -> list[EventRow]:
     """The order's timeline, oldest first."""
     return await repository.events_of(conn, order_id)

@@ -20,6 +20,7 @@ from kameng.fulfilment.service import StrategyGoods
 from kameng.kit.logs import configure_logging
 from kameng.kit.timefmt import local
 from kameng.limits.service import PASSWORD_PER_ORDER, Limiter, RuleThrottle
+from kameng.orders.live import TimelineHub
 from kameng.payments.gateways.registry import from_settings
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
@@ -33,6 +34,7 @@ from kameng.web.observability import router as metrics_router
 from kameng.web.query.pages import router as query_pages
 from kameng.web.runtime import Runtime
 from kameng.web.security import SecurityHeaders
+from kameng.web.storefront.live_events import router as live_events
 from kameng.web.storefront.pages import router as storefront_pages
 from kameng.web.storefront.pay_start import router as pay_start
 from kameng.web.templating import templates
@@ -53,6 +55,7 @@ def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtim
         passwords=settings.query_passwords(),
         limiter=limiter,
         password_throttle=RuleThrottle(limiter, PASSWORD_PER_ORDER),
+        timelines=TimelineHub(str(pool.conninfo)),  # make_pool gives a URL string
     )
 
 
@@ -70,7 +73,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if pool is not None:
-            yield
+            try:
+                yield
+            finally:
+                await app.state.runtime.timelines.close()
             return
         url, _server = resolve_database_url(settings.database_url, settings.data_dir)
         own = make_pool(url, size=settings.db_pool_size)
@@ -79,6 +85,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.runtime.timelines.close()
             await own.close()
 
     app = FastAPI(
@@ -103,6 +110,7 @@ def create_app(
     app.include_router(supplier_notify_router)
     app.include_router(notify_router)
     app.include_router(storefront_pages)
+    app.include_router(live_events)
     app.include_router(pay_start)
     app.include_router(query_pages)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

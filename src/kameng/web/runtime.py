@@ -13,6 +13,7 @@ from kameng.kit.passwords import QueryPasswords
 from kameng.kit.snapshot import Snapshot
 from kameng.kit.throttle import AttemptThrottle
 from kameng.limits.service import Limiter
+from kameng.orders.live import TimelineHub
 from kameng.orders.service import GoodsSource
 from kameng.payments.gateways.registry import GatewayRegistry
 from kameng.web.catalogue import Catalogue
@@ -31,5 +32,7 @@ class Runtime:
     limiter: Limiter  # rate limits in PostgreSQL, shared by every web process
     # Wrong query passwords per order number: 10 per 15 minutes (in PostgreSQL).
     password_throttle: AttemptThrottle
+    # One LISTEN connection per process feeding every open live timeline (SSE).
+    timelines: TimelineHub
     # Secrets of KAMENG_OLD_SECRET_KEYS: tokens given out before a change still open.
     old_token_secrets: list[bytes] = field(default_factory=list)

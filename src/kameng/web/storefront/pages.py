@@ -97,6 +97,8 @@ async def _order_page(
         "password_given": bool(password),
         "pay_url": shared.pay_url(rt, detail.order) if status == OrderStatus.UNPAID else None,
         "live": status not in FINAL,
+        # The page holds a live stream (/o/{no}/events): polling only as a safety net.
+        "pushed": request.query_params.get("sse") == "1",
         "is_new": request.query_params.get("new") == "1",
     }
     name = "order_live.html" if fragment else "order.html"
