@@ -170,13 +170,17 @@ DEMO_SUPPLY: tuple[tuple[str, str, ProductKind, int, str, str, list[dict[str, An
 async def load_supply_demo(
     database_url: str, settings: Settings, sandbox_url: str, merchants: dict[str, str]
 ) -> bool:
-    """Insert the demo suppliers and products unless DEMO-TOPUP exists already."""
+    """Insert the demo suppliers and products into the demo shop (DEMO-CARD-10
+    exists) unless DEMO-TOPUP exists already."""
     cfg = supply_config(settings)
     pool = make_pool(database_url, size=1)
     await pool.open()
     try:
         async with transaction(pool) as conn:
             if await catalog.active_by_sku(conn, "DEMO-TOPUP") is not None:
+                return False
+            # Only into the demo shop (its card products loaded by kameng.demo).
+            if await catalog.active_by_sku(conn, "DEMO-CARD-10") is None:
                 return False
             now = clock.now()
             for code, merchant, priority in (("SUP-A", "demo-a", 10), ("SUP-B", "demo-b", 20)):

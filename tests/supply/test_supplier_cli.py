@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from kameng.cli import app
 from kameng.config import Settings, get_settings
 from kameng.db.engine import libpq_url
+from kameng.demo import DEMO_PRODUCTS, load_demo
 from kameng.demo_supply import DEMO_SUPPLY, load_supply_demo
 from kameng.models.vocabulary import ProductKind
 from tests.factories import make_product
@@ -87,13 +88,18 @@ def test_bad_input_is_a_clear_message(
     assert says in out
 
 
-def test_supply_demo_loads_once(database_url: str, settings: Settings) -> None:
+def test_supply_demo_loads_once_into_the_demo_shop_only(
+    database_url: str, settings: Settings
+) -> None:
     merchants = {"demo-a": "ka", "demo-b": "kb"}
     url = "http://127.0.0.1:8005/"
+    # A shop that is not the demo's is never touched.
+    assert asyncio.run(load_supply_demo(database_url, settings, url, merchants)) is False
+    assert asyncio.run(load_demo(database_url, settings)) is True
     assert asyncio.run(load_supply_demo(database_url, settings, url, merchants)) is True
     assert asyncio.run(load_supply_demo(database_url, settings, url, merchants)) is False
     with psycopg.connect(libpq_url(database_url)) as conn:
         products = conn.execute("SELECT count(*) FROM products").fetchone()
         links = conn.execute("SELECT count(*) FROM supplier_products").fetchone()
-    assert products == (len(DEMO_SUPPLY),)
+    assert products == (len(DEMO_SUPPLY) + len(DEMO_PRODUCTS),)
     assert links == (2 * (len(DEMO_SUPPLY) - 1),)  # DEMO-MANUAL has no supplier

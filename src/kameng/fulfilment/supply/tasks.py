@@ -3,9 +3,10 @@ and the deadline sweep."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from procrastinate import JobContext
+from procrastinate.exceptions import AlreadyEnqueued
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn, transaction
@@ -68,12 +69,20 @@ async def run_order(pool: AsyncConnectionPool[Conn], cfg: SupplyConfig, order_id
         await schedule(conn, order_id, 1.0)
 
 
-async def schedule(conn: Conn, order_id: int, seconds: float) -> None:
-    await app.configure_task(
-        JobName.SUPPLY_ADVANCE.value,
-        connection=conn,
-        schedule_in={"seconds": max(int(seconds + 0.999), 1)},
-    ).defer_async(order_id=order_id)
+async def schedule(conn: Conn, order_id: int, seconds: float | None = None) -> None:
+    """The order's next step as a job (in ``seconds``, or now). One such job per
+    order waits at a time (its queueing lock): the sweep and a step asking for
+    a later look do not pile up jobs for an order that waits for hours."""
+    options: dict[str, Any] = {"connection": conn, "queueing_lock": f"supply:{order_id}"}
+    if seconds is not None:
+        options["schedule_in"] = {"seconds": max(int(seconds + 0.999), 1)}
+    try:
+        async with conn.transaction():  # a savepoint: a refused duplicate is no error
+            await app.configure_task(JobName.SUPPLY_ADVANCE.value, **options).defer_async(
+                order_id=order_id
+            )
+    except AlreadyEnqueued:
+        pass  # that job will look at the order
 
 
 @app.periodic(cron="* * * * *", periodic_id="supply-sweep")
@@ -88,10 +97,7 @@ async def sweep_due(pool: AsyncConnectionPool[Conn]) -> list[int]:
     async with transaction(pool) as conn:
         due = await repo.orders_needing_work(conn, now=clock.now(), limit=BATCH)
         for order_id in due:
-            await app.configure_task(
-                JobName.SUPPLY_ADVANCE.value,
-                connection=conn,
-            ).defer_async(order_id=order_id)
+            await schedule(conn, order_id)
     return due
 
 
