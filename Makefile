@@ -34,6 +34,7 @@ lint: install
 bench: install
 	$(UV) run python scripts/bench.py $(BENCH_ARGS)
 	$(UV) run python scripts/bench_supply.py
+	$(UV) run python scripts/bench_sse.py
 
 install: uv-tool
 	$(UV) sync --locked
