@@ -40,9 +40,23 @@ from kameng.web.storefront.pay_start import router as pay_start
 from kameng.web.templating import templates
 
 
-def build_runtime(settings: Settings, pool: AsyncConnectionPool[Conn]) -> Runtime:
+# Rate-limit counters are one short statement each, never nested: two
+# connections per process serve them without touching the request pool.
+LIMITS_POOL_SIZE = 2
+
+
+def build_runtime(
+    settings: Settings,
+    pool: AsyncConnectionPool[Conn],
+    *,
+    limits_pool: AsyncConnectionPool[Conn] | None = None,
+) -> Runtime:
+    """``limits_pool``: the rate-limit counters' own connections. A request that
+    holds a connection of ``pool`` counts a wrong password on another one; were
+    both from one pool, N concurrent requests on an N-connection pool would each
+    wait for a connection none of them gives back."""
     cipher = settings.card_key_cipher()
-    limiter = Limiter(pool)
+    limiter = Limiter(limits_pool or pool)
     return Runtime(
         settings=settings,
         pool=pool,
@@ -80,12 +94,15 @@ def create_app(
             return
         url, _server = resolve_database_url(settings.database_url, settings.data_dir)
         own = make_pool(url, size=settings.db_pool_size)
+        limits = make_pool(url, size=LIMITS_POOL_SIZE)
         await own.open()
-        app.state.runtime = build_runtime(settings, own)
+        await limits.open()
+        app.state.runtime = build_runtime(settings, own, limits_pool=limits)
         try:
             yield
         finally:
             await app.state.runtime.timelines.close()
+            await limits.close()
             await own.close()
 
     app = FastAPI(
