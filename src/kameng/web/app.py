@@ -39,7 +39,6 @@ from kameng.web.storefront.pages import router as storefront_pages
 from kameng.web.storefront.pay_start import router as pay_start
 from kameng.web.templating import templates
 
-
 # Rate-limit counters are one short statement each, never nested: two
 # connections per process serve them without touching the request pool.
 LIMITS_POOL_SIZE = 2
