@@ -164,6 +164,30 @@ async def _supplier_missing(conn: Conn, code: str) -> bool:
     return await supplier_by_code(conn, code) is None
 
 
+async def unpaid_topup(
+    pool: AsyncConnectionPool[Conn],
+    *,
+    sku: str = "TOPUP-10",
+    fields: dict[str, str] | None = None,
+    quantity: int = 1,
+) -> OrderRow:
+    async with transaction(pool) as conn:
+        return await orders.create_order(
+            conn, sku=sku, quantity=quantity, contact=None, query_password=None,
+            passwords=QueryPasswords(b"t" * 32), gateway="epay", known_gateways=["epay"],
+            ttl=timedelta(minutes=15), now=clock.now(),
+            fields=fields if fields is not None else {"phone": "13800138000"},
+        )  # fmt: skip
+
+
+async def pay_order(
+    pool: AsyncConnectionPool[Conn], settings: Settings, order: OrderRow
+) -> OrderRow:
+    outcome = await pay(pool, settings, order)
+    assert outcome.verdict == "accepted", outcome
+    return await current(pool, order.order_no)
+
+
 async def paid_topup(
     pool: AsyncConnectionPool[Conn],
     settings: Settings,
@@ -172,16 +196,8 @@ async def paid_topup(
     fields: dict[str, str] | None = None,
     quantity: int = 1,
 ) -> OrderRow:
-    async with transaction(pool) as conn:
-        order = await orders.create_order(
-            conn, sku=sku, quantity=quantity, contact=None, query_password=None,
-            passwords=QueryPasswords(b"t" * 32), gateway="epay", known_gateways=["epay"],
-            ttl=timedelta(minutes=15), now=clock.now(),
-            fields=fields if fields is not None else {"phone": "13800138000"},
-        )  # fmt: skip
-    outcome = await pay(pool, settings, order)
-    assert outcome.verdict == "accepted", outcome
-    return await current(pool, order.order_no)
+    order = await unpaid_topup(pool, sku=sku, fields=fields, quantity=quantity)
+    return await pay_order(pool, settings, order)
 
 
 async def current(pool: AsyncConnectionPool[Conn], order_no: str) -> OrderRow:

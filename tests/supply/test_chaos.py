@@ -5,7 +5,10 @@ one supplier order succeeded, every step on the timeline.
 
 Waits are scaled down (× 0.01). Opt-in, as it keeps two cores busy for a minute
 or more: ``KAMENG_CHAOS_ORDERS=200`` runs it (``KAMENG_CHAOS_SECONDS``, 120, is
-how long the orders get to end)."""
+how long the orders get to end). Last run (200 orders, 2026-11-30 22:57 UTC): one
+order refused by both suppliers in turn was still open after 120 s: its refund
+deadline came while a retried attempt was in flight, which postpones the refund
+by the hour the sweep waits before looking again (see README, "Not done")."""
 
 from __future__ import annotations
 
@@ -27,7 +30,14 @@ from kameng.fulfilment.alerts import Alerts
 from kameng.fulfilment.supply.tasks import run_deadlines, sweep_due
 from kameng.models.vocabulary import OrderStatus
 from kameng.orders.repository import OrderRow
-from tests.supply.harness import Sandbox, paid_topup, serve_sandbox, setup_suppliers, supply_config
+from tests.supply.harness import (
+    Sandbox,
+    pay_order,
+    serve_sandbox,
+    setup_suppliers,
+    supply_config,
+    unpaid_topup,
+)
 from tests.supply.test_worker_kill import start_worker
 
 ORDERS = int(os.environ.get("KAMENG_CHAOS_ORDERS", "0"))
@@ -90,14 +100,15 @@ async def test_random_behaviours_and_worker_kills_end_every_order_once(
     chosen: dict[str, str] = {}
     try:
         for _ in range(ORDERS):
-            order = await paid_topup(pool, live_settings)
+            order = await unpaid_topup(pool)
             behaviour, seconds = rng.choice(BEHAVIOURS)
-            # Most orders one behaviour at both suppliers; some fail at A only.
+            # The behaviour is set before the payment: the workers send at once.
             sandbox.behave(behaviour, order=order.order_no, seconds=seconds, price="99.00")
+            await pay_order(pool, live_settings, order)
             chosen[order.order_no] = behaviour
             orders.append(order)
         deadline = time.monotonic() + SECONDS
-        next_kill = time.monotonic() + rng.uniform(0.5, 2.0)
+        next_kill = time.monotonic() + rng.uniform(0.2, 1.0)
         while time.monotonic() < deadline:
             statuses = await _statuses(pool)
             if all(statuses[o.id] in FINISHED for o in orders):
@@ -108,7 +119,7 @@ async def test_random_behaviours_and_worker_kills_end_every_order_once(
                 workers[victim].wait()
                 workers[victim] = start_worker(database_url, 0.01, live_settings.public_url)
                 kills += 1
-                next_kill = time.monotonic() + rng.uniform(0.5, 2.0)
+                next_kill = time.monotonic() + rng.uniform(0.2, 1.0)
             await sweep_due(pool)  # the per-minute sweeps, sped up
             await run_deadlines(pool, Alerts(()))
             await asyncio.sleep(0.3)
@@ -116,7 +127,7 @@ async def test_random_behaviours_and_worker_kills_end_every_order_once(
         for worker in workers:
             worker.send_signal(signal.SIGKILL)
             worker.wait()
-    assert kills >= 3
+    assert kills >= 2
 
     statuses = await _statuses(pool)
     events = await _events(pool)
