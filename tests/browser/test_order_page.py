@@ -67,6 +67,12 @@ def test_order_page_turns_delivered_without_reloading(
     live = phone.locator("#live")
     expect(live.locator(".status")).to_have_text("待支付")
     expect(live.locator("ol.timeline li")).to_have_count(1)
+    # The event stream is up: the fragment now polls only every 30 s, so the
+    # delivery below (expected within 10 s) can only arrive by push (SSE).
+    expect(live).to_have_attribute("hx-trigger", "every 30s", timeout=10_000)
+    expect(live.locator(".action.pay")).to_contain_text("去支付 ¥10.00")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SCREENSHOT.with_name("order-unpaid.png")), full_page=True)
     # Marks this document: a reload or navigation would lose it.
     phone.evaluate("window.__sameDocument = true")
 
