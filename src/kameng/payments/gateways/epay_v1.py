@@ -12,7 +12,7 @@ import httpx
 from kameng.kit.i18n import N_
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.models.vocabulary import NotifyVerdict
-from kameng.payments.gateways import epay_sign
+from kameng.payments.gateways import epay_query, epay_sign
 from kameng.payments.gateways.base import (
     BillLine,
     GatewayUnavailable,
@@ -189,23 +189,7 @@ class EpayV1Gateway:
             if "不存在" in str(answer.get("msg", "")):
                 return None
             raise GatewayUnavailable(f"code {answer.get('code')}: {answer.get('msg')}")
-        if str(answer.get("out_trade_no")) != order_no or str(answer.get("pid")) != self.pid:
-            raise GatewayUnavailable("the answer is about another order or merchant")
-        if str(answer.get("status")) != "1":
-            return None
-        try:
-            cents = parse_yuan(str(answer.get("money", "")))
-        except MoneyFormatError as exc:
-            raise GatewayUnavailable(f"money {answer.get('money')!r}") from exc
-        trade_no = str(answer.get("trade_no") or "")
-        if not trade_no or len(trade_no) > 64:
-            raise GatewayUnavailable("no trade number in the answer")
-        return VerifiedNotify(
-            out_trade_no=order_no,
-            trade_no=trade_no,
-            amount_cents=cents,
-            method=str(answer.get("type") or "epay"),
-        )
+        return epay_query.paid_order(answer, order_no=order_no, pid=self.pid, method="epay")
 
     async def bill(self, day: date) -> list[BillLine]:
         """api.php?act=orders, newest first, 50 a page: the paid (1) and refunded
