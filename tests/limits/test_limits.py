@@ -207,3 +207,23 @@ async def test_wrong_proofs_for_one_trade_number_are_limited(
         "/api/shop/lookup", json={"q": "2026112512030412345", "password": "guess"}
     )
     assert (last.status_code, last.json()["error"]) == (429, "too_many_proofs")
+
+
+async def test_the_hourly_job_forgets_windows_over_a_day_ago_and_keeps_the_rest(
+    pool: AsyncConnectionPool[Conn], database_url: str, clock: Any, run_jobs: Any
+) -> None:
+    from kameng.limits.tasks import forget_stale
+
+    limiter = Limiter(pool)
+    now = clock.now()
+    await limiter.hit(RULE, "old", now - timedelta(days=2))
+    await limiter.hit(RULE, "recent", now - timedelta(hours=2))
+    await limiter.hit(RULE, "live", now)
+    await forget_stale.defer_async(timestamp=0)
+    await run_jobs()
+    assert not await limiter.exceeded(Rule("test", 1, RULE.window), "old", now - timedelta(days=2))
+    assert await limiter.count(RULE, "recent", now - timedelta(hours=2)) == 1
+    assert await limiter.count(RULE, "live", now) == 1
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        left = conn.execute("SELECT count(*) FROM rate_limits").fetchone()
+    assert left == (2,)

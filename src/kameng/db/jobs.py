@@ -27,6 +27,7 @@ TASK_MODULES = [
     "kameng.payments.tasks",
     "kameng.payments.refunds.tasks",
     "kameng.fulfilment.supply.tasks",
+    "kameng.limits.tasks",
 ]
 
 # The connector gets its pool when the worker opens the app; deferring inside a
