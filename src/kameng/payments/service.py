@@ -85,6 +85,33 @@ async def handle_notify(
             return NotifyOutcome(
                 verdict=verdict, detail=f"{detail} (not stored: flood)", order_no=out_trade_no
             )
+    await _log(
+        conn,
+        gateway_name,
+        raw,
+        now,
+        out_trade_no=out_trade_no,
+        trade_no=trade_no,
+        verdict=verdict,
+        detail=detail,
+        order_id=order_id,
+    )
+    return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
+
+
+async def _log(
+    conn: Conn,
+    gateway_name: str,
+    raw: InboundNotify,
+    now: datetime,
+    *,
+    out_trade_no: str | None,
+    trade_no: str | None,
+    verdict: NotifyVerdict,
+    detail: str,
+    order_id: int | None,
+) -> None:
+    """One payment_notifies row: the request as it arrived, and what we made of it."""
     await repository.record_notify(
         conn,
         gateway=gateway_name,
@@ -100,7 +127,6 @@ async def handle_notify(
         detail=detail,
         order_id=order_id,
     )
-    return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
 
 
 _UNSTORED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
@@ -147,15 +173,11 @@ async def record_failed_notify(
 ) -> None:
     """Keep a notify whose handling failed (its transaction rolled back) on record,
     verdict ``error``; the gateway is told to retry."""
-    await repository.record_notify(
+    await _log(
         conn,
-        gateway=gateway_name,
-        now=now,
-        http_method=raw.method,
-        raw_query=raw.raw_query,
-        raw_body=raw.text,
-        raw_headers=headers_json(raw),
-        remote_addr=raw.remote_addr,
+        gateway_name,
+        raw,
+        now,
         out_trade_no=raw.params.get("out_trade_no"),
         trade_no=raw.params.get("trade_no"),
         verdict=NotifyVerdict.ERROR,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any
 
 import httpx
@@ -108,16 +109,9 @@ class AlipayGateway:
 
     def parse_notify(self, notify: InboundNotify) -> VerifiedNotify:
         params = notify.params
+        reject = partial(NotifyRejected.naming, params)
         out_trade_no = params.get("out_trade_no")
         trade_no = params.get("trade_no")
-
-        def reject(verdict: NotifyVerdict, detail: str) -> NotifyRejected:
-            return NotifyRejected(
-                verdict,
-                detail,
-                out_trade_no=(out_trade_no or "")[:64] or None,
-                trade_no=(trade_no or "")[:64] or None,
-            )
 
         missing = [f for f in _REQUIRED if not params.get(f)]
         if missing:

@@ -127,6 +127,19 @@ class NotifyRejected(Exception):
         self.trade_no = trade_no
         self.order_id = order_id
 
+    @classmethod
+    def naming(
+        cls, params: Mapping[str, str], verdict: NotifyVerdict, detail: str
+    ) -> NotifyRejected:
+        """A rejection recording the order and trade numbers a form notify names
+        (cut to the columns' 64 characters; absent ones as None)."""
+        return cls(
+            verdict,
+            detail,
+            out_trade_no=(params.get("out_trade_no") or "")[:64] or None,
+            trade_no=(params.get("trade_no") or "")[:64] or None,
+        )
+
 
 class GatewayUnavailable(Exception):
     """The gateway could not be asked, or answered something we cannot trust."""

@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -137,15 +138,8 @@ class EpayV2Gateway:
 
     def parse_notify(self, notify: InboundNotify) -> VerifiedNotify:
         params = notify.params
+        reject = partial(NotifyRejected.naming, params)
         out_trade_no, trade_no = params.get("out_trade_no"), params.get("trade_no")
-
-        def reject(verdict: NotifyVerdict, detail: str) -> NotifyRejected:
-            return NotifyRejected(
-                verdict,
-                detail,
-                out_trade_no=(out_trade_no or "")[:64] or None,
-                trade_no=(trade_no or "")[:64] or None,
-            )
 
         missing = [f for f in _REQUIRED if not params.get(f)]
         if missing:
