@@ -10,7 +10,7 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := run
-.PHONY: run test lint bench install uv-tool chromium i18n
+.PHONY: run test lint bench bench-scale install uv-tool chromium i18n
 
 run: install
 	$(UV) run kameng run
@@ -30,11 +30,19 @@ lint: install
 	$(UV) run mypy scripts
 	$(UV) run lint-imports
 
-# Options after BENCH_ARGS, e.g. make bench BENCH_ARGS="--orders 20000 --seconds 60"
+# Options after BENCH_ARGS, e.g. make bench BENCH_ARGS="--orders 20000 --seconds 60".
+# make bench BENCH_ARGS=--scale (same as make bench-scale): the hot paths at
+# 10 k / 100 k / 1 M orders and keys, filled with COPY (scripts/benchlib/scale.py).
+# (make itself refuses a literal `make bench --scale`: it parses --options as its own.)
 bench: install
 	$(UV) run python scripts/bench.py $(BENCH_ARGS)
+ifeq ($(filter --scale,$(BENCH_ARGS)),)
 	$(UV) run python scripts/bench_supply.py
 	$(UV) run python scripts/bench_sse.py
+endif
+
+bench-scale: install
+	$(UV) run python scripts/bench.py --scale $(BENCH_ARGS)
 
 install: uv-tool
 	$(UV) sync --locked
