@@ -49,7 +49,7 @@ def test_row_classes_are_declared() -> None:
     assert {
         "kameng.orders.repository.OrderRow",
         "kameng.orders.repository.EventRow",
-        "kameng.orders.repository.AwaitingPayment",
+        "kameng.payments.active_query.repository.DueQuery",
         "kameng.catalog.repository.ProductRow",
         "kameng.payments.repository.PaymentRow",
     } <= names

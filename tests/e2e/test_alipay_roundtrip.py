@@ -113,7 +113,9 @@ async def test_pay_through_the_alipay_sandbox_delivers(
 
     paid = await w.alipay.post(f"/sandbox/pay/{trade_no}", data={"outcome": "notify"})
     assert paid.status_code == 302
-    assert paid.headers["location"].startswith(f"{settings.public_url}/o/{order['order_no']}?")
+    assert paid.headers["location"].startswith(
+        f"{settings.public_url}/o/{order['order_no']}/return?"
+    )
 
     async def delivered() -> bool:
         return (await order_status(w.shop, order["order_no"]))["status"] == "delivered"
@@ -172,14 +174,15 @@ async def test_wrong_amount_is_refused_on_every_retry(
 async def test_silent_payment_is_found_by_the_active_query(
     wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
 ) -> None:
-    from kameng.payments.tasks import query_pending
+    from kameng.payments.active_query.tasks import query_pending
 
     w = wired
     await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
     order = await place_order(w.shop, gateway="alipay")
     trade_no = await open_cashier(w, order)
+    assert (await w.shop.get(f"/o/{order['order_no']}")).status_code == 200  # schedule starts
     await w.alipay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
-    clock.advance(minutes=1)
+    clock.advance(seconds=15)  # the first step
     await query_pending.defer_async(timestamp=0)
     await run_jobs()
     body = await order_status(w.shop, order["order_no"])
@@ -189,6 +192,30 @@ async def test_silent_payment_is_found_by_the_active_query(
             await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
         ).one()
     assert tuple(row) == ("QUERY", "accepted", trade_no)
+
+
+async def test_return_url_asks_alipay_at_once_and_nothing_is_paid_twice(
+    wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
+) -> None:
+    w = wired
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
+    order = await place_order(w.shop, gateway="alipay")
+    trade_no = await open_cashier(w, order)
+    await w.alipay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
+    back = await w.shop.get(f"/o/{order['order_no']}/return?out_trade_no=x&sign=forged")
+    assert (back.status_code, back.headers["location"]) == (303, f"/o/{order['order_no']}")
+    await run_jobs()
+    assert (await order_status(w.shop, order["order_no"]))["status"] == "delivered"
+    for _ in range(2):  # back again, and the minute sweep: paid, nobody asks
+        clock.advance(minutes=1)
+        await w.shop.get(f"/o/{order['order_no']}/return")
+        await run_jobs()
+    async with db() as s:
+        rows = (
+            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
+        ).all()
+    assert [tuple(r) for r in rows] == [("QUERY", "accepted", trade_no)]
+    assert await count(db, "SELECT count(*) FROM payments") == 1
 
 
 async def test_query_before_payment_changes_nothing(

@@ -60,7 +60,9 @@ async def test_pay_through_the_sandbox_delivers(
     assert trade_no is not None
     paid = await epay.post(f"/pay/{trade_no.group(1)}")
     assert paid.status_code == 302
-    assert paid.headers["location"].startswith(f"{settings.public_url}/o/{order['order_no']}?")
+    assert paid.headers["location"].startswith(
+        f"{settings.public_url}/o/{order['order_no']}/return?"
+    )
 
     async def delivered() -> bool:
         body = (await shop.get(f"/api/shop/orders/{order['order_no']}")).json()

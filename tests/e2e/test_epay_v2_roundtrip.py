@@ -158,7 +158,7 @@ async def test_silent_payment_is_found_by_the_signed_query(
     clock: Any,
     worker_runtime: Any,
 ) -> None:
-    from kameng.payments.tasks import query_pending
+    from kameng.payments.active_query.tasks import query_pending
 
     w = wired
     await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
@@ -168,8 +168,13 @@ async def test_silent_payment_is_found_by_the_signed_query(
     assert await gateway.query(order["order_no"]) is None  # not at the gateway yet
     trade_no = await open_cashier(w, order)
     assert await gateway.query(order["order_no"]) is None  # unpaid
+    assert (await w.shop.get(f"/o/{order['order_no']}")).status_code == 200  # schedule starts
     await w.epay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
-    clock.advance(minutes=1)
+    clock.advance(seconds=14)
+    await query_pending.defer_async(timestamp=0)
+    await run_jobs()
+    assert await count(db, "SELECT count(*) FROM payment_notifies") == 0  # not due yet
+    clock.advance(seconds=1)
     await query_pending.defer_async(timestamp=0)
     await run_jobs()
     body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
@@ -197,3 +202,29 @@ async def test_trades_survive_a_restart(wired: Wired, db: Sessions, tmp_path: Pa
         "10.50",
         0,
     )
+
+
+async def test_return_url_asks_epay_v2_at_once_and_nothing_is_paid_twice(
+    wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
+) -> None:
+    w = wired
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
+    order = await place_order(w.shop, gateway="epay_v2")
+    trade_no = await open_cashier(w, order)
+    await w.epay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
+    clock.advance(seconds=5)  # the pay page's visit was just now (a 5 s debounce)
+    back = await w.shop.get(f"/o/{order['order_no']}/return?trade_status=TRADE_SUCCESS")
+    assert (back.status_code, back.headers["location"]) == (303, f"/o/{order['order_no']}")
+    await run_jobs()
+    body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
+    assert body["status"] == "delivered"
+    for _ in range(2):  # back again, and the minute sweep: paid, nobody asks
+        clock.advance(minutes=1)
+        await w.shop.get(f"/o/{order['order_no']}/return")
+        await run_jobs()
+    async with db() as s:
+        rows = (
+            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
+        ).all()
+    assert [tuple(r) for r in rows] == [("QUERY", "accepted", trade_no)]
+    assert await count(db, "SELECT count(*) FROM payments") == 1

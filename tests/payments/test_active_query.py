@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import respx
 from sqlalchemy import text
 
 from kameng.config import Settings
+from kameng.db.connection import transaction
 from kameng.kit.clock import FrozenClock
 from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
@@ -50,7 +52,7 @@ async def open_cashier(epay: httpx.AsyncClient, order: dict[str, Any]) -> str:
 
 
 async def run_query_job(run_jobs: Any) -> None:
-    from kameng.payments.tasks import query_pending
+    from kameng.payments.active_query.tasks import query_pending
 
     await query_pending.defer_async(timestamp=0)
     await run_jobs()
@@ -61,8 +63,25 @@ async def status(client: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
     return body
 
 
+async def schedule(db: Sessions, order_no: str) -> tuple[Any, int]:
+    """(next_query_at, query_attempts) of the order."""
+    async with db() as s:
+        row = (
+            await s.execute(
+                text("SELECT next_query_at, query_attempts FROM orders WHERE order_no = :n"),
+                {"n": order_no},
+            )
+        ).one()
+    return row[0], int(row[1])
+
+
+QUERY_ORDER_JOBS = (
+    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'payments.query_order'"
+)
+
+
 class TestActiveQuery:
-    async def test_lost_notify_is_found_at_the_scheduled_ages(
+    async def test_lost_notify_is_found_by_the_schedule(
         self,
         client: httpx.AsyncClient,
         epay: httpx.AsyncClient,
@@ -75,13 +94,21 @@ class TestActiveQuery:
         order = await place_order(client)
         trade_no = await open_cashier(epay, order)
         assert (await epay.post(f"/pay/{trade_no}")).status_code == 302
-        assert (await status(client, order["order_no"]))["status"] == "unpaid"
-
-        clock.advance(minutes=4)  # 4 is not a scheduled age: the gateway is not asked
+        # Never opened here: not asked about (junk orders cost nothing).
+        assert await schedule(db, order["order_no"]) == (None, 0)
         await run_query_job(run_jobs)
+        assert await count(db, "SELECT count(*) FROM payment_notifies") == 0
+
+        started = clock.now()
+        assert (await client.get(f"/o/{order['order_no']}")).status_code == 200
+        assert await schedule(db, order["order_no"]) == (started + timedelta(seconds=15), 0)
+
+        clock.advance(seconds=14)  # not due yet: the gateway is not asked
+        await run_query_job(run_jobs)
+        assert await count(db, "SELECT count(*) FROM payment_notifies") == 0
         assert (await status(client, order["order_no"]))["status"] == "unpaid"
 
-        clock.advance(minutes=1)  # age 5: asked, found paid, delivered
+        clock.advance(seconds=1)  # due: asked, found paid, delivered
         await run_query_job(run_jobs)
         body = await status(client, order["order_no"])
         assert body["status"] == "delivered"
@@ -94,9 +121,104 @@ class TestActiveQuery:
         assert [tuple(r) for r in logged] == [("QUERY", "accepted", trade_no)]
         assert await count(db, "SELECT count(*) FROM payments") == 1
 
-        clock.advance(minutes=5)  # age 10: asked again, already paid: nothing changes
+        # Paid: out of the schedule; visits and sweeps ask nothing any more.
+        clock.advance(minutes=5)
+        assert (await client.get(f"/o/{order['order_no']}/return")).status_code == 303
         await run_query_job(run_jobs)
         assert await count(db, "SELECT count(*) FROM payment_notifies") == 1
+        assert await count(db, "SELECT count(*) FROM payments") == 1
+
+    async def test_return_url_asks_at_once(
+        self,
+        client: httpx.AsyncClient,
+        epay: httpx.AsyncClient,
+        db: Sessions,
+        settings: Settings,
+        clock: FrozenClock,
+        run_jobs: Any,
+    ) -> None:
+        await make_stocked_product(db, settings, 1)
+        order = await place_order(client)
+        trade_no = await open_cashier(epay, order)
+        paid = await epay.post(f"/pay/{trade_no}")
+        back = paid.headers["location"]  # the sandbox sends the buyer to the return URL
+        assert back.startswith(f"{settings.public_url}/o/{order['order_no']}/return?")
+        answer = await client.get(back.removeprefix(settings.public_url))
+        assert (answer.status_code, answer.headers["location"]) == (303, f"/o/{order['order_no']}")
+        assert await schedule(db, order["order_no"]) == (clock.now(), 0)
+        assert await count(db, QUERY_ORDER_JOBS) == 1
+        # Coming back again at once adds nothing (debounced; one job waits already).
+        assert (await client.get(back.removeprefix(settings.public_url))).status_code == 303
+        assert await count(db, QUERY_ORDER_JOBS) == 1
+        await run_jobs()
+        assert (await status(client, order["order_no"]))["status"] == "delivered"
+        assert await count(db, "SELECT count(*) FROM payments") == 1
+
+    async def test_order_page_pulls_the_query_forward_debounced(
+        self,
+        client: httpx.AsyncClient,
+        epay: httpx.AsyncClient,
+        db: Sessions,
+        clock: FrozenClock,
+        pool: Any,
+    ) -> None:
+        from kameng.payments.active_query import service
+
+        await make_product(db)
+        order = await place_order(client)
+        number = order["order_no"]
+        start = clock.now()
+        await client.get(f"/o/{number}")  # starts the schedule
+        clock.advance(seconds=10)
+        await client.get(f"/o/{number}")  # within the debounce: nothing
+        await client.get(f"/api/shop/orders/{number}")
+        assert await schedule(db, number) == (start + timedelta(seconds=15), 0)
+        # One job for the first ask (a step shorter than the minute sweep).
+        assert await count(db, QUERY_ORDER_JOBS) == 1
+        clock.advance(seconds=5)  # the first ask (as the worker does it): next in 30 s
+        async with transaction(pool) as conn:
+            assert len(await service.claim_due(conn, now=clock.now(), limit=10)) == 1
+        assert await schedule(db, number) == (clock.now() + timedelta(seconds=30), 1)
+        clock.advance(seconds=16)  # 31 s after the first visit: pulled forward to now
+        await client.get(f"/api/shop/orders/{number}")
+        assert await schedule(db, number) == (clock.now(), 1)
+        assert await count(db, QUERY_ORDER_JOBS) == 2
+        await client.get(f"/o/{number}")  # due already: nothing more
+        assert await count(db, QUERY_ORDER_JOBS) == 2
+
+    async def test_back_off_until_expiry_then_one_last_ask(
+        self,
+        client: httpx.AsyncClient,
+        epay: httpx.AsyncClient,
+        db: Sessions,
+        settings: Settings,
+        clock: FrozenClock,
+        pool: Any,
+    ) -> None:
+        from kameng.payments.active_query import service
+
+        await make_product(db)
+        order = await place_order(client)
+        await open_cashier(epay, order)  # at the cashier, never paid
+        await client.get(f"/o/{order['order_no']}")
+        created = datetime.fromisoformat(order["expires_at"]) - timedelta(
+            seconds=settings.unpaid_ttl_seconds
+        )
+        asked_at: list[int] = []
+        while True:
+            due, attempts = await schedule(db, order["order_no"])
+            if due is None:
+                break
+            clock.advance(seconds=(due - clock.now()).total_seconds())
+            asked_at.append(int((due - created).total_seconds()))
+            async with transaction(pool) as conn:
+                claimed = await service.claim_due(conn, now=clock.now(), limit=10)
+            assert [c.order_no for c in claimed] == [order["order_no"]]
+        # 15 s, +30 s, +1, +2, +5 min (the next step, 10 min, would pass the
+        # 15 min expiry), then a minute after expiry; then the schedule is over.
+        assert settings.unpaid_ttl_seconds == 900
+        assert asked_at == [15, 45, 105, 225, 525, 960]
+        assert attempts == 6
 
     async def test_unpaid_at_the_gateway_changes_nothing(
         self,
@@ -110,10 +232,13 @@ class TestActiveQuery:
         opened = await place_order(client)
         await open_cashier(epay, opened)  # at the cashier, never paid
         never_opened = await place_order(client)  # unknown to the gateway
+        for order in (opened, never_opened):
+            await client.get(f"/o/{order['order_no']}")
         clock.advance(minutes=2)
         await run_query_job(run_jobs)
         for order in (opened, never_opened):
             assert (await status(client, order["order_no"]))["status"] == "unpaid"
+            assert (await schedule(db, order["order_no"]))[1] == 1  # asked once
         assert await count(db, "SELECT count(*) FROM payment_notifies") == 0
 
     async def test_gateway_down_changes_nothing(
@@ -133,13 +258,19 @@ class TestActiveQuery:
         monkeypatch.setattr(worker_runtime, "gateways", registry)
         await make_product(db)
         order = await place_order(client)
-        clock.advance(minutes=2)
+        await client.get(f"/o/{order['order_no']}/return")
         await run_query_job(run_jobs)
         assert (await status(client, order["order_no"]))["status"] == "unpaid"
-        # The job itself ran to the end (the worker may also have run the periodic one).
-        jobs = "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'payments.query_pending'"
-        assert await count(db, jobs + " AND status = 'succeeded'") >= 1
-        assert await count(db, jobs + " AND status <> 'succeeded'") == 0
+        # The failed ask moved the order to its next step (no hammering a down gateway).
+        assert await schedule(db, order["order_no"]) == (clock.now() + timedelta(seconds=30), 1)
+        # The jobs themselves ran to the end (the worker may also have run the periodic one).
+        jobs = (
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name IN "
+            "('payments.query_pending', 'payments.query_order')"
+        )
+        assert await count(db, jobs + " AND status = 'succeeded'") >= 2
+        # (the next ask's own job waits its 30 s)
+        assert await count(db, jobs + " AND status NOT IN ('succeeded', 'todo')") == 0
 
 
 GATEWAY = EpayV1Gateway(name="epay", base_url="http://epay.test/", pid="1001", key="k")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -82,12 +83,12 @@ async def test_h5_on_a_phone_returns_to_the_order_page(
     h5_url = start.headers["location"]
     assert h5_url.startswith(f"{SANDBOX}/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx")
     assert parse_qs(urlsplit(h5_url).query)["redirect_url"] == [
-        f"{settings.public_url}/o/{order['order_no']}"
+        f"{settings.public_url}/o/{order['order_no']}/return"
     ]
     action = await cashier_action(wired, h5_url)
     paid = await wired.phone.post(action, data={"outcome": "notify"})
     assert paid.status_code == 302
-    assert paid.headers["location"] == f"{settings.public_url}/o/{order['order_no']}"
+    assert paid.headers["location"] == f"{settings.public_url}/o/{order['order_no']}/return"
 
     async def delivered() -> bool:
         return bool((await wired.status(order["order_no"]))["status"] == "delivered")
@@ -163,7 +164,7 @@ async def test_lost_notify_is_found_by_query(
     found = await wired.gateway.query(order["order_no"])
     assert found is not None and found.amount_cents == 1000 and found.replay_nonce is None
 
-    from kameng.payments.tasks import query_pending
+    from kameng.payments.active_query.tasks import query_pending
 
     frozen = FrozenClock(clock.now())
     previous = clock.set_clock(frozen)
@@ -177,6 +178,38 @@ async def test_lost_notify_is_found_by_query(
     assert body["status"] == "delivered"
     assert [(g["number"], g["password"]) for g in body["goods"]] == keys
     assert await notifies(db) == [("accepted", found.trade_no)]
+
+
+async def test_return_url_asks_at_once_and_nothing_is_paid_twice(
+    wired: Wired, db: Sessions, settings: Settings, run_jobs: Any
+) -> None:
+    """H5: WeChat sends the buyer back to redirect_url (our return URL) whatever
+    happened; that visit asks the gateway at once, without trusting anything."""
+    from kameng.kit import clock
+    from kameng.kit.clock import FrozenClock
+
+    await add_keys(db, settings, await create_product(db), 1)
+    order = await wired.order()
+    start = await wired.shop.get(f"/o/{order['order_no']}/pay", headers=PHONE)
+    redirect_url = parse_qs(urlsplit(start.headers["location"]).query)["redirect_url"][0]
+    await wired.phone.post(
+        f"/sandbox/trades/{order['order_no']}/pay", params={"outcome": "no_notify"}
+    )
+    frozen = FrozenClock(clock.now() + timedelta(seconds=31))  # past the visit's debounce
+    previous = clock.set_clock(frozen)
+    try:
+        back = await wired.shop.get(redirect_url.removeprefix(settings.public_url))
+        assert (back.status_code, back.headers["location"]) == (303, f"/o/{order['order_no']}")
+        await run_jobs()
+        assert (await wired.status(order["order_no"]))["status"] == "delivered"
+        for _ in range(2):  # back again, and the minute sweep: paid, nobody asks
+            frozen.advance(minutes=1)
+            await wired.shop.get(redirect_url.removeprefix(settings.public_url))
+            await run_jobs()
+    finally:
+        clock.set_clock(previous)
+    assert [verdict for verdict, _ in await notifies(db)] == ["accepted"]
+    assert await count(db, "SELECT count(*) FROM payments") == 1
 
 
 async def test_inside_wechat_the_native_qr_is_shown(wired: Wired, db: Sessions) -> None:

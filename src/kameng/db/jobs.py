@@ -25,6 +25,7 @@ TASK_MODULES = [
     "kameng.orders.tasks",
     "kameng.fulfilment.tasks",
     "kameng.payments.tasks",
+    "kameng.payments.active_query.tasks",
     "kameng.payments.refunds.tasks",
     "kameng.fulfilment.supply.tasks",
     "kameng.limits.tasks",
@@ -47,6 +48,8 @@ class JobName(StrEnum):
     EXECUTE_REFUND = "payments.execute_refund"
     # The payment's transaction (or a supplier callback) asks the supply engine to move.
     SUPPLY_ADVANCE = "supply.advance"
+    # A buyer's visit (web) asks payments to query the gateway about one order now.
+    QUERY_ORDER = "payments.query_order"
 
 
 class JobDeps(Protocol):
@@ -72,10 +75,14 @@ async def defer(
     task: Any,
     *,
     queueing_lock: str | None = None,
+    delay_seconds: int = 0,
     **kwargs: int | str,
 ) -> None:
-    """Defer ``task`` (a task, or a JobName) inside the transaction ``connection`` is in."""
+    """Defer ``task`` (a task, or a JobName) inside the transaction ``connection`` is in,
+    to run at once or ``delay_seconds`` from now."""
     options: dict[str, Any] = {"connection": connection, "queueing_lock": queueing_lock}
+    if delay_seconds > 0:
+        options["schedule_in"] = {"seconds": delay_seconds}
     if isinstance(task, JobName):
         configured = app.configure_task(task.value, allow_unknown=False, **options)
     else:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     text,
@@ -42,11 +43,12 @@ class Order(IdMixin, Base):
         ),
         # The expiry sweeper and the restock queue read only these rows.
         Index("ix_orders_unpaid_expiry", "expires_at", postgresql_where=text(_UNPAID)),
-        # 主动查单 asks the gateway about recent orders not (yet) paid.
+        # 主动查单: the worker reads due orders by this index; a paid order
+        # leaves it by its status change alone.
         Index(
-            "ix_orders_awaiting_payment",
-            "created_at",
-            postgresql_where=text(_AWAITING_PAYMENT),
+            "ix_orders_next_query",
+            "next_query_at",
+            postgresql_where=text(f"next_query_at IS NOT NULL AND {_AWAITING_PAYMENT}"),
         ),
         Index(
             "ix_orders_awaiting_stock",
@@ -86,6 +88,12 @@ class Order(IdMixin, Base):
     updated_at: Mapped[datetime]
     # Next SLA deadline (escalate, then refund); None when nothing is due.
     next_deadline_at: Mapped[datetime | None]
+    # 主动查单 schedule (kameng.payments.active_query): when the gateway is asked
+    # next (None: not started, or over), how often it was asked, and when a
+    # buyer's visit last pulled the query forward (the debounce).
+    next_query_at: Mapped[datetime | None]
+    query_attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    query_nudged_at: Mapped[datetime | None]
 
 
 class OrderEvent(IdMixin, Base):

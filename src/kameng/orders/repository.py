@@ -15,7 +15,6 @@ from kameng.models.vocabulary import (
     OrderEventType,
     OrderStatus,
     ProductKind,
-    sql_values,
 )
 
 
@@ -210,33 +209,6 @@ async def set_delivered_quantity(conn: Conn, order_id: int, quantity: int, now: 
         conn,
         "UPDATE orders SET delivered_quantity = %(q)s, updated_at = %(now)s WHERE id = %(id)s",
         {"q": quantity, "now": now, "id": order_id},
-    )
-
-
-@row_of("orders")
-@dataclass(frozen=True, slots=True)
-class AwaitingPayment:
-    order_no: str
-    gateway: str
-
-
-async def awaiting_payment_aged(
-    conn: Conn, *, now: datetime, ages_minutes: list[int], limit: int
-) -> list[AwaitingPayment]:
-    """Unpaid or expired orders whose age, in whole minutes, is one of ``ages_minutes``.
-
-    Run once a minute, this asks about each order at those ages only: a
-    stateless back-off that needs no bookkeeping column.
-    """
-    return await fetch_all_as(
-        conn,
-        AwaitingPayment,
-        "SELECT order_no, gateway FROM orders "
-        f"WHERE status IN ({sql_values(OrderStatus.UNPAID, OrderStatus.EXPIRED)}) "
-        "AND created_at > %(now)s - make_interval(mins => %(oldest)s + 1) "
-        "AND floor(extract(epoch FROM %(now)s - created_at) / 60)::int = ANY(%(ages)s) "
-        "ORDER BY created_at LIMIT %(limit)s",
-        {"now": now, "oldest": max(ages_minutes), "ages": ages_minutes, "limit": limit},
     )
 
 

@@ -1,4 +1,6 @@
-"""主动查单: a payment whose notify never arrives is found by asking the gateway."""
+"""Payment housekeeping: nonces, the raw notify log, the daily 对账.
+
+主动查单 lives in kameng.payments.active_query."""
 
 from __future__ import annotations
 
@@ -13,22 +15,12 @@ from psycopg_pool import AsyncConnectionPool
 from kameng.db.connection import Conn, transaction
 from kameng.db.jobs import app, deps
 from kameng.kit import clock
-from kameng.kit.logs import bind
 from kameng.kit.timefmt import DEFAULT_ZONE
-from kameng.orders import repository as orders
-from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.registry import GatewayRegistry
 from kameng.payments.repository import purge_expired_nonces, purge_refused_notify_counters
 from kameng.payments.repository import purge_notify_log as purge_notify_log_rows
-from kameng.payments.service import settle_queried
 
 log = structlog.get_logger()
-
-# Ages (minutes since the order was created) at which the gateway is asked:
-# often while the buyer is likely paying, then hourly for a day (epay itself
-# gives up notifying after ~2 h and purges unpaid orders after 24 h).
-QUERY_AGES_MINUTES = [1, 2, 3, 5, 10, 15, 20, 30, 45, *range(60, 24 * 60 + 1, 60)]
-BATCH = 500
 
 
 class PaymentJobDeps(Protocol):
@@ -39,47 +31,6 @@ class PaymentJobDeps(Protocol):
 
     @property
     def gateways(self) -> GatewayRegistry: ...
-
-
-@app.periodic(cron="* * * * *", periodic_id="query-pending-payments")
-@app.task(
-    name="payments.query_pending",
-    queue="payments",
-    queueing_lock="query-pending",
-    pass_context=True,
-)
-async def query_pending(context: JobContext, timestamp: int) -> None:
-    """Ask the gateway about orders still unpaid at the scheduled ages.
-
-    The HTTP call happens outside any transaction (a slow gateway must not hold
-    locks); a confirmed payment is then applied under the order's row lock,
-    where a notify that arrived meanwhile is seen and nothing happens twice.
-    """
-    needs: PaymentJobDeps = deps(context)
-    async with transaction(needs.pool) as conn:
-        due = await orders.awaiting_payment_aged(
-            conn, now=clock.now(), ages_minutes=QUERY_AGES_MINUTES, limit=BATCH
-        )
-    registry = needs.gateways
-    found: list[str] = []
-    bind(asked=len(due), found=found)  # reported in this job's "job" event
-    for order in due:
-        gateway = registry.get(order.gateway)
-        if gateway is None:
-            continue
-        try:
-            verified = await gateway.query(order.order_no)
-        except GatewayUnavailable as exc:
-            log.warning("gateway query failed", order_no=order.order_no, error=str(exc))
-            continue
-        if verified is None:
-            continue
-        async with transaction(needs.pool) as conn:
-            outcome = await settle_queried(
-                conn, gateway=gateway, verified=verified, now=clock.now()
-            )
-        log.info("payment found by query", order_no=order.order_no, verdict=outcome.verdict)
-        found.append(order.order_no)
 
 
 @app.periodic(cron="17 * * * *", periodic_id="purge-notify-nonces")

@@ -16,6 +16,8 @@ from kameng.orders.errors import OrderNumberInvalid
 from kameng.orders.repository import OrderRow
 from kameng.orders.schemas import CreateOrderIn, OrderOut, order_out
 from kameng.orders.service import OrderDetail
+from kameng.payments.active_query import service as active_query
+from kameng.payments.active_query.service import Visit
 from kameng.payments.gateways.base import PayRequest
 from kameng.web.deps import COOKIE, owner_token, remember_cookie
 from kameng.web.runtime import Runtime
@@ -32,7 +34,8 @@ def pay_request(rt: Runtime, order: OrderRow, gateway_name: str) -> PayRequest:
         amount_cents=order.amount_cents,
         subject=order.product_name,
         notify_url=f"{base}/notify/{gateway_name}",
-        return_url=f"{base}/o/{order.order_no}",
+        # The buyer's way back pulls the active query forward (storefront.pay_start).
+        return_url=f"{base}/o/{order.order_no}/return",
         start_url=f"{base}/o/{order.order_no}/pay",
     )
 
@@ -42,6 +45,15 @@ def pay_url(rt: Runtime, order: OrderRow) -> str | None:
     if gateway is None:
         return None
     return gateway.pay_url(pay_request(rt, order, gateway.name))
+
+
+async def buyer_visited(conn: Conn, order: OrderRow, visit: Visit) -> None:
+    """Start or pull forward the order's active query (one cheap UPDATE, a job
+    deferred at most: never a gateway call in the request)."""
+    if order.status in (OrderStatus.UNPAID, OrderStatus.EXPIRED):
+        await active_query.buyer_visited(
+            conn, order_no=order.order_no, visit=visit, now=clock.now()
+        )
 
 
 def support_url(order_no: str) -> str:

@@ -21,6 +21,7 @@ from kameng.orders.schemas import (
     ProductOut,
     summary,
 )
+from kameng.payments.active_query.service import Visit
 from kameng.web import captcha, shared
 from kameng.web.deps import runtime, token_for, translator_for
 from kameng.web.query.views import explained, lookup_out, run_contact_lookup, run_lookup
@@ -90,6 +91,7 @@ async def get_order(
         detail = await shared.detail(
             conn, rt, request, order_no, password=x_query_password, token=x_order_token
         )
+        await shared.buyer_visited(conn, detail.order, Visit.ORDER_PAGE)
     return shared.order_view(rt, detail, translator_for(request))
 
 

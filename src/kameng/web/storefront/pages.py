@@ -12,6 +12,7 @@ from kameng.db.connection import transaction
 from kameng.kit.errors import DomainError
 from kameng.orders.schemas import CreateOrderIn
 from kameng.orders.states import FINAL, OrderStatus
+from kameng.payments.active_query.service import Visit
 from kameng.web import csrf, shared
 from kameng.web.deps import runtime, token_for, translator_for
 from kameng.web.templating import templates
@@ -90,6 +91,7 @@ async def _order_page(
     rt = runtime(request)
     async with transaction(rt.pool) as conn:
         detail = await shared.detail(conn, rt, request, order_no, password=password, token=None)
+        await shared.buyer_visited(conn, detail.order, Visit.ORDER_PAGE)
     view = shared.order_view(rt, detail, translator_for(request))
     status = detail.order.status
     context = {
