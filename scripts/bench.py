@@ -41,7 +41,7 @@ from urllib.parse import urlencode
 import httpx
 import uvloop
 
-from benchlib import capture, load, scale, setup
+from benchlib import capture, load, pgbench, scale, setup
 from benchlib.capture import Request
 from benchlib.load import Client, Phase
 from benchlib.setup import Shop, log
@@ -369,7 +369,12 @@ def main(argv: list[str] | None = None) -> int:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             results = runner.run(bench(args, shop))
         delivered, wrong = setup.delivery_check(shop.url)
+        rates = {
+            p: {s: ph.rate for s, ph in by.items() if s != "reference"} for p, by in results.items()
+        }
+        reference = pgbench.compare(shop.url, rates, clients=args.concurrency, seconds=args.seconds)
     sys.stdout.write(table(args, shop, results))
+    sys.stdout.write(reference)
     sys.stdout.write(
         f"orders paid: {args.paid}, delivered: {delivered}, "
         f"delivered without exactly their keys: {wrong}\n"

@@ -80,10 +80,17 @@ class Table:
     columns: list[str]
     values: list[Any]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_at", {name: i for i, name in enumerate(self.columns)})
+
+    def value(self, column: str) -> Any:
+        return self.values[self._at[column]]  # type: ignore[attr-defined]
+
     def row(self, **changes: Any) -> list[Any]:
         out = list(self.values)
+        at = self._at  # type: ignore[attr-defined]
         for name, value in changes.items():
-            out[self.columns.index(name)] = value
+            out[at[name]] = value
         return out
 
 
@@ -96,15 +103,14 @@ class Template:
     key: Table
     password_hashes: list[str]
 
-    def event_params(self, j: int, *, trade_no: str, order_no: str) -> Jsonb:
+    def event_params(self, j: int, *, trade_no: str, order_no: str) -> Jsonb | None:
         """Event ``j``'s parameters with the template's trade and order numbers
-        replaced by this order's (the paid event names its trade number)."""
-        event = self.events[j]
-        params = event.values[event.columns.index("params")].obj
-        swap = {
-            self.payment.values[self.payment.columns.index("trade_no")]: trade_no,
-            self.order.values[self.order.columns.index("order_no")]: order_no,
-        }
+        replaced by this order's (the paid event names its trade number); None
+        when they name neither (the template's own parameters do)."""
+        params = self.events[j].value("params").obj
+        swap = {self.payment.value("trade_no"): trade_no, self.order.value("order_no"): order_no}
+        if not any(isinstance(v, str) and v in swap for v in params.values()):
+            return None
         return Jsonb({k: swap.get(v, v) if isinstance(v, str) else v for k, v in params.items()})
 
 
@@ -234,17 +240,14 @@ class _Step:
 
     def events(self, i: int) -> Iterator[list[Any]]:
         n, created, paid = i - self.first, self.created(i), self.paid(i)
-        trade_no = trade_no_of(i, paid)
-        for j, (event, at) in enumerate(
-            zip(self.template.events, (created, paid, paid), strict=True)
-        ):
-            params = self.template.event_params(j, trade_no=trade_no, order_no=order_no_of(i))
-            yield event.row(
-                id=self.event_id + 3 * n + j,
-                order_id=self.order_id + n,
-                created_at=at,
-                params=params,
-            )
+        trade_no, order_no, template = trade_no_of(i, paid), order_no_of(i), self.template
+        for j, (event, at) in enumerate(zip(template.events, (created, paid, paid), strict=True)):
+            changes = {"id": self.event_id + 3 * n + j, "order_id": self.order_id + n,
+                       "created_at": at}  # fmt: skip
+            params = template.event_params(j, trade_no=trade_no, order_no=order_no)
+            if params is not None:
+                changes["params"] = params
+            yield event.row(**changes)
 
     def sold_key(self, i: int) -> list[Any]:
         n, number = i - self.first, sold_card_of(i)
@@ -322,7 +325,7 @@ def fill(
         )  # fmt: skip
         sold = range(step.first, step.last)
         new_unpaid = list(enumerate(range(filled.unpaid_from, filled.unpaid_from + unpaid)))
-        stock = list(enumerate(range(filled.in_stock, max(in_stock, filled.in_stock))))
+        stock = enumerate(range(filled.in_stock, max(in_stock, filled.in_stock)))  # (one pass)
         t = template
         rows = _copy(
             conn,

@@ -13,6 +13,8 @@ keys in stock), and at each size starts the shop (one web process, as
   stock query behind its snapshot (``catalog.list_products``) timed alone;
 - paid notify → keys delivered (signed epay notifies for N orders filled
   unpaid at that step, C clients; every one checked to hold its key);
+- PostgreSQL alone: ``scripts/pgbench/lookup.sql`` (an order by its number and
+  its timeline, pgbench, C clients, S seconds), when pgbench is installed;
 - lookup by identifier kind (L each, LC clients, a different client address
   per request, as buyers are): order number, mistyped number, number pasted
   with its label, trade number, contact + query password, a card key typed in
@@ -38,7 +40,7 @@ from urllib.parse import quote
 import psycopg
 import uvloop
 
-from benchlib import fill, load, setup
+from benchlib import fill, load, pgbench, setup
 from benchlib.fill import Filled, Template
 from benchlib.load import Client, Phase
 from benchlib.setup import Shop, log
@@ -166,6 +168,13 @@ Step = dict[str, Any]
 
 async def measure(args: argparse.Namespace, shop: Shop, filled: Filled) -> Step:
     step: Step = {"stock_sql": await stock_query_ms(shop)}
+    with psycopg.connect(shop.url) as conn:
+        row = conn.execute("SELECT max(id) FROM orders").fetchone()
+    assert row is not None
+    step["pgbench_lookup"] = await asyncio.to_thread(
+        pgbench.run, shop.url, "lookup.sql", clients=args.concurrency, seconds=args.seconds,
+        variables={"orders": int(row[0])},
+    )  # fmt: skip
     pool = pool_share(args.concurrency, 1)
     with setup.app_server(shop, workers=1, pool_size=pool) as server:
         clients = [Client(server.base) for _ in range(args.concurrency)]
@@ -277,6 +286,8 @@ def table(
         + " | ".join(_cell(s["stock_sql"], rate=False) for *_, s in steps) + " |",
         "| paid notify → keys delivered | " + " | ".join(_cell(s["notify"]) for *_, s in steps)
         + " |",
+        "| pgbench lookup.sql (order by number + timeline), TPS | "
+        + " | ".join(s["pgbench_lookup"].cell() for *_, s in steps) + " |",
         "",
         "Lookup by identifier kind (p50 / p99 ms; goal p99 ≤ 20 ms at the largest size):",
         "",
