@@ -37,6 +37,15 @@ def _add_supplier_commands() -> None:
 
 _add_supplier_commands()
 
+
+def _add_support_commands() -> None:
+    from kameng.cli_support import register
+
+    register(app)
+
+
+_add_support_commands()
+
 WORKER_CONCURRENCY = 4
 # Generous: on a loaded 2-core machine each web process needs 10-20 s to import
 # the app; a child that dies still ends the wait at once.

@@ -3,6 +3,7 @@ request and job paths do not use the ORM: repositories send SQL through psycopg.
 
 from kameng.models.base import Base
 from kameng.models.card_key import CardKey
+from kameng.models.notice import Notice
 from kameng.models.notify_nonce import NotifyNonce
 from kameng.models.order import Order, OrderEvent
 from kameng.models.payment import Payment, PaymentNotify
@@ -23,6 +24,7 @@ __all__ = [
     "Base",
     "CardKey",
     "ManualDelivery",
+    "Notice",
     "NotifyNonce",
     "Order",
     "OrderEvent",

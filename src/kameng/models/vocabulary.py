@@ -96,6 +96,15 @@ class SupplierCallbackVerdict(StrEnum):
     MALFORMED = "malformed"
 
 
+class NoticeScope(StrEnum):
+    """What an announcement (``notices.scope``) touches; ``notices.target`` names it."""
+
+    ALL = "all"  # every order and the storefront
+    PRODUCT = "product"  # orders of one product (target: its SKU)
+    SUPPLIER = "supplier"  # orders with an attempt at one supplier (target: its code)
+    CHANNEL = "channel"  # orders paid through one payment channel (target: its name)
+
+
 class CardKeyStatus(StrEnum):
     AVAILABLE = "available"
     SOLD = "sold"

@@ -23,6 +23,7 @@ from kameng.kit.i18n import N_, Translator
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import DEFAULT_ZONE, local, zone
 from kameng.models.vocabulary import OrderEventType, OrderStatus, ProductKind
+from kameng.notices.repository import NoticeRow
 from kameng.orders.repository import EventRow, OrderRow
 
 
@@ -65,12 +66,22 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownNotice:
+    """An operator's announcement that touches the order, in the buyer's language."""
+
+    text: str
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     cause: Cause | None  # None: the order is final, nothing to wait for
     title: str
     text: str
     expected_at: datetime | None
     actions: tuple[Action, ...]
+    # Active announcements touching the order (supplier maintenance, a channel down …).
+    notices: tuple[ShownNotice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,10 +290,14 @@ def explain(
     pay_url: str | None = None,
     support_url: str | None = None,
     zone_name: str = DEFAULT_ZONE,
+    notices: Sequence[NoticeRow] = (),
 ) -> Explanation:
     """Where the order is, why, by when, and what the buyer can do.
 
     ``events`` is the timeline, oldest first (only the latest is read).
+    ``notices``: the active announcements that touch this order
+    (``kameng.notices.service.touching_order``); an order still moving says so
+    in its text, and each notice is given in the buyer's language.
     """
     latest = events[-1].type if events else None
     rule = rule_for(order.status, latest)
@@ -317,5 +332,8 @@ def explain(
         actions.append(Action(ActionKind.WAIT, label, until=expected))
     if rule.support or late:
         actions.append(Action(ActionKind.CONTACT_SUPPORT, t(N_("Contact support")), support_url))
+    shown = tuple(ShownNotice(n.text_for(t.locale), n.ends_at) for n in notices)
+    if shown and rule.cause is not None:
+        text += " " + t(N_("The shop has posted a notice that concerns this order (see below)."))
     title = t(CAUSE_TITLES[rule.cause]) if rule.cause else t(N_("Done"))
-    return Explanation(rule.cause, title, text, expected, tuple(actions))
+    return Explanation(rule.cause, title, text, expected, tuple(actions), shown)

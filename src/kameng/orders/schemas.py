@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -11,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from kameng.kit.i18n import Translator
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import DEFAULT_ZONE
+from kameng.notices.repository import NoticeRow
 from kameng.orders.explain import Explanation, explain
 from kameng.orders.repository import OrderRow
 from kameng.orders.service import OrderDetail
@@ -83,6 +85,11 @@ class ActionOut(BaseModel):
     until: datetime | None = None
 
 
+class NoticeOut(BaseModel):
+    text: str = Field(description="the shop's announcement, in the buyer's language")
+    ends_at: datetime = Field(description="until when it applies")
+
+
 class ExplanationOut(BaseModel):
     """Why the order is where it is (kameng.orders.explain)."""
 
@@ -93,6 +100,9 @@ class ExplanationOut(BaseModel):
     text: str
     expected_at: datetime | None = Field(description="when the next step is expected")
     actions: list[ActionOut]
+    notices: list[NoticeOut] = Field(
+        default=[], description="active announcements that touch this order"
+    )
 
 
 class OrderOut(OrderSummary):
@@ -204,6 +214,7 @@ def explanation_out(explanation: Explanation) -> ExplanationOut:
             ActionOut(kind=a.kind.value, label=a.label, url=a.url, until=a.until)
             for a in explanation.actions
         ],
+        notices=[NoticeOut(text=n.text, ends_at=n.ends_at) for n in explanation.notices],
     )
 
 
@@ -215,6 +226,7 @@ def order_out(
     now: datetime,
     pay_url: str | None = None,
     support_url: str | None = None,
+    notices: Sequence[NoticeRow] = (),
 ) -> OrderOut:
     order = detail.order
     base = summary(order, t)
@@ -226,6 +238,7 @@ def order_out(
         pay_url=pay_url,
         support_url=support_url,
         zone_name=zone_name,
+        notices=notices,
     )
     return OrderOut(
         **base.model_dump(),

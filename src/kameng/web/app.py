@@ -24,7 +24,7 @@ from kameng.orders.live import TimelineHub
 from kameng.payments.gateways.registry import from_settings
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
-from kameng.web.catalogue import catalogue_snapshot
+from kameng.web.catalogue import catalogue_snapshot, notice_board
 from kameng.web.csrf import CsrfCookie
 from kameng.web.language import LanguageCookie
 from kameng.web.notify.gateways import router as notify_router
@@ -38,6 +38,9 @@ from kameng.web.storefront.live_events import router as live_events
 from kameng.web.storefront.pages import router as storefront_pages
 from kameng.web.storefront.pay_start import router as pay_start
 from kameng.web.templating import templates
+
+# Announcements reach every web process within a second of being published.
+NOTICES_CACHE_SECONDS = 1.0
 
 # Rate-limit counters are one short statement each, never nested: two
 # connections per process serve them without touching the request pool.
@@ -69,6 +72,7 @@ def build_runtime(
         limiter=limiter,
         password_throttle=RuleThrottle(limiter, PASSWORD_PER_ORDER),
         timelines=TimelineHub(str(pool.conninfo)),  # make_pool gives a URL string
+        notices=notice_board(pool, ttl=NOTICES_CACHE_SECONDS),
     )
 
 

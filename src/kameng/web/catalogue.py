@@ -20,8 +20,11 @@ from pydantic import TypeAdapter
 from kameng.catalog.fields import parse_fields
 from kameng.catalog.service import Listing, list_products
 from kameng.db.connection import Conn, transaction
+from kameng.kit import clock
 from kameng.kit.money import format_yuan
 from kameng.kit.snapshot import Snapshot
+from kameng.notices import service as notices
+from kameng.notices.repository import NoticeRow
 from kameng.orders.schemas import BuyerFieldOut, ProductOut
 
 _PRODUCTS_JSON = TypeAdapter(list[ProductOut])
@@ -63,5 +66,16 @@ def catalogue_snapshot(pool: AsyncConnectionPool[Conn], *, ttl: float) -> Snapsh
             listings = await list_products(conn)
         body = _PRODUCTS_JSON.dump_json([product_out(x) for x in listings])
         return Catalogue(listings=listings, products_json=body)
+
+    return Snapshot(load, ttl=ttl)
+
+
+def notice_board(pool: AsyncConnectionPool[Conn], *, ttl: float) -> Snapshot[list[NoticeRow]]:
+    """The announcements not ended yet, re-read at most once per ``ttl`` seconds;
+    each request filters the active ones by its own clock."""
+
+    async def load() -> list[NoticeRow]:
+        async with transaction(pool) as conn:
+            return await notices.not_ended(conn, clock.now())
 
     return Snapshot(load, ttl=ttl)

@@ -13,6 +13,7 @@ from kameng.kit.passwords import QueryPasswords
 from kameng.kit.snapshot import Snapshot
 from kameng.kit.throttle import AttemptThrottle
 from kameng.limits.service import Limiter
+from kameng.notices.repository import NoticeRow
 from kameng.orders.live import TimelineHub
 from kameng.orders.service import GoodsSource
 from kameng.payments.gateways.registry import GatewayRegistry
@@ -34,5 +35,7 @@ class Runtime:
     password_throttle: AttemptThrottle
     # One LISTEN connection per process feeding every open live timeline (SSE).
     timelines: TimelineHub
+    # Notices running or to come, re-read at most once a second (kameng.notices).
+    notices: Snapshot[list[NoticeRow]]
     # Secrets of KAMENG_OLD_SECRET_KEYS: tokens given out before a change still open.
     old_token_secrets: list[bytes] = field(default_factory=list)

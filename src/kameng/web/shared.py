@@ -11,6 +11,8 @@ from kameng.kit import clock, order_numbers
 from kameng.kit.i18n import Translator
 from kameng.kit.logs import bind
 from kameng.models.vocabulary import OrderStatus
+from kameng.notices import service as notices
+from kameng.notices.repository import NoticeRow
 from kameng.orders import service as orders
 from kameng.orders.errors import OrderNumberInvalid
 from kameng.orders.repository import OrderRow
@@ -61,7 +63,28 @@ def support_url(order_no: str) -> str:
     return f"/o/{order_no}#support"
 
 
-def order_view(rt: Runtime, detail: OrderDetail, t: Translator) -> OrderOut:
+async def notices_touching(conn: Conn, board: list[NoticeRow], order: OrderRow) -> list[NoticeRow]:
+    """The active announcements of ``board`` (``rt.notices.get()``, read *before*
+    the transaction: a snapshot rebuild takes a connection of its own) that touch
+    this order."""
+    return await notices.touching_order(
+        conn,
+        board,
+        order_id=order.id,
+        product_sku=order.product_sku,
+        channel=order.gateway,
+        now=clock.now(),
+    )
+
+
+async def active_notices(rt: Runtime) -> list[NoticeRow]:
+    """Every active announcement (the storefront shows them all)."""
+    return notices.active(await rt.notices.get(), clock.now())
+
+
+def order_view(
+    rt: Runtime, detail: OrderDetail, t: Translator, touching: list[NoticeRow]
+) -> OrderOut:
     """The order as the page and the API show it, explained (kameng.orders.explain)."""
     order = detail.order
     return order_out(
@@ -71,6 +94,7 @@ def order_view(rt: Runtime, detail: OrderDetail, t: Translator) -> OrderOut:
         now=clock.now(),
         pay_url=pay_url(rt, order) if order.status == OrderStatus.UNPAID else None,
         support_url=support_url(order.order_no),
+        notices=touching,
     )
 
 

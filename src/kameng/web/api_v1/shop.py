@@ -87,12 +87,14 @@ async def get_order(
     password (header ``X-Query-Password``) or the ordering browser's token (header
     ``X-Order-Token`` or the cookie). Never in the URL: URLs end up in access logs."""
     rt = runtime(request)
+    board = await rt.notices.get()
     async with transaction(rt.pool) as conn:
         detail = await shared.detail(
             conn, rt, request, order_no, password=x_query_password, token=x_order_token
         )
         await shared.buyer_visited(conn, detail.order, Visit.ORDER_PAGE)
-    return shared.order_view(rt, detail, translator_for(request))
+        touching = await shared.notices_touching(conn, board, detail.order)
+    return shared.order_view(rt, detail, translator_for(request), touching)
 
 
 LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -60,8 +60,10 @@ async def explained(rt: Runtime, result: LookupResult, t: Translator) -> Explana
     order = result.order
     if order is None:
         return None
+    board = await rt.notices.get()
     async with transaction(rt.pool) as conn:
         timeline = await orders.timeline_of(conn, order.id)
+        touching = await shared.notices_touching(conn, board, order)
     why = explain(
         order,
         timeline,
@@ -70,6 +72,7 @@ async def explained(rt: Runtime, result: LookupResult, t: Translator) -> Explana
         pay_url=shared.pay_url(rt, order) if order.status == OrderStatus.UNPAID else None,
         support_url=shared.support_url(order.order_no),
         zone_name=rt.settings.display_timezone,
+        notices=touching,
     )
     return explanation_out(why)
 

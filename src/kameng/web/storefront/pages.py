@@ -29,6 +29,7 @@ async def _index(request: Request, *, error: str | None = None, status: int = 20
         "index.html",
         {
             "listings": listings,
+            "notices": await shared.active_notices(rt),
             "error": error,
             "gateways": rt.gateways.all(),
         },
@@ -89,10 +90,12 @@ async def _order_page(
     request: Request, order_no: str, *, password: str | None, fragment: bool = False
 ) -> Response:
     rt = runtime(request)
+    board = await rt.notices.get()
     async with transaction(rt.pool) as conn:
         detail = await shared.detail(conn, rt, request, order_no, password=password, token=None)
         await shared.buyer_visited(conn, detail.order, Visit.ORDER_PAGE)
-    view = shared.order_view(rt, detail, translator_for(request))
+        touching = await shared.notices_touching(conn, board, detail.order)
+    view = shared.order_view(rt, detail, translator_for(request), touching)
     status = detail.order.status
     context = {
         "order": view,

@@ -1,0 +1,135 @@
+"""``kameng announce add|list|end`` (notices to buyers) and ``kameng tickets
+list|show|reply|close`` (the buyers' support tickets): the operator's commands
+until the console comes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from kameng.cli_supply import _in_transaction
+from kameng.config import get_settings
+
+announce_app = typer.Typer(help="Announcements to buyers: add, list, end.", no_args_is_help=True)
+
+
+def _when(value: str | None, zone_name: str) -> datetime | None:
+    """An ISO date-time; without an offset it is read in the shop's display zone."""
+    from kameng.kit.timefmt import zone
+
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"not a date-time (2026-12-01T02:00): {value}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone(zone_name))
+
+
+def _notice_dict(n: Any, zone_name: str) -> dict[str, Any]:
+    from kameng.kit.timefmt import local
+
+    return {
+        "id": n.id,
+        "scope": n.scope.value,
+        "target": n.target,
+        "starts_at": local(n.starts_at, zone_name),
+        "ends_at": local(n.ends_at, zone_name),
+        "zh": n.text_zh,
+        "en": n.text_en,
+    }
+
+
+@announce_app.command("add")
+def announce_add(
+    zh: Annotated[str, typer.Option("--zh", help="The notice in Chinese.")],
+    en: Annotated[str, typer.Option("--en", help="The notice in English.")],
+    ends: Annotated[str, typer.Option(help="End, ISO date-time (shop's zone unless an offset).")],
+    starts: Annotated[
+        str | None, typer.Option(help="Start, ISO date-time; now when left out.")
+    ] = None,
+    scope: Annotated[
+        str, typer.Option(help="all | product | supplier | channel (what it touches).")
+    ] = "all",
+    target: Annotated[
+        str | None,
+        typer.Option(help="The product SKU, supplier code or payment channel name."),
+    ] = None,
+) -> None:
+    """Publish a notice: the storefront and every order it touches show it."""
+    from kameng.kit import clock
+    from kameng.models.vocabulary import NoticeScope
+    from kameng.notices import service
+
+    if scope not in {s.value for s in NoticeScope}:
+        raise typer.BadParameter(f"scope must be one of {', '.join(NoticeScope)}: {scope}")
+    settings = get_settings()
+    now = clock.now()
+    starts_at = _when(starts, settings.display_timezone) or now
+    ends_at = _when(ends, settings.display_timezone)
+    assert ends_at is not None
+
+    async def work(conn: Any) -> Any:
+        return await service.publish(
+            conn,
+            text_zh=zh,
+            text_en=en,
+            scope=NoticeScope(scope),
+            target=target,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            now=now,
+        )
+
+    notice = _in_transaction(settings, work)
+    typer.echo(f"notice {notice.id} published ({notice.scope.value} {notice.target or ''})")
+
+
+@announce_app.command("list")
+def announce_list(
+    ended: Annotated[bool, typer.Option("--all", help="Also the ended ones (latest 100).")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Notices running or still to come (``--all``: also ended ones)."""
+    from kameng.kit import clock
+    from kameng.notices import service
+
+    settings = get_settings()
+    now = clock.now()
+    found = _in_transaction(settings, lambda conn: service.listing(conn, now, ended=ended))
+    rows = [
+        {**_notice_dict(n, settings.display_timezone), "active": n.active_at(now)} for n in found
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        typer.echo("no notices")
+    for r in rows:
+        state = "active" if r["active"] else "not active"
+        typer.echo(
+            f"{r['id']:>5}  {r['scope']:<8} {r['target'] or '-':<16} "
+            f"{r['starts_at']} → {r['ends_at']}  ({state})\n"
+            f"       zh: {r['zh']}\n       en: {r['en']}"
+        )
+
+
+@announce_app.command("end")
+def announce_end(
+    notice_id: Annotated[int, typer.Argument(help="The notice's id (kameng announce list).")],
+) -> None:
+    """End a notice now (one not started yet is withdrawn)."""
+    from kameng.kit import clock
+    from kameng.notices import service
+
+    now = clock.now()
+    ended = _in_transaction(get_settings(), lambda conn: service.end(conn, notice_id, now))
+    typer.echo(f"notice {ended.id} ended")
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the ``kameng`` command."""
+    app.add_typer(announce_app, name="announce")
