@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from kameng.config import Settings
 from kameng.db.connection import fetch_all
 from kameng.db.jobs import JobName, defer
@@ -16,6 +18,13 @@ from kameng.payments.refunds.service import request_refund
 from kameng.payments.refunds.tasks import settle_submitted
 from tests.factories import Sessions, add_keys, count, create_product, transaction
 from tests.wechatpay.conftest import DESKTOP, Wired
+
+
+@pytest.fixture(autouse=True)
+def settled_by_asking(wired: Wired, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No refund notify here: these tests settle by asking (GET …/refunds/{no});
+    the notify has its own tests (test_refund_notify.py)."""
+    monkeypatch.setattr(wired.gateway, "refund_notify_url", "")
 
 
 async def wait_for(predicate: Any) -> None:

@@ -23,8 +23,11 @@ from kameng.payments.gateways.base import (
     Gateway,
     InboundNotify,
     NotifyRejected,
+    RefundNotifyGateway,
     VerifiedNotify,
+    VerifiedRefundNotify,
 )
+from kameng.payments.refunds.notify import settle_refund_notify
 from kameng.payments.refunds.service import request_refund
 
 # Longer than the ±5 min a signed timestamp is accepted for, on both sides.
@@ -139,23 +142,32 @@ def headers_json(raw: InboundNotify) -> str:
 
 
 async def _refuse_replay(conn: Conn, gateway: str, verified: VerifiedNotify, now: datetime) -> None:
+    await _claim_nonce(
+        conn, gateway, verified.replay_nonce, verified.out_trade_no, verified.trade_no, now
+    )
+
+
+async def _claim_nonce(
+    conn: Conn,
+    gateway: str,
+    nonce: str | None,
+    out_trade_no: str,
+    trade_no: str,
+    now: datetime,
+) -> None:
     """A signed notify carrying a nonce is good once: a replay of a captured
     request is refused even within its timestamp window, by every process."""
-    if verified.replay_nonce is None:
+    if nonce is None:
         return
     fresh = await repository.claim_nonce(
-        conn,
-        gateway=gateway,
-        nonce=verified.replay_nonce,
-        now=now,
-        expires_at=now + NONCE_KEPT_FOR,
+        conn, gateway=gateway, nonce=nonce, now=now, expires_at=now + NONCE_KEPT_FOR
     )
     if not fresh:
         raise NotifyRejected(
             NotifyVerdict.REPLAYED_NONCE,
-            f"nonce {verified.replay_nonce} was seen before",
-            out_trade_no=verified.out_trade_no,
-            trade_no=verified.trade_no,
+            f"nonce {nonce} was seen before",
+            out_trade_no=out_trade_no,
+            trade_no=trade_no,
         )
 
 
@@ -380,3 +392,59 @@ async def _second_payment(
         trade_no=trade_no,
     )
     return NotifyVerdict.SECOND_PAYMENT, f"order already paid by {paid_by}; refund requested"
+
+
+async def handle_refund_notify(
+    conn: Conn,
+    *,
+    gateway_name: str,
+    gateway: Gateway | None,
+    raw: InboundNotify,
+    now: datetime,
+) -> NotifyOutcome:
+    """Judge and apply one refund notify (``POST /notify/{name}/refund``), with
+    the pay notify's checks (signature, freshness, nonce) and its log row."""
+    order_id: int | None = None
+    out_trade_no: str | None = None
+    trade_no: str | None = None
+    try:
+        if not isinstance(gateway, RefundNotifyGateway):
+            raise NotifyRejected(
+                NotifyVerdict.UNKNOWN_GATEWAY, f"no refund notifies for {gateway_name!r}"
+            )
+        verified = _parse_refund(gateway, raw)
+        out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
+        await _claim_nonce(conn, gateway.name, verified.replay_nonce, out_trade_no, trade_no, now)
+        order_id, verdict, detail = await settle_refund_notify(conn, gateway.name, verified, now)
+    except NotifyRejected as rejected:
+        verdict, detail = rejected.verdict, rejected.detail
+        out_trade_no = rejected.out_trade_no or out_trade_no
+        trade_no = rejected.trade_no or trade_no
+        order_id = rejected.order_id
+    if not verdict.acknowledged and raw.remote_addr:
+        hits = await repository.count_refused_notify(conn, remote_addr=raw.remote_addr, now=now)
+        if hits > REFUSED_STORED_PER_MINUTE:
+            return NotifyOutcome(
+                verdict=verdict, detail=f"{detail} (not stored: flood)", order_no=out_trade_no
+            )
+    await _log(
+        conn,
+        gateway_name,
+        raw,
+        now,
+        out_trade_no=out_trade_no,
+        trade_no=trade_no,
+        verdict=verdict,
+        detail=detail,
+        order_id=order_id,
+    )
+    return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
+
+
+def _parse_refund(gateway: RefundNotifyGateway, raw: InboundNotify) -> VerifiedRefundNotify:
+    try:
+        return gateway.parse_refund_notify(raw)
+    except NotifyRejected:
+        raise
+    except Exception as exc:  # bad input must never become a 5xx or an endless retry
+        raise NotifyRejected(NotifyVerdict.MALFORMED, f"unreadable: {type(exc).__name__}") from exc

@@ -79,6 +79,15 @@ async def lock(conn: Conn, refund_id: int) -> RefundRow | None:
     )
 
 
+async def lock_by_number(conn: Conn, refund_no: str) -> RefundRow | None:
+    return await fetch_one_as(
+        conn,
+        RefundRow,
+        f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE refund_no = %(n)s FOR UPDATE",
+        {"n": refund_no},
+    )
+
+
 async def of_order(conn: Conn, order_id: int) -> list[RefundRow]:
     return await fetch_all_as(
         conn,

@@ -190,6 +190,33 @@ class RefundAnswer:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedRefundNotify:
+    """A refund notify whose signature and merchant were checked: the gateway's
+    word on one refund request (our ``out_refund_no``)."""
+
+    out_refund_no: str
+    out_trade_no: str
+    trade_no: str
+    gateway_refund_no: str
+    amount_cents: int
+    outcome: RefundOutcome  # SUCCEEDED, or REFUSED (the money stayed with the shop)
+    replay_nonce: str | None = None
+
+
+@runtime_checkable
+class RefundNotifyGateway(Protocol):
+    """A gateway that tells the shop when a refund settled (WeChat Pay v3)."""
+
+    name: str
+
+    def parse_refund_notify(self, notify: InboundNotify) -> VerifiedRefundNotify:
+        """Verify and read one refund notify; raises NotifyRejected only."""
+        ...
+
+    def notify_ack(self, acknowledged: bool, verdict: NotifyVerdict) -> NotifyAck: ...
+
+
 @runtime_checkable
 class RefundingGateway(Protocol):
     """A gateway whose refund API the shop drives (a separate protocol: a

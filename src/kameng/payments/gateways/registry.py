@@ -68,6 +68,7 @@ def _wechatpay(
         apiv3_key=settings.wechatpay_apiv3_key,
         platform_public_key_pem=public_file.read_text(),
         platform_public_key_id=settings.wechatpay_public_key_id,
+        refund_notify_url=f"{settings.public_url.rstrip('/')}/notify/wechatpay/refund",
         transport=transport,
     )
 

@@ -41,6 +41,7 @@ from kameng.payments.gateways.base import (
     RefundOutcome,
     RefundRequest,
     VerifiedNotify,
+    VerifiedRefundNotify,
 )
 
 WECHATPAY_TITLE = N_("WeChat Pay")
@@ -49,6 +50,12 @@ MAX_SKEW_SECONDS = 300
 _OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-*|]{6,32}$")
 _NONCE = re.compile(r"^[\x21-\x7e]{1,64}$")
 _PAID_STATES = ("SUCCESS", "REFUND")  # REFUND: paid, then (partly) refunded
+# Refund notifies: 退款成功, 退款异常 (the money stays with the merchant), 退款关闭.
+_REFUND_EVENTS = {
+    "REFUND.SUCCESS": ("SUCCESS", RefundOutcome.SUCCEEDED),
+    "REFUND.ABNORMAL": ("ABNORMAL", RefundOutcome.REFUSED),
+    "REFUND.CLOSED": ("CLOSED", RefundOutcome.REFUSED),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,7 @@ class WechatPayV3Gateway:
         platform_public_key_id: str,
         title: str = WECHATPAY_TITLE,
         transport: httpx.AsyncBaseTransport | None = None,
+        refund_notify_url: str = "",
     ) -> None:
         needed = {
             "mchid": mchid,
@@ -110,6 +118,9 @@ class WechatPayV3Gateway:
         )
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
+        # Where WeChat tells us a refund settled (POST /notify/{name}/refund);
+        # empty: refunds are settled by asking only.
+        self.refund_notify_url = refund_notify_url
 
     # -- paying -----------------------------------------------------------------
 
@@ -157,6 +168,68 @@ class WechatPayV3Gateway:
     # -- notify -----------------------------------------------------------------
 
     def parse_notify(self, notify: InboundNotify) -> VerifiedNotify:
+        envelope, nonce = self._verified_envelope(notify)
+        if envelope.get("event_type") != "TRANSACTION.SUCCESS":
+            raise NotifyRejected(
+                NotifyVerdict.NOT_PAID, f"event_type {str(envelope.get('event_type'))[:40]}"
+            )
+        verified = self._transaction(envelope["resource"], NotifyRejected)
+        return VerifiedNotify(
+            out_trade_no=verified.out_trade_no,
+            trade_no=verified.trade_no,
+            amount_cents=verified.amount_cents,
+            method=verified.method,
+            replay_nonce=nonce,
+        )
+
+    def parse_refund_notify(self, notify: InboundNotify) -> VerifiedRefundNotify:
+        """A ``REFUND.*`` notify: the same header checks, signature and AES-GCM
+        decryption as a payment notify; then the refund object's own checks."""
+        envelope, nonce = self._verified_envelope(notify)
+        event = str(envelope.get("event_type"))[:40]
+        if event not in _REFUND_EVENTS:
+            raise NotifyRejected(NotifyVerdict.MALFORMED, f"event_type {event} is not a refund")
+        resource: dict[str, Any] = envelope["resource"]
+        out_trade_no = str(resource.get("out_trade_no") or "")[:64] or None
+        trade_no = str(resource.get("transaction_id") or "")[:64] or None
+
+        def reject(verdict: NotifyVerdict, detail: str) -> NotifyRejected:
+            return NotifyRejected(verdict, detail, out_trade_no=out_trade_no, trade_no=trade_no)
+
+        if resource.get("mchid") != self.mchid:
+            raise reject(
+                NotifyVerdict.WRONG_MERCHANT, f"mchid {str(resource.get('mchid'))[:32]} is not ours"
+            )
+        status, outcome = _REFUND_EVENTS[event]
+        if resource.get("refund_status") != status:
+            raise reject(NotifyVerdict.MALFORMED, f"{event} with refund_status "
+                         f"{str(resource.get('refund_status'))[:20]}")  # fmt: skip
+        out_refund_no = str(resource.get("out_refund_no") or "")
+        refund_id = str(resource.get("refund_id") or "")
+        if not out_trade_no or not trade_no or not 0 < len(out_refund_no) <= 64:
+            raise reject(
+                NotifyVerdict.MALFORMED, "no out_trade_no, transaction_id or out_refund_no"
+            )
+        if not 0 < len(refund_id) <= 64:
+            raise reject(NotifyVerdict.MALFORMED, "no refund_id")
+        amount = resource.get("amount")
+        refund = amount.get("refund") if isinstance(amount, dict) else None
+        if not isinstance(refund, int) or isinstance(refund, bool) or refund <= 0:
+            raise reject(NotifyVerdict.MALFORMED, "amount.refund is not a whole number of fen")
+        return VerifiedRefundNotify(
+            out_refund_no=out_refund_no,
+            out_trade_no=out_trade_no,
+            trade_no=trade_no,
+            gateway_refund_no=refund_id,
+            amount_cents=refund,
+            outcome=outcome,
+            replay_nonce=nonce,
+        )
+
+    def _verified_envelope(self, notify: InboundNotify) -> tuple[dict[str, Any], str]:
+        """The decrypted notify of any event and its nonce, after the checks every
+        notify passes: headers, platform serial, timestamp within 5 minutes,
+        SHA256withRSA over timestamp, nonce and body, AES-256-GCM."""
         signature = notify.header("wechatpay-signature") or ""
         timestamp = notify.header("wechatpay-timestamp") or ""
         nonce = notify.header("wechatpay-nonce") or ""
@@ -202,18 +275,7 @@ class WechatPayV3Gateway:
             raise NotifyRejected(
                 NotifyVerdict.MALFORMED, "resource cannot be decrypted with the APIv3 key"
             )
-        if envelope.get("event_type") != "TRANSACTION.SUCCESS":
-            raise NotifyRejected(
-                NotifyVerdict.NOT_PAID, f"event_type {str(envelope.get('event_type'))[:40]}"
-            )
-        verified = self._transaction(envelope["resource"], NotifyRejected)
-        return VerifiedNotify(
-            out_trade_no=verified.out_trade_no,
-            trade_no=verified.trade_no,
-            amount_cents=verified.amount_cents,
-            method=verified.method,
-            replay_nonce=nonce,
-        )
+        return envelope, nonce
 
     def notify_ack(self, acknowledged: bool, verdict: NotifyVerdict) -> NotifyAck:
         """200/204 stops WeChat's retries; 4xx/5xx with {code: FAIL} asks for one."""
@@ -282,7 +344,7 @@ class WechatPayV3Gateway:
     # -- refunds ------------------------------------------------------------------
 
     async def refund(self, request: RefundRequest) -> RefundAnswer:
-        payload = {
+        payload: dict[str, Any] = {
             "out_trade_no": request.order_no,
             "out_refund_no": request.refund_no,
             "reason": request.reason[:80],
@@ -292,6 +354,8 @@ class WechatPayV3Gateway:
                 "currency": "CNY",
             },
         }
+        if self.refund_notify_url:
+            payload["notify_url"] = self.refund_notify_url
         status, answer = await self._call("POST", "/v3/refund/domestic/refunds", payload)
         if status in (400, 403, 404) and isinstance(answer, dict):
             # A business refusal (amount over the refundable rest, trade unknown…).

@@ -86,7 +86,7 @@ async def execute_refund(context: JobContext, refund_id: int) -> None:
             # Maybe refunded, maybe not: re-sending blindly could pay the buyer twice.
             await job_sql.note(conn, refund.id, error=f"no answer: {error}", now=clock.now())
             return
-        await _apply(conn, refund, answer)
+        await apply_answer(conn, refund, answer)
 
 
 def attempt_number(refund_no: str, attempt: int) -> str:
@@ -115,7 +115,7 @@ async def _prepare(
     return gateway, request
 
 
-async def _apply(conn: Conn, refund: RefundRow, answer: RefundAnswer) -> None:
+async def apply_answer(conn: Conn, refund: RefundRow, answer: RefundAnswer) -> None:
     """Record the gateway's answer on a submitted refund (row locked by the caller)."""
     now = clock.now()
     if answer.outcome == RefundOutcome.SUCCEEDED:
@@ -129,12 +129,12 @@ async def _apply(conn: Conn, refund: RefundRow, answer: RefundAnswer) -> None:
         )
         log.info("refund succeeded", refund_no=refund.refund_no)
     elif answer.outcome == RefundOutcome.REFUSED:
-        await _failed(conn, refund, answer.detail or "refused by the gateway")
+        await record_failure(conn, refund, answer.detail or "refused by the gateway")
     else:  # PENDING (or UNKNOWN right after submitting): ask again later
         await job_sql.note(conn, refund.id, error=answer.detail or answer.outcome.value, now=now)
 
 
-async def _failed(conn: Conn, refund: RefundRow, error: str) -> None:
+async def record_failure(conn: Conn, refund: RefundRow, error: str) -> None:
     now = clock.now()
     again = retry_at(refund.attempts, now)
     await transition(
@@ -205,6 +205,6 @@ async def settle_submitted(
             return
         if answer.outcome == RefundOutcome.UNKNOWN:
             # The request never reached the gateway: trying again is safe.
-            await _failed(conn, locked, "the gateway has no record of this refund")
+            await record_failure(conn, locked, "the gateway has no record of this refund")
             return
-        await _apply(conn, locked, answer)
+        await apply_answer(conn, locked, answer)

@@ -4,16 +4,24 @@ has committed."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from kameng.db.connection import transaction
+from kameng.db.connection import Conn, transaction
 from kameng.kit import clock
 from kameng.kit.logs import bind
 from kameng.models.vocabulary import NotifyVerdict
-from kameng.payments.gateways.base import InboundNotify, NotifyAck, text_ack
-from kameng.payments.service import handle_notify, record_failed_notify
+from kameng.payments.gateways.base import Gateway, InboundNotify, NotifyAck, text_ack
+from kameng.payments.service import (
+    NotifyOutcome,
+    handle_notify,
+    handle_refund_notify,
+    record_failed_notify,
+)
 from kameng.web.deps import runtime
 from kameng.web.observability import NOTIFIES
 
@@ -47,8 +55,31 @@ def _answer(ack: NotifyAck) -> Response:
     return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
 
 
+class _Handler(Protocol):
+    async def __call__(
+        self,
+        conn: Conn,
+        *,
+        gateway_name: str,
+        gateway: Gateway | None,
+        raw: InboundNotify,
+        now: datetime,
+    ) -> NotifyOutcome: ...
+
+
 @router.api_route("/notify/{gateway_name}", methods=["GET", "POST"])
 async def notify(gateway_name: str, request: Request) -> Response:
+    return await _receive(gateway_name, request, handle_notify)
+
+
+@router.post("/notify/{gateway_name}/refund")
+async def refund_notify(gateway_name: str, request: Request) -> Response:
+    """A refund settled at the gateway (WeChat Pay v3 REFUND.*): the same
+    limits, checks, log and ack as a payment notify; feeds the refunds."""
+    return await _receive(gateway_name, request, handle_refund_notify)
+
+
+async def _receive(gateway_name: str, request: Request, handler: _Handler) -> Response:
     rt = runtime(request)
     gateway = rt.gateways.get(gateway_name)
     try:
@@ -73,7 +104,7 @@ async def notify(gateway_name: str, request: Request) -> Response:
 
     try:
         async with transaction(rt.pool) as conn:
-            outcome = await handle_notify(
+            outcome = await handler(
                 conn, gateway_name=gateway_name[:32], gateway=gateway, raw=raw, now=clock.now()
             )
     except Exception as exc:  # the gateway will retry; the notify is still recorded
