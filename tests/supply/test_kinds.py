@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
@@ -16,6 +17,7 @@ from kameng.fulfilment.strategies.registry import STRATEGIES, for_kind
 from kameng.fulfilment.supply.manual import NotAwaitingOperator, fulfil_manual
 from kameng.kit import clock
 from kameng.models.vocabulary import OrderStatus, ProductKind
+from tests.factories import csrf_form, pay
 from tests.supply.harness import (
     Sandbox,
     current,
@@ -155,3 +157,71 @@ async def test_manual_order_waits_for_the_operator(
     assert await event_types(pool, order) == [
         "created", "paid", "awaiting_operator", "manual_delivered",
     ]  # fmt: skip
+
+
+async def _delivered_through_the_api(
+    pool: AsyncConnectionPool[Conn], shop: str, settings: Settings, sku: str, body: dict[str, Any]
+) -> str:
+    """Bought by the JSON API with a query password, paid, driven to the end."""
+    async with httpx.AsyncClient(base_url=shop) as client:
+        created = await client.post(
+            "/api/shop/orders", json={"product": sku, "query_password": "pw-1234", **body}
+        )
+    assert created.status_code == 201, created.text
+    order = await current(pool, created.json()["order_no"])
+    assert (await pay(pool, settings, order)).verdict == "accepted"
+    done = await drive(pool, supply_config(settings), order)
+    assert done.status == OrderStatus.DELIVERED
+    return order.order_no
+
+
+async def _shown(shop: str, order_no: str) -> tuple[list[dict[str, Any]], str]:
+    """The goods in the JSON API and the order page, both opened by the query password."""
+    async with httpx.AsyncClient(base_url=shop) as client:
+        api = await client.get(
+            f"/api/shop/orders/{order_no}", headers={"X-Query-Password": "pw-1234"}
+        )
+        page = await client.post(
+            f"/o/{order_no}", data=await csrf_form(client, {"password": "pw-1234"})
+        )
+    assert api.status_code == 200 and page.status_code == 200, (api.text, page.text)
+    return list(api.json()["goods"]), page.text
+
+
+async def test_upstream_cards_render_exactly_like_own_card_keys(
+    pool: AsyncConnectionPool[Conn], live_shop: str, live_settings: Settings, sandbox: Sandbox
+) -> None:
+    cfg = supply_config(live_settings)
+    await setup_suppliers(
+        pool, cfg, sandbox.url, sku="UPCARD", kind=ProductKind.UPSTREAM_CARD, b_code=None
+    )
+    order_no = await _delivered_through_the_api(
+        pool, live_shop, live_settings, "UPCARD", {"quantity": 2}
+    )
+    [received] = sandbox.received(order_no)
+    goods, page = await _shown(live_shop, order_no)
+    assert goods == [
+        {"kind": "card_key", "number": c["number"], "password": c["password"]}
+        for c in received["cards"]
+    ]
+    assert received["voucher"] not in page  # the supplier's voucher is no card number
+    cards = page.split('data-goods="card_key"')[1].split("</table>")[0]
+    for n, card in enumerate(received["cards"], 1):
+        assert f"<th>卡号 {n}</th><td>{card['number']}</td>" in cards  # the page's default zh
+        assert f"<th>密码</th><td>{card['password']}</td>" in cards
+    assert 'data-goods="topup_receipt"' not in page
+
+
+async def test_a_topup_shows_its_receipt_not_a_card_key(
+    pool: AsyncConnectionPool[Conn], live_shop: str, live_settings: Settings, sandbox: Sandbox
+) -> None:
+    await setup_suppliers(pool, supply_config(live_settings), sandbox.url)
+    order_no = await _delivered_through_the_api(
+        pool, live_shop, live_settings, "TOPUP-10", {"fields": {"phone": "13800138000"}}
+    )
+    [received] = sandbox.received(order_no)
+    goods, page = await _shown(live_shop, order_no)
+    assert goods == [{"kind": "topup_receipt", "number": received["voucher"], "password": ""}]
+    assert f'data-goods="topup_receipt"><tr><th>凭证号</th><td>{received["voucher"]}</td>' in page
+    assert "<h3>充值凭证</h3>" in page
+    assert 'data-goods="card_key"' not in page and "<th>密码</th>" not in page

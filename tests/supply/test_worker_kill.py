@@ -42,12 +42,14 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 def start_worker(
-    database_url: str, scale: float, public_url: str = NOBODY
+    database_url: str, scale: float, public_url: str = NOBODY, ready_file: Path | None = None
 ) -> subprocess.Popen[bytes]:
+    """``ready_file`` is written once the worker has opened its runtime."""
+    extra = {"SUPPLY_TEST_READY_FILE": str(ready_file)} if ready_file else {}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.supply.worker_process", database_url, public_url, str(scale)],
         cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **extra},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

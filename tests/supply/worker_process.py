@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from kameng.config import PROJECT_ROOT, Settings
 from kameng.db.jobs import app
@@ -28,6 +29,9 @@ async def main(database_url: str, public_url: str, scale: float) -> None:
     runtime = await open_worker(
         database_url, gateways=GatewayRegistry([]), size=4, supply=supply_config(settings)
     )
+    ready = os.environ.get("SUPPLY_TEST_READY_FILE")
+    if ready:  # the chaos run kills a worker only once it is working
+        await asyncio.to_thread(Path(ready).write_text, str(os.getpid()))
     try:
         await app.run_worker_async(
             queues=["supply"],

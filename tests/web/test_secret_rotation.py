@@ -51,7 +51,7 @@ async def test_old_tokens_and_passwords_work_while_the_old_secret_is_kept(
         by_token = (await during.get(url, headers=token)).json()
         by_password = (await during.get(url, headers={"X-Query-Password": "pass1234"})).json()
         wrong = await during.get(url, headers={"X-Query-Password": "pass1235"})
-    goods = [{"number": n, "password": p} for n, p in keys]
+    goods = [{"kind": "card_key", "number": n, "password": p} for n, p in keys]
     assert by_token["goods"] == goods and by_password["goods"] == goods
     assert wrong.status_code == 403
 

@@ -241,6 +241,18 @@ EVENT_RULES: dict[OrderEventType, Rule | None] = {
     OrderEventType.MANUAL_DELIVERED: None,
 }
 
+# Out of stock past the SLA (fulfilment.stock_deadline escalated it): the refund time.
+STOCK_LATE = Rule(
+    Cause.PROCESSING,
+    N_(
+        "Still out of stock (%(delivered)s/%(quantity)s delivered), later than promised; the "
+        "shop's staff have been alerted. If the keys do not arrive by %(until)s, you are "
+        "refunded automatically for what was not delivered."
+    ),
+    wait=True,
+    support=True,
+)
+
 GENERIC = Rule(
     Cause.PROCESSING,
     N_("Your order is being processed; this page updates by itself."),
@@ -269,6 +281,13 @@ def expected_at(order: OrderRow, rule: Rule, now: datetime) -> datetime | None:
     if rule is STATUS_RULES[OrderStatus.PAID]:
         return (order.paid_at or now) + ISSUE_WITHIN
     return None
+
+
+def _moment(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def wall_time(moment: datetime, now: datetime | None, zone_name: str, t: Translator) -> str:
@@ -302,6 +321,11 @@ def explain(
     latest = events[-1].type if events else None
     rule = rule_for(order.status, latest)
     expected = expected_at(order, rule, now)
+    until = ""
+    if order.status == OrderStatus.AWAITING_STOCK and latest == OrderEventType.ESCALATED:
+        rule = STOCK_LATE
+        expected = _moment(events[-1].params.get("next"))
+        until = wall_time(expected, now, zone_name, t) if expected else "?"
     late = expected is not None and rule.cause != Cause.NOT_PAID and now > expected
     msgid = rule.text
     if rule is STATUS_RULES[OrderStatus.DELIVERED]:
@@ -312,6 +336,7 @@ def explain(
         deadline=wall_time(order.expires_at, None, zone_name, t),
         delivered=order.delivered_quantity,
         quantity=order.quantity,
+        until=until,
     )
     if late:
         text += " " + t(N_("This is taking longer than usual; please contact support."))

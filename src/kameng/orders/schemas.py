@@ -64,6 +64,11 @@ class TimelineEntry(BaseModel):
 
 
 class CardKeyOut(BaseModel):
+    kind: Literal["card_key", "topup_receipt", "text"] = Field(
+        description="card_key: a card number and password (own stock or an upstream card); "
+        "topup_receipt: the supplier's receipt number of a direct top-up (no password); "
+        "text: what the shop's staff delivered by hand (no password)"
+    )
     number: str
     password: str
 
@@ -258,6 +263,9 @@ def order_out(
         ],
         goods=None
         if detail.goods is None
-        else [CardKeyOut(number=g.number, password=g.password) for g in detail.goods],
+        else [
+            CardKeyOut(kind=g.kind.value, number=g.number, password=g.password)
+            for g in detail.goods
+        ],
         goods_hidden=detail.goods is None,
     )

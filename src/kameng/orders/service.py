@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -31,10 +32,21 @@ from kameng.orders.states import Actor, OrderEventType, OrderStatus, transition
 _NUMBER_ATTEMPTS = 5
 
 
+class GoodsKind(StrEnum):
+    """How a delivered item reads: a card (number + password; own stock and
+    upstream cards 代发卡 alike), a top-up's receipt from the supplier, or the
+    text the shop's staff delivered by hand."""
+
+    CARD_KEY = "card_key"
+    TOPUP_RECEIPT = "topup_receipt"
+    TEXT = "text"
+
+
 @dataclass(frozen=True, slots=True)
 class CardKeyItem:
     number: str
     password: str
+    kind: GoodsKind = GoodsKind.CARD_KEY
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,8 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.AWAITING_OPERATOR,
         }
     ),
-    OrderStatus.AWAITING_STOCK: frozenset({OrderStatus.DELIVERED}),
+    # Out of stock until the refund deadline: refunded (fulfilment.stock_deadline).
+    OrderStatus.AWAITING_STOCK: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
     # With a supplier (top-up, upstream card): delivered, or failed finally and refunded.
     OrderStatus.FULFILLING: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
     OrderStatus.AWAITING_OPERATOR: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
@@ -97,7 +98,8 @@ def paid_and_fulfilled_sql(*, gate: str, delivered: str) -> str:
     ``unpaid|expired → paid`` (event ``paid``, params ``%(paid_params)s``, actor
     gateway), then ``paid → delivered`` when ``delivered`` (an SQL expression,
     the units delivered now) reaches ``%(quantity)s``, else ``paid →
-    awaiting_stock``, with the event ``transition()`` would append. Guarded like
+    awaiting_stock`` (then with the product's SLA as its next deadline), with the
+    event ``transition()`` would append. Guarded like
     ``transition()`` (status among the sources) and by ``gate`` (SQL that must be
     true, e.g. "the payment was recorded"); CTEs ``moved`` and ``events`` for a
     statement's WITH list. Nothing else in the same statement may update the row.
@@ -116,6 +118,11 @@ def paid_and_fulfilled_sql(*, gate: str, delivered: str) -> str:
             delivered_at = CASE WHEN {complete} THEN COALESCE(delivered_at, %(now)s)
                 ELSE delivered_at END,
             delivered_quantity = ({delivered}),
+            -- Waiting for stock has a deadline (the product's SLA from payment).
+            next_deadline_at = CASE WHEN {complete} THEN next_deadline_at
+                ELSE COALESCE(paid_at, %(now)s) + make_interval(secs => (
+                    SELECT p.sla_seconds FROM products AS p WHERE p.id = orders.product_id))
+                END,
             updated_at = %(now)s
         WHERE id = %(order_id)s AND status = ANY(%(paid_sources)s) AND {gate}
         RETURNING id, status, delivered_quantity

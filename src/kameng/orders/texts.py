@@ -83,8 +83,10 @@ SUPPLY_REASONS: dict[str, str] = {
     "suppliers_failed": N_("every supplier failed"),
     "no_supplier": N_("no supplier is available for this product"),
     "deadline": N_("the deadline passed"),
+    "out_of_stock": N_("out of stock past the deadline"),
     "disabled": N_("the supplier is switched off"),
 }
+REASON_STOCK = "out_of_stock"
 _SUPPLY_EVENTS = frozenset(
     {
         OrderEventType.SENT_TO_SUPPLIER,
@@ -129,6 +131,20 @@ def event_label(event_type: OrderEventType, params: dict[str, Any], t: Translato
             to=params.get("to", ""),
             until=local_iso(params.get("until")),
             reason=t(reason) if reason else str(params.get("reason", "")),
+        )
+    if event_type == OrderEventType.FULFILMENT_FAILED and params.get("delivered"):
+        # Part was delivered: only the rest is refunded, not "in full".
+        label = t(
+            N_("Could not be fulfilled in full (%(reason)s); the undelivered part is refunded"),
+            reason=t(SUPPLY_REASONS[REASON_STOCK]),
+        )
+    if event_type == OrderEventType.ESCALATED and params.get("stock"):
+        label = t(
+            N_(
+                "Still out of stock, later than promised; the shop's staff have been alerted. "
+                "Refunded automatically at %(until)s unless the keys arrive first"
+            ),
+            until=local_iso(params.get("next")),
         )
     if event_type == OrderEventType.PAID and params.get("late"):
         label = t(N_("%(label)s (arrived after expiry; honoured)"), label=label)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from kameng.cardkeys.repository import claim_keys, secrets_of_order
 from kameng.db.connection import Conn
+from kameng.fulfilment.stock_deadline import sla_deadline
 from kameng.kit.crypto import CardKeyCipher
 from kameng.models.vocabulary import ProductKind
 from kameng.orders import repository as orders
@@ -43,6 +44,9 @@ class CardKeyStrategy:
                 params=progress,
                 delivered_quantity=delivered,
             )
+            # Waiting for stock has a deadline; delivered, nothing is due any more.
+            deadline = None if complete else await sla_deadline(conn, order, now=now)
+            await orders.set_next_deadline(conn, order.id, deadline)
         elif claimed:
             await orders.set_delivered_quantity(conn, order.id, delivered, now)
             await append_event(

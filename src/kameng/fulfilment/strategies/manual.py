@@ -11,7 +11,7 @@ from kameng.kit.crypto import CardKeyCipher
 from kameng.models.vocabulary import Actor, OrderEventType, OrderStatus, ProductKind
 from kameng.orders import repository as orders
 from kameng.orders.repository import OrderRow
-from kameng.orders.service import CardKeyItem
+from kameng.orders.service import CardKeyItem, GoodsKind
 from kameng.orders.states import transition
 
 
@@ -38,4 +38,4 @@ class ManualStrategy:
         self, conn: Conn, order: OrderRow, *, cipher: CardKeyCipher
     ) -> list[CardKeyItem]:
         text = await supply.manual_delivery_of(conn, order.id)
-        return [CardKeyItem(number=text, password="")] if text else []
+        return [CardKeyItem(number=text, password="", kind=GoodsKind.TEXT)] if text else []

@@ -14,7 +14,7 @@ from kameng.fulfilment.supply import repository as supply
 from kameng.kit.crypto import CardKeyCipher
 from kameng.models.vocabulary import OrderStatus, ProductKind
 from kameng.orders.repository import OrderRow
-from kameng.orders.service import CardKeyItem
+from kameng.orders.service import CardKeyItem, GoodsKind
 
 
 class TopupStrategy:
@@ -31,7 +31,9 @@ class TopupStrategy:
         """The supplier's receipt (voucher) for the top-up, once done."""
         result = await supply.result_of_order(conn, order.id)
         voucher = (result or {}).get("voucher")
-        return [CardKeyItem(number=str(voucher), password="")] if voucher else []
+        if not voucher:
+            return []
+        return [CardKeyItem(number=str(voucher), password="", kind=GoodsKind.TOPUP_RECEIPT)]
 
 
 class UpstreamCardStrategy:

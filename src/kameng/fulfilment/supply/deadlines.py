@@ -1,5 +1,6 @@
 """Deadlines (SLA), counted from payment, per product.
 
+Card-key orders waiting for stock are handed to ``fulfilment.stock_deadline``.
 Each paid order that is not delivered at once carries ``next_deadline_at``
 (indexed). The sweep takes the due ones (``FOR UPDATE SKIP LOCKED``, so
 several workers share the work):
@@ -9,19 +10,22 @@ several workers share the work):
   the refund deadline;
 - at the refund deadline (``refund_after_seconds``): when nothing is in
   flight at a supplier the order fails and the payment is refunded; when an
-  attempt's outcome is still unknown, refunding could pay the buyer twice, so
-  it is escalated again (hourly) for the operator instead.
+  attempt is in flight (sent, or its outcome unknown), refunding could pay
+  the buyer twice, so it is escalated for the operator instead (again hourly
+  while it stays so). The refund itself then does not wait for the sweep: the
+  engine refuses to start a new attempt past the refund deadline and refunds
+  as soon as the attempt in flight ends in a failure (``engine._choose``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from kameng.catalog import repository as catalog
 from kameng.db.connection import Conn
+from kameng.fulfilment import stock_deadline
 from kameng.fulfilment.alerts import Alert
 from kameng.fulfilment.supply import repository as repo
-from kameng.fulfilment.supply.engine import fail_order
+from kameng.fulfilment.supply.engine import fail_order, refund_due_at
 from kameng.fulfilment.supply.states import LIVE
 from kameng.models.vocabulary import Actor, AttemptStatus, OrderEventType, OrderStatus
 from kameng.orders import repository as orders
@@ -36,12 +40,13 @@ async def sweep(conn: Conn, *, now: datetime) -> list[Alert]:
     """Handle every due deadline; returns the alerts to send once committed."""
     alerts: list[Alert] = []
     for order in await orders.lock_due_deadlines(conn, now=now, limit=BATCH):
+        if order.status == OrderStatus.AWAITING_STOCK:
+            alerts.append(await stock_deadline.on_deadline(conn, order, now=now))
+            continue
         if order.status not in OPEN:
             await orders.set_next_deadline(conn, order.id, None)
             continue
-        product = await catalog.by_id(conn, order.product_id)
-        paid = order.paid_at or order.created_at
-        refund_at = paid + timedelta(seconds=product.refund_after_seconds if product else 3600)
+        refund_at = await refund_due_at(conn, order)
         in_flight = [
             a
             for a in await repo.attempts_of_order(conn, order.id)

@@ -162,6 +162,13 @@ async def _choose(
             later.append((c.breaker_open_until, c, "breaker"))
         else:
             usable.append(c)
+    refund_at = await refund_due_at(conn, order)
+    if now >= refund_at:
+        # Nothing is in flight (the caller found no live attempt) and the refund
+        # deadline has come: no new attempt, the buyer gets the money back now
+        # rather than at the deadline sweep's next reminder.
+        await fail_order(conn, order, reason="deadline", now=now)
+        return None
     if usable:
         pick = usable[0]
         attempt_id = await repo.insert_attempt(
@@ -187,9 +194,18 @@ async def _choose(
     if later:
         until, who, why = min(later, key=lambda x: x[0])
         await _tell_waiting(conn, order, who.name, until, why, now)
-        return Wait(max((until - now).total_seconds(), 0.0))
+        # Looked at again when the supplier is back, or at the refund deadline if sooner.
+        return Wait(max((min(until, refund_at) - now).total_seconds(), 0.0))
     await fail_order(conn, order, reason="suppliers_failed" if attempts else "no_supplier", now=now)
     return None
+
+
+async def refund_due_at(conn: Conn, order: OrderRow) -> datetime:
+    """When an order not fulfilled by then is refunded: the product's
+    ``refund_after_seconds`` counted from payment."""
+    product = await catalog.by_id(conn, order.product_id)
+    paid = order.paid_at or order.created_at
+    return paid + _seconds(product.refund_after_seconds if product else 3600)
 
 
 def _reason_word(attempt: AttemptRow) -> str:
