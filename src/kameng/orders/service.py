@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from kameng.catalog import repository as catalog
