@@ -162,8 +162,8 @@ async def _choose(
             later.append((c.breaker_open_until, c, "breaker"))
         else:
             usable.append(c)
-    refund_at = await refund_due_at(conn, order)
-    if now >= refund_at:
+    give_up_at = await refund_due_at(conn, order)
+    if now >= give_up_at:
         # Nothing is in flight (the caller found no live attempt) and the refund
         # deadline has come: no new attempt, the buyer gets the money back now
         # rather than at the deadline sweep's next reminder.
@@ -195,7 +195,7 @@ async def _choose(
         until, who, why = min(later, key=lambda x: x[0])
         await _tell_waiting(conn, order, who.name, until, why, now)
         # Looked at again when the supplier is back, or at the refund deadline if sooner.
-        return Wait(max((min(until, refund_at) - now).total_seconds(), 0.0))
+        return Wait(max((min(until, give_up_at) - now).total_seconds(), 0))
     await fail_order(conn, order, reason="suppliers_failed" if attempts else "no_supplier", now=now)
     return None
 
