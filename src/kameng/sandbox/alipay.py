@@ -5,8 +5,10 @@
   biz_content, sign`` (+ ``notify_url``/``return_url``), SHA256withRSA over the
   sorted fields with the merchant's app key. Methods: ``alipay.trade.page.pay``
   and ``alipay.trade.wap.pay`` (the cashier page), ``alipay.trade.query``,
-  ``alipay.trade.refund`` (idempotent by ``out_request_no``) and
-  ``alipay.trade.fastpay.refund.query``. Answers are
+  ``alipay.trade.refund`` (idempotent by ``out_request_no``),
+  ``alipay.trade.fastpay.refund.query`` and
+  ``alipay.data.dataservice.bill.downloadurl.query`` (a 30-second link to the
+  zipped GBK CSV bill, ``sandbox/alipay_bill.py``). Answers are
   ``{"<method>_response": {...}, "sign": "..."}`` signed over the exact JSON
   text of the ``_response`` value with the Alipay platform key.
 * Paying sends the async notify as Alipay does: a form POST signed with the
@@ -33,7 +35,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from kameng.kit import clock as kit_clock
+from kameng.sandbox.alipay_bill import BillTokens, bill_day, bill_zip
 from kameng.sandbox.alipay_store import (
+    CST,
     NOTIFY_OFFSETS_MINUTES,
     OUTCOMES,
     PAY_LATER_MINUTES,
@@ -48,11 +52,13 @@ from kameng.sandbox.alipay_store import (
 from kameng.sandbox.persist import JsonFile
 from kameng.sandbox.retry import Retrier
 
+BILL_METHOD = "alipay.data.dataservice.bill.downloadurl.query"
 PAY_METHODS = {"alipay.trade.page.pay", "alipay.trade.wap.pay"}
 API_METHODS = {
     "alipay.trade.query",
     "alipay.trade.refund",
     "alipay.trade.fastpay.refund.query",
+    BILL_METHOD,
 }
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 
@@ -254,6 +260,8 @@ def create_app(
                     biz, method, fields.get("notify_url", ""), fields.get("return_url", "")
                 )
                 return _cashier(trade)
+            if method == BILL_METHOD:
+                return signed_json(store, method, bill_link(request, biz))
             return signed_json(store, method, api(method, biz))
         except ApiError as exc:
             if method in PAY_METHODS:
@@ -261,6 +269,36 @@ def create_app(
             if method in API_METHODS:
                 return signed_json(store, method, exc.body)
             return JSONResponse({"error_response": exc.body})
+
+    bill_tokens = BillTokens()
+
+    def bill_link(request: Request, biz: dict[str, Any]) -> dict[str, Any]:
+        now = store.clock()
+        day = bill_day(biz, now.astimezone(CST).date())
+        query = urlencode(
+            {
+                "bizType": biz["bill_type"],
+                "userId": store.seller_id,
+                "fileType": "csv.zip",
+                "bizDates": day.strftime("%Y%m%d"),
+                "timestamp": str(int(now.timestamp() * 1000)),
+                "token": bill_tokens.issue(day, now),
+            }
+        )
+        url = f"{request.base_url}downloadBillFile.resource?{query}"
+        return {"code": "10000", "msg": "Success", "bill_download_url": url}
+
+    @app.get("/downloadBillFile.resource")
+    async def download_bill(request: Request) -> Response:
+        day = bill_tokens.redeem(request.query_params.get("token", ""), store.clock())
+        if day is None:
+            return _error_page("isp.bill_url_expired", "下载链接已过期或不存在")
+        name, body = bill_zip(store, day, store.clock())
+        return Response(
+            body,
+            media_type="application/oct-stream",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     def api(method: str, biz: dict[str, Any]) -> dict[str, Any]:
         trade = store.find(biz)

@@ -2,7 +2,8 @@
 
 * ``/api/pay/submit`` (GET/POST): browser checkout, signed by the merchant's
   RSA key with a fresh ``timestamp``; shows the cashier.
-* ``/api/pay/create``, ``/api/pay/query``, ``/api/pay/refund`` (POST form):
+* ``/api/pay/create``, ``/api/pay/query``, ``/api/pay/refund``,
+  ``/api/merchant/orders`` (POST form):
   JSON with ``code=0`` on success, signed with the platform key
   (``timestamp``, ``sign``, ``sign_type=RSA``). Refunds are idempotent by
   ``out_refund_no``.
@@ -245,6 +246,27 @@ def create_app(
                 "reducemoney": format_yuan(done.cents),
             }
         )
+
+    @app.post("/api/merchant/orders")
+    async def merchant_orders(request: Request) -> JSONResponse:
+        """The order list for 对账: newest first, ``limit`` at most 50 from
+        ``offset``, optional ``status`` (0 unpaid, 1 paid). ``data`` is an array,
+        so the platform's signature does not cover it (V2 signs scalars only)."""
+        fields = await _fields(request)
+        try:
+            pid = store.check_request(fields)
+            offset, limit = int(fields.get("offset", "")), int(fields.get("limit", ""))
+        except Refused as exc:
+            return JSONResponse({"code": exc.code, "msg": exc.msg})
+        except ValueError:
+            return JSONResponse({"code": -1, "msg": "offset和limit必须为整数"})
+        if offset < 0 or not 1 <= limit <= 50:
+            return JSONResponse({"code": -1, "msg": "limit最大不能超过50"})
+        mine = [t for t in reversed(store.trades.values()) if t.pid == pid]
+        if fields.get("status") in ("0", "1"):
+            mine = [t for t in mine if t.status == int(fields["status"])]
+        page = [t.order_json() for t in mine[offset : offset + limit]]
+        return signed({"code": 0, "msg": "succ", "data": page})
 
     @app.get("/sandbox/cashier/{trade_no}")
     async def cashier(trade_no: str) -> Response:

@@ -242,6 +242,20 @@ class BillLine:
     amount_cents: int
     paid_on: date  # the gateway's own day (China time)
     raw: Mapping[str, str]  # the line as received: evidence for the operator
+    # What the bill says was refunded of this trade in all (epay's order list
+    # carries it per trade); None when the bill lists refunds one by one instead.
+    refunded_cents: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BillRefund:
+    """One refund as the gateway's bill lists it (Alipay, WeChat Pay)."""
+
+    out_trade_no: str
+    trade_no: str
+    refund_no: str  # the number the shop gave the gateway (out_request_no / out_refund_no)
+    amount_cents: int
+    raw: Mapping[str, str]
 
 
 @runtime_checkable
@@ -253,3 +267,14 @@ class BillingGateway(Protocol):
         ...
 
     async def query(self, order_no: str) -> VerifiedNotify | None: ...
+
+
+@runtime_checkable
+class RefundBillingGateway(Protocol):
+    """A gateway whose bill lists each refund of the day (checked against ours)."""
+
+    name: str
+
+    async def bill_refunds(self, day: date) -> list[BillRefund]:
+        """The refunds made on ``day``; raises GatewayUnavailable when unsure."""
+        ...

@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
 from typing import Any
 
 from kameng.kit.money import MoneyFormatError, parse_yuan
-from kameng.payments.gateways.base import GatewayUnavailable, VerifiedNotify
+from kameng.payments.gateways.base import BillLine, GatewayUnavailable, VerifiedNotify
+
+BILL_PAGE = 50  # the order list's page size limit (V1 act=orders, V2 api/merchant/orders)
+BILL_MAX_PAGES = 200
+_OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]{1,64}$")
 
 
 def paid_order(
@@ -33,3 +39,33 @@ def paid_order(
         amount_cents=cents,
         method=str(answer.get("type") or method),
     )
+
+
+def bill_line(row: Any, pid: str) -> BillLine | None:
+    """A paid (1) or refunded (2) trade of this merchant from an order list;
+    None for anything else. ``refundmoney`` (V2) becomes the refunded total."""
+    if not isinstance(row, dict) or str(row.get("status")) not in ("1", "2"):
+        return None
+    if str(row.get("pid")) != pid:
+        return None
+    out_trade_no, trade_no = str(row.get("out_trade_no") or ""), str(row.get("trade_no") or "")
+    end = str(row.get("endtime") or "")
+    try:
+        cents = parse_yuan(str(row.get("money", "")))
+        paid_on = date.fromisoformat(end[:10])
+        refunded = None if "refundmoney" not in row else parse_yuan(str(row["refundmoney"]))
+    except (MoneyFormatError, ValueError):
+        return None
+    if not _OUT_TRADE_NO.match(out_trade_no) or not trade_no or len(trade_no) > 64:
+        return None
+    raw = {k: str(v) for k, v in row.items() if k != "key"}
+    return BillLine(out_trade_no, trade_no, cents, paid_on, raw, refunded_cents=refunded)
+
+
+def older_than(row: dict[str, Any], day: date) -> bool:
+    """Created before the day before ``day`` (a trade may be paid the day after it
+    was created): pages are newest first, so later pages are older still."""
+    try:
+        return date.fromisoformat(str(row.get("addtime") or "")[:10]) < day - timedelta(days=1)
+    except ValueError:
+        return False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,36 +28,7 @@ from kameng.payments.gateways.base import (
 )
 
 EPAY_TITLE = N_("Epay")
-BILL_PAGE = 50
-BILL_MAX_PAGES = 200
-
-
-def _bill_line(row: Any, pid: str) -> BillLine | None:
-    """A paid or refunded trade of this merchant; None for anything else."""
-    if not isinstance(row, dict) or str(row.get("status")) not in ("1", "2"):
-        return None
-    if str(row.get("pid")) != pid:
-        return None
-    out_trade_no, trade_no = str(row.get("out_trade_no") or ""), str(row.get("trade_no") or "")
-    end = str(row.get("endtime") or "")
-    try:
-        cents = parse_yuan(str(row.get("money", "")))
-        paid_on = date.fromisoformat(end[:10])
-    except (MoneyFormatError, ValueError):
-        return None
-    if not _OUT_TRADE_NO.match(out_trade_no) or not trade_no or len(trade_no) > 64:
-        return None
-    raw = {k: str(v) for k, v in row.items() if k != "key"}
-    return BillLine(out_trade_no, trade_no, cents, paid_on, raw)
-
-
-def _older_than(row: dict[str, Any], day: date) -> bool:
-    """Created before the day before ``day`` (a trade may be paid the day after it
-    was created): pages are newest first, so later pages are older still."""
-    try:
-        return date.fromisoformat(str(row.get("addtime") or "")[:10]) < day - timedelta(days=1)
-    except ValueError:
-        return False
+BILL_PAGE, BILL_MAX_PAGES = epay_query.BILL_PAGE, epay_query.BILL_MAX_PAGES
 
 
 _REQUIRED = ("pid", "trade_no", "out_trade_no", "money", "trade_status", "sign")
@@ -217,11 +188,11 @@ class EpayV1Gateway:
             if not isinstance(rows, list):
                 raise GatewayUnavailable("orders: data is not a list")
             for row in rows:
-                line = _bill_line(row, self.pid)
+                line = epay_query.bill_line(row, self.pid)
                 if line is not None and line.paid_on == day:
                     lines.append(line)
             added = [r for r in rows if isinstance(r, dict)]
-            if len(rows) < BILL_PAGE or all(_older_than(r, day) for r in added):
+            if len(rows) < BILL_PAGE or all(epay_query.older_than(r, day) for r in added):
                 return lines
         raise GatewayUnavailable(f"more than {BILL_MAX_PAGES} pages of orders")
 

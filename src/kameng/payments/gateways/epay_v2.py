@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+from datetime import date
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways import epay_query
 from kameng.payments.gateways.base import (
+    BillLine,
     GatewayUnavailable,
     InboundNotify,
     NotifyAck,
@@ -189,6 +191,53 @@ class EpayV2Gateway:
         if not self._verifies(answer):
             raise GatewayUnavailable("the answer's signature does not verify")
         return epay_query.paid_order(answer, order_no=order_no, pid=self.pid, method="epay_v2")
+
+    # -- the bill (对账) -------------------------------------------------------------
+
+    async def bill(self, day: date) -> list[BillLine]:
+        """api/merchant/orders, 50 a page, newest first: the paid (1) and refunded
+        (2) trades whose ``endtime`` falls on ``day``, each with its refunded
+        total (``refundmoney``). V2 signs scalar fields only, so ``data`` is not
+        covered by the signature: a line only ever names its own order."""
+        lines: list[BillLine] = []
+        for page in range(epay_query.BILL_MAX_PAGES):
+            form = self._signed(
+                {
+                    "pid": self.pid,
+                    "offset": str(page * epay_query.BILL_PAGE),
+                    "limit": str(epay_query.BILL_PAGE),
+                }
+            )
+            answer = await self._post("api/merchant/orders", form)
+            if answer.get("code") != 0:
+                raise GatewayUnavailable(f"orders: code {answer.get('code')}: {answer.get('msg')}")
+            if not self._verifies(answer):
+                raise GatewayUnavailable("the answer's signature does not verify")
+            rows = answer.get("data") or []
+            if not isinstance(rows, list):
+                raise GatewayUnavailable("orders: data is not a list")
+            for row in rows:
+                line = epay_query.bill_line(row, self.pid)
+                if line is not None and line.paid_on == day:
+                    lines.append(line)
+            dicts = [r for r in rows if isinstance(r, dict)]
+            if len(rows) < epay_query.BILL_PAGE or all(
+                epay_query.older_than(r, day) for r in dicts
+            ):
+                return lines
+        raise GatewayUnavailable(f"more than {epay_query.BILL_MAX_PAGES} pages of orders")
+
+    async def _post(self, path: str, form: dict[str, str]) -> dict[str, Any]:
+        if self._http is None:
+            self._http = httpx.AsyncClient(transport=self._transport, timeout=10.0)
+        try:
+            response = await self._http.post(f"{self.base_url}{path}", data=form)
+            answer: Any = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(answer, dict):
+            raise GatewayUnavailable("answer is not a JSON object")
+        return answer
 
     # -- refunds -----------------------------------------------------------------
 
