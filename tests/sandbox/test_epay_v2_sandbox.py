@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -70,16 +70,20 @@ async def test_create_query_refund(epay: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("fields", "msg"),
     [
-        (request(ORDER, _stranger), "签名校验失败"),
-        (request(ORDER, skew=-400), "时间戳(timestamp)已过期"),
-        (request(ORDER, skew=400), "时间戳(timestamp)已过期"),
-        (request(ORDER) | {"money": "0.01"}, "签名校验失败"),
-        (request(ORDER) | {"pid": "9"}, "商户不存在"),
-        (request(ORDER) | {"sign_type": "MD5"}, "签名类型错误"),
+        # Built when the test runs, not at collection: a timestamp signed minutes
+        # before the test (a slow suite) would be stale for the wrong reason.
+        (lambda: request(ORDER, _stranger), "签名校验失败"),
+        (lambda: request(ORDER, skew=-400), "时间戳(timestamp)已过期"),
+        (lambda: request(ORDER, skew=400), "时间戳(timestamp)已过期"),
+        (lambda: request(ORDER) | {"money": "0.01"}, "签名校验失败"),
+        (lambda: request(ORDER) | {"pid": "9"}, "商户不存在"),
+        (lambda: request(ORDER) | {"sign_type": "MD5"}, "签名类型错误"),
     ],
 )
-async def test_refused_requests(epay: httpx.AsyncClient, fields: dict[str, str], msg: str) -> None:
-    answer = (await epay.post("/api/pay/create", data=fields)).json()
+async def test_refused_requests(
+    epay: httpx.AsyncClient, fields: Callable[[], dict[str, str]], msg: str
+) -> None:
+    answer = (await epay.post("/api/pay/create", data=fields())).json()
     assert (answer["code"], answer["msg"]) == (-1, msg)
 
 
