@@ -12,6 +12,7 @@ import pytest
 
 from kameng.config import Settings
 from kameng.db.connection import fetch_all
+from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
 from kameng.models.vocabulary import Actor
 from kameng.payments import service as payments
@@ -144,3 +145,65 @@ async def test_an_unanswered_refund_is_never_sent_again(
     async with transaction(pool) as conn:
         rows = await fetch_all(conn, "SELECT last_error FROM refunds")
     assert rows[0][0].startswith("no answer: ReadTimeout")
+
+
+async def set_refund_outcome(sandbox: Any, trade_no: str, outcome: str) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as c:
+        answer = await c.post(
+            f"/sandbox/trades/{trade_no}/refund-outcome", data={"outcome": outcome}
+        )
+    assert answer.status_code == 200, answer.text
+
+
+async def test_refused_refund_is_retried(
+    client: httpx.AsyncClient,
+    sandbox: Any,
+    settings: Settings,
+    pool: Any,
+    run_jobs: Any,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = await paid_order(client, sandbox, settings, pool)
+    registry = from_settings(settings, transport=httpx.ASGITransport(app=sandbox))
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
+    no, trade_no = order["order_no"], order["trade_no"]
+    await set_refund_outcome(sandbox, trade_no, "refund_fails")
+    refund_id = await ask(pool, no, None, "a")
+    await run_jobs()
+    assert await refunds(pool) == [(f"{no}R01", "failed", 1000)]
+    assert (await sandbox_trade(sandbox, trade_no))["refunded_cents"] == 0
+
+    await set_refund_outcome(sandbox, trade_no, "refund_succeeds")
+    async with transaction(pool) as conn:  # the back-off has passed
+        await conn.execute(
+            "UPDATE refunds SET next_attempt_at = %(now)s WHERE id = %(i)s",
+            {"now": clock.now(), "i": refund_id},
+        )
+        await defer(conn, JobName.EXECUTE_REFUND, refund_id=refund_id)
+    await run_jobs()
+    assert await refunds(pool) == [(f"{no}R01", "succeeded", 1000)]
+    trade = await sandbox_trade(sandbox, trade_no)
+    assert (trade["refunded_cents"], trade["status"]) == (1000, 2)
+
+
+async def test_a_late_refund_whose_answer_was_lost_waits_for_an_operator(
+    client: httpx.AsyncClient,
+    sandbox: Any,
+    settings: Settings,
+    pool: Any,
+    run_jobs: Any,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = await paid_order(client, sandbox, settings, pool)
+    registry = from_settings(settings, transport=httpx.ASGITransport(app=sandbox))
+    monkeypatch.setattr(worker_runtime, "gateways", registry)
+    no, trade_no = order["order_no"], order["trade_no"]
+    await set_refund_outcome(sandbox, trade_no, "refund_late")
+    refund_id = await ask(pool, no, 400, "a")
+    await run_jobs()
+    await settle_submitted(pool, registry, refund_id)  # V1 cannot be asked
+    await run_jobs()
+    assert await refunds(pool) == [(f"{no}R01", "submitted", 400)]
+    assert (await sandbox_trade(sandbox, trade_no))["refunded_cents"] == 400  # once

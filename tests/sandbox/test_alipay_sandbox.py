@@ -4,15 +4,19 @@ client, signs requests it accepts and verifies every answer and notify it sends.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from alipay import AliPay
 
+from kameng.payments.gateways.alipay_bill import detail_text, parse_detail
 from kameng.sandbox.alipay import create_app
 from kameng.sandbox.persist import JsonFile
 from tests.rsa_keys import keypair
@@ -210,3 +214,47 @@ async def test_garbage_gets_an_error_response(
     client, _seen = captured
     answer = await client.get(f"/gateway.do?{query}")
     assert answer.status_code < 500
+
+
+async def test_sdk_verifies_the_return_sees_a_refused_refund_and_reads_the_bill(
+    live: str,
+) -> None:
+    """The SDK as the merchant's client: the browser return's signature, a refund
+    the sandbox was told to refuse, and the bill through its generic server_api."""
+    cashier = await open_page_pay(live, "SDK-0100")
+    found = re.search(r'action="/sandbox/pay/(\d{28})"', cashier)
+    assert found is not None
+    async with httpx.AsyncClient() as http:
+        paid = await http.post(
+            f"{live}/sandbox/pay/{found.group(1)}",
+            data={"outcome": "silent", "refund_outcome": "refund_fails"},
+        )
+    assert paid.status_code == 302
+    back = dict(parse_qsl(urlsplit(paid.headers["location"]).query))
+    sign = back.pop("sign")
+    client = client_for(live)
+    assert back["method"] == "alipay.trade.page.pay.return"
+    assert client.verify(dict(back), sign)
+    assert not client.verify(back | {"total_amount": "99.99"}, sign)
+
+    refused = await asyncio.to_thread(
+        client.api_alipay_trade_refund, "1.00", out_trade_no="SDK-0100", out_request_no="F1"
+    )
+    assert (refused["code"], refused["sub_code"]) == ("40004", "ACQ.SELLER_BALANCE_NOT_ENOUGH")
+
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    answer = await asyncio.to_thread(
+        client.server_api,
+        "alipay.data.dataservice.bill.downloadurl.query",
+        {"bill_type": "trade", "bill_date": day.isoformat()},
+    )
+    assert answer["code"] == "10000"
+    async with httpx.AsyncClient() as http:
+        archive = (await http.get(answer["bill_download_url"])).content
+    payments, refunds = parse_detail(detail_text(archive), day)
+    assert [
+        (p.out_trade_no, p.trade_no, p.amount_cents)
+        for p in payments
+        if p.out_trade_no == "SDK-0100"
+    ] == [("SDK-0100", found.group(1), 1230)]
+    assert [r for r in refunds if r.out_trade_no == "SDK-0100"] == []  # the refund was refused

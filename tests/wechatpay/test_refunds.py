@@ -170,3 +170,56 @@ async def test_refused_refund_is_retried_under_a_new_number(
         "refund_submitted",
         "refund_succeeded",
     ]
+
+
+async def test_late_refund_stays_pending_until_the_query_finds_it_done(
+    wired: Wired, db: Sessions, settings: Settings, pool: Any, run_jobs: Any
+) -> None:
+    order = await paid_order(wired, db, settings)
+    no = order["order_no"]
+    late = await wired.phone.post(
+        f"/sandbox/trades/{no}/refund-outcome", params={"outcome": "refund_late"}
+    )
+    assert late.status_code == 200
+    refund_id = await ask(pool, order["id"], 500, "late")
+    await run_jobs()
+    assert await refund_state(pool, refund_id) == ("submitted", 1)
+    await settle(wired, pool, refund_id, no)
+    assert await refund_state(pool, refund_id) == ("succeeded", 1)
+    assert await sandbox_refunds(wired, no) == [(f"{no}R01", 500, "SUCCESS")]
+
+
+async def test_reconciliation_compares_the_bills_refund_rows(
+    wired: Wired, db: Sessions, settings: Settings, pool: Any, run_jobs: Any
+) -> None:
+    from datetime import date
+
+    from kameng.payments.reconcile import repository
+    from kameng.payments.reconcile.service import reconcile
+
+    order = await paid_order(wired, db, settings)
+    no = order["order_no"]
+    refund_id = await ask(pool, order["id"], 500, "part")
+    await run_jobs()
+    await settle(wired, pool, refund_id, no)
+    trade = (await wired.phone.get(f"/sandbox/trades/{no}")).json()
+    day = date.fromisoformat(trade["success_time"][:10])
+    run_id = await reconcile(pool, wired.gateway, day, clock.now())
+    async with transaction(pool) as conn:
+        assert await repository.findings_of(conn, run_id) == []
+    refunds = await wired.gateway.bill_refunds(day)
+    assert [(r.out_trade_no, r.refund_no, r.amount_cents) for r in refunds] == [
+        (no, f"{no}R01", 500)
+    ]
+
+    async with transaction(pool) as conn:  # as if our row said another amount
+        await conn.execute(
+            "UPDATE refunds SET amount_cents = 400 WHERE id = %(i)s", {"i": refund_id}
+        )
+    run_id = await reconcile(pool, wired.gateway, day, clock.now())
+    async with transaction(pool) as conn:
+        findings = await repository.findings_of(conn, run_id)
+    assert [f[:5] for f in findings] == [
+        ("refund_amount_mismatch", no, trade["transaction_id"], 400, 500)
+    ]
+    assert findings[0][5]["bill"]["out_refund_no"] == f"{no}R01"

@@ -33,7 +33,7 @@ class ReconciliationFinding(IdMixin, Base):
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"))
-    kind: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(32))
     order_no: Mapped[str | None] = mapped_column(String(64))
     trade_no: Mapped[str | None] = mapped_column(String(64))
     local_cents: Mapped[int | None] = mapped_column(BigInteger)

@@ -127,6 +127,10 @@ class FindingKind(StrEnum):
     NOT_REPAIRED = "not_repaired"  # paid at the gateway, unknown here, refused by our checks
     AMOUNT_MISMATCH = "amount_mismatch"  # both know the payment, not the same amount
     MISSING_AT_GATEWAY = "missing_at_gateway"  # paid here, the gateway's bill lacks it
+    REFUND_UNKNOWN_HERE = "refund_unknown_here"  # refunded at the gateway, no such refund here
+    REFUND_AMOUNT_MISMATCH = "refund_amount_mismatch"  # both know it, not the same amount
+    REFUND_UNSETTLED_HERE = "refund_unsettled_here"  # refunded there, not succeeded here
+    REFUND_MISSING_AT_GATEWAY = "refund_missing_at_gateway"  # succeeded here, not in the bill
 
 
 class NotifyVerdict(StrEnum):

@@ -41,9 +41,12 @@ from kameng.sandbox.alipay_store import (
     NOTIFY_OFFSETS_MINUTES,
     OUTCOMES,
     PAY_LATER_MINUTES,
+    REFUND_LATE_MINUTES,
+    REFUND_OUTCOMES,
     AlipayStore,
     ApiError,
     Attempt,
+    Refund,
     Trade,
     invalid,
     wall,
@@ -61,6 +64,9 @@ API_METHODS = {
     BILL_METHOD,
 }
 _TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+
+
+SYSTEM_ERROR = ("20000", "Service Currently Unavailable", "ACQ.SYSTEM_ERROR", "系统繁忙")
 
 
 def signed_json(store: AlipayStore, method: str, body: dict[str, Any]) -> Response:
@@ -93,10 +99,18 @@ def _error_page(sub_code: str, sub_msg: str) -> HTMLResponse:
 
 
 def _cashier(trade: Trade) -> HTMLResponse:
-    options = "".join(
-        f'<label><input type="radio" name="outcome" value="{code}"'
-        f"{' checked' if code == 'notify' else ''}> {escape(label)}</label>"
-        for code, label in OUTCOMES.items()
+    options = (
+        "".join(
+            f'<label><input type="radio" name="outcome" value="{code}"'
+            f"{' checked' if code == 'notify' else ''}> {escape(label)}</label>"
+            for code, label in OUTCOMES.items()
+        )
+        + "<p>以后的退款：</p>"
+        + "".join(
+            f'<label><input type="radio" name="refund_outcome" value="{code}"'
+            f"{' checked' if code == 'refund_succeeds' else ''}> {escape(label)}</label>"
+            for code, label in REFUND_OUTCOMES.items()
+        )
     )
     return _page(
         "支付宝收银台",
@@ -196,11 +210,22 @@ def create_app(
             deliver(trade)
         return True
 
+    def finish_later(trade: Trade, refund: Refund) -> None:
+        async def finish() -> None:
+            store.finish_refund(trade, refund)
+
+        retrier.later(
+            f"alipay-refund-{trade.trade_no}-{refund.out_request_no}", REFUND_LATE_MINUTES, finish
+        )
+
     def resume() -> None:
-        """A restarted sandbox carries on notifying where it stopped."""
+        """A restarted sandbox carries on notifying (and refunding) where it stopped."""
         for trade in store.trades.values():
             if trade.notify_state == "pending":
                 deliver(trade, skip=len(trade.attempts))
+            for refund in trade.refunds:
+                if refund.processing:
+                    finish_later(trade, refund)
 
     async def aclose() -> None:
         await retrier.aclose()
@@ -306,6 +331,10 @@ def create_app(
             return trade.query_json()
         if method == "alipay.trade.refund":
             refund, moved = store.refund(trade, biz)
+            if refund.processing:
+                if moved:
+                    finish_later(trade, refund)
+                raise ApiError(*SYSTEM_ERROR)  # the refund goes on; the answer says nothing
             return {
                 "code": "10000",
                 "msg": "Success",
@@ -319,6 +348,8 @@ def create_app(
         request_no = str(biz.get("out_request_no") or trade.out_trade_no)
         done = next((r for r in trade.refunds if r.out_request_no == request_no), None)
         answer: dict[str, Any] = {"code": "10000", "msg": "Success"}
+        if done is not None and done.processing:
+            raise ApiError(*SYSTEM_ERROR)
         if done is not None:  # an unknown request number answers just Success, as Alipay does
             answer |= {
                 "trade_no": trade.trade_no,
@@ -335,8 +366,10 @@ def create_app(
         trade = store.get(trade_no)
         if trade is None:
             return _error_page("ACQ.TRADE_NOT_EXIST", "交易不存在")
-        outcome = (await _fields(request)).get("outcome", "notify")
-        if not await pay(trade, outcome):
+        fields = await _fields(request)
+        if fields.get("refund_outcome") in REFUND_OUTCOMES:
+            trade.refund_outcome = fields["refund_outcome"]
+        if not await pay(trade, fields.get("outcome", "notify")):
             return _error_page("ACQ.TRADE_HAS_SUCCESS", "交易已被支付")
         if trade.return_url and trade.status != "WAIT_BUYER_PAY":
             query = urlencode(store.return_fields(trade))
@@ -352,6 +385,7 @@ def create_app(
             "notify_url": trade.notify_url,
             "notify_attempts": [vars(a) for a in trade.attempts],
             "refunds": [vars(r) for r in trade.refunds],
+            "refund_outcome": trade.refund_outcome,
         }
 
     def missing() -> JSONResponse:
@@ -373,6 +407,19 @@ def create_app(
             return JSONResponse({"error": f"outcome must be one of {sorted(OUTCOMES)}"}, 422)
         paid_now = await pay(trade, outcome)
         return JSONResponse({"paid_now": paid_now, **sandbox_json(trade)})
+
+    @app.post("/sandbox/trades/{trade_no}/refund-outcome")
+    async def sandbox_refund_outcome(trade_no: str, request: Request) -> JSONResponse:
+        """What the trade's next refunds do: refund_succeeds / refund_late / refund_fails."""
+        trade = store.get(trade_no) or store.get(store.by_out.get(trade_no, ""))
+        if trade is None:
+            return missing()
+        outcome = (await _fields(request)).get("outcome", "")
+        if outcome not in REFUND_OUTCOMES:
+            return JSONResponse({"error": f"outcome must be one of {sorted(REFUND_OUTCOMES)}"}, 422)
+        trade.refund_outcome = outcome
+        store.save()
+        return JSONResponse(sandbox_json(trade))
 
     @app.post("/sandbox/trades/{trade_no}/renotify")
     async def sandbox_renotify(trade_no: str) -> JSONResponse:

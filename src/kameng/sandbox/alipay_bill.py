@@ -86,7 +86,7 @@ def detail_csv(store: AlipayStore, day: date, now: datetime) -> str:
             ]  # fmt: skip
             rows.append((trade.paid_at, cells))
         for refund in trade.refunds:
-            if refund.at.startswith(prefix):
+            if refund.at.startswith(prefix) and not refund.processing:
                 cells = [
                     _cell(trade.trade_no, text=True), _cell(trade.out_trade_no, text=True),
                     "退款", _cell(trade.subject), trade.created, refund.at, "", "", "", "",

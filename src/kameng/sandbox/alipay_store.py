@@ -34,6 +34,13 @@ OUTCOMES = {
     "wrong_amount": "支付，通知金额多 0.01",
 }
 PAID = ("TRADE_SUCCESS", "TRADE_FINISHED")
+# What the sandbox does with the trade's next refunds (set by a test or the demo).
+REFUND_OUTCOMES = {
+    "refund_succeeds": "退款成功",
+    "refund_late": "退款稍后成功（应答 ACQ.SYSTEM_ERROR，1 分钟后查询为成功）",
+    "refund_fails": "退款失败（ACQ.SELLER_BALANCE_NOT_ENOUGH，不退钱）",
+}
+REFUND_LATE_MINUTES = 1
 
 
 class ApiError(Exception):
@@ -89,6 +96,9 @@ class Refund:
     out_request_no: str
     cents: int
     at: str
+    # refund_late: the money is set aside but the refund is not done yet; Alipay
+    # answers ACQ.SYSTEM_ERROR to the refund and to queries until it is.
+    processing: bool = False
 
 
 @dataclass
@@ -109,6 +119,7 @@ class Trade:
     notify_state: str = "none"  # none / pending / acked / gave_up / suppressed
     attempts: list[Attempt] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    refund_outcome: str = "refund_succeeds"
 
     @property
     def refunded_cents(self) -> int:
@@ -311,9 +322,24 @@ class AlipayStore:
         cents = parse_amount(str(biz.get("refund_amount") or ""))
         if cents > trade.cents - trade.refunded_cents:
             raise business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
-        refund = Refund(request_no, cents, wall(self.clock()))
+        if trade.refund_outcome == "refund_fails":
+            raise business("ACQ.SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足")
+        late = trade.refund_outcome == "refund_late"
+        refund = Refund(request_no, cents, wall(self.clock()), processing=late)
         trade.refunds.append(refund)
-        if trade.refunded_cents == trade.cents:
-            trade.status = "TRADE_CLOSED"
+        self.settle_status(trade)
         self.save()
         return refund, True
+
+    def settle_status(self, trade: Trade) -> None:
+        """Fully refunded (nothing left processing) closes the trade."""
+        if trade.refunded_cents == trade.cents and not any(r.processing for r in trade.refunds):
+            trade.status = "TRADE_CLOSED"
+
+    def finish_refund(self, trade: Trade, refund: Refund) -> None:
+        """A late refund is done now (its time is when it finished)."""
+        if refund.processing:
+            refund.processing = False
+            refund.at = wall(self.clock())
+            self.settle_status(trade)
+            self.save()

@@ -36,6 +36,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from kameng.kit import clock as kit_clock
 from kameng.sandbox import epay_pages as pages
 from kameng.sandbox.epay_store import (
+    REFUND_OUTCOMES,
     STATUS_PAID,
     EpayStore,
     Notifier,
@@ -198,7 +199,7 @@ def create_app(
         return _json(api_orders(pid, query))
 
     @app.post("/api.php")
-    async def api_post(request: Request) -> JSONResponse:
+    async def api_post(request: Request) -> Response:
         act = request.query_params.get("act", "") or (await _form(request)).get("act", "")
         params = await _params(request)
         if act != "refund":
@@ -210,7 +211,11 @@ def create_app(
         trade = store.get(str(found.get("trade_no", ""))) if found.get("code") == 1 else None
         if trade is None:
             return _json(found)
-        return _json(store.refund(trade, params.get("money", "")))
+        answer = store.refund(trade, params.get("money", ""))
+        if answer.get("code") == 1 and trade.refund_outcome == "refund_late":
+            # refund_late: refunded, but the answer never reaches the merchant.
+            return HTMLResponse("<html><body><h1>504 Gateway Time-out</h1></body></html>", 504)
+        return _json(answer)
 
     def api_order(pid: str, query: dict[str, str]) -> dict[str, Any]:
         trade_no, out_trade_no = query.get("trade_no", ""), query.get("out_trade_no", "")
@@ -265,6 +270,19 @@ def create_app(
                 "attempt": trade.attempts[-1].as_json(),
             }
         )
+
+    @app.post("/sandbox/trades/{trade_no}/refund-outcome")
+    async def sandbox_refund_outcome(trade_no: str, request: Request) -> JSONResponse:
+        """What the trade's next refunds do: refund_succeeds / refund_late / refund_fails."""
+        trade = store.get(trade_no)
+        if trade is None:
+            return not_found()
+        outcome = (await _form(request)).get("outcome") or request.query_params.get("outcome", "")
+        if outcome not in REFUND_OUTCOMES:
+            return _json({"code": -1, "msg": f"outcome: {sorted(REFUND_OUTCOMES)}"}, 422)
+        trade.refund_outcome = outcome
+        store.save()
+        return _json({"code": 1, "msg": "succ", **trade.sandbox_json()})
 
     @app.post("/sandbox/trades/{trade_no}/pay")
     async def sandbox_pay(trade_no: str, request: Request) -> JSONResponse:

@@ -207,6 +207,7 @@ class Trade:
     delivering: bool = False
     attempts: list[NotifyAttempt] = field(default_factory=list)
     refunded_cents: int = 0  # api.php?act=refund; status 2 (已退款) once all is back
+    refund_outcome: str = "refund_succeeds"  # see REFUND_OUTCOMES
 
     def order_json(self) -> dict[str, Any]:
         """One order as api.php shows it."""
@@ -262,8 +263,18 @@ class Trade:
             "notify": self.notify,
             "delivering": self.delivering,
             "refunded_cents": self.refunded_cents,
+            "refund_outcome": self.refund_outcome,
             "notify_attempts": [a.as_json() for a in self.attempts],
         }
+
+
+# What the sandbox does with a trade's next refunds. V1 refunds are synchronous
+# and carry no refund number, so "late" can only mean: done, answer lost.
+REFUND_OUTCOMES = {
+    "refund_succeeds": "退款成功",
+    "refund_late": "退款成功但应答丢失（504）",
+    "refund_fails": "退款失败（商户余额不足，不退钱）",
+}
 
 
 @dataclass
@@ -298,6 +309,8 @@ class EpayStore:
             return {"code": -1, "msg": "退款金额输入不规范"}
         if cents > trade.cents - trade.refunded_cents:
             return {"code": -1, "msg": "退款金额不能大于订单可退金额"}
+        if trade.refund_outcome == "refund_fails":
+            return {"code": -1, "msg": "退款失败，商户余额不足"}
         trade.refunded_cents += cents
         if trade.refunded_cents == trade.cents:
             trade.status = STATUS_REFUNDED

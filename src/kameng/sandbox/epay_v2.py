@@ -33,8 +33,11 @@ from kameng.sandbox.epay_v2_store import (
     NOTIFY_OFFSETS_MINUTES,
     OUTCOMES,
     PAY_LATER_MINUTES,
+    REFUND_LATE_MINUTES,
+    REFUND_OUTCOMES,
     Attempt,
     EpayV2Store,
+    Refund,
     Refused,
     Trade,
     wall,
@@ -57,10 +60,18 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _cashier(trade: Trade) -> HTMLResponse:
-    options = "".join(
-        f'<label><input type="radio" name="outcome" value="{code}"'
-        f"{' checked' if code == 'notify' else ''}> {escape(label)}</label>"
-        for code, label in OUTCOMES.items()
+    options = (
+        "".join(
+            f'<label><input type="radio" name="outcome" value="{code}"'
+            f"{' checked' if code == 'notify' else ''}> {escape(label)}</label>"
+            for code, label in OUTCOMES.items()
+        )
+        + "<p>以后的退款：</p>"
+        + "".join(
+            f'<label><input type="radio" name="refund_outcome" value="{code}"'
+            f"{' checked' if code == 'refund_succeeds' else ''}> {escape(label)}</label>"
+            for code, label in REFUND_OUTCOMES.items()
+        )
     )
     return _page(
         "收银台",
@@ -161,6 +172,15 @@ def create_app(
         for trade in store.trades.values():
             if trade.notify_state == "pending":
                 deliver(trade, skip=len(trade.attempts))
+            for late in trade.refunds:
+                if late.processing:
+                    finish_later(trade, late)
+
+    def finish_later(trade: Trade, refund: Refund) -> None:
+        async def finish() -> None:
+            store.finish_refund(trade, refund)
+
+        retrier.later(f"epay-v2-refund-{refund.refund_no}", REFUND_LATE_MINUTES, finish)
 
     async def aclose() -> None:
         await retrier.aclose()
@@ -228,13 +248,19 @@ def create_app(
         return signed({"code": 0, "msg": "succ", **trade.order_json()})
 
     @app.post("/api/pay/refund")
-    async def refund(request: Request) -> JSONResponse:
+    async def refund(request: Request) -> Response:
         fields = await _fields(request)
         try:
             trade = store.find(store.check_request(fields), fields)
+            before = len(trade.refunds)
             done = store.refund(trade, fields)
         except Refused as exc:
             return JSONResponse({"code": exc.code, "msg": exc.msg})
+        if done.processing:
+            if len(trade.refunds) > before:
+                finish_later(trade, done)
+            # refund_late: the refund goes on, the merchant's answer is lost.
+            return HTMLResponse("<html><body><h1>504 Gateway Time-out</h1></body></html>", 504)
         return signed(
             {
                 "code": 0,
@@ -244,6 +270,30 @@ def create_app(
                 "trade_no": trade.trade_no,
                 "money": format_yuan(done.cents),
                 "reducemoney": format_yuan(done.cents),
+            }
+        )
+
+    @app.post("/api/pay/refundquery")
+    async def refund_query(request: Request) -> JSONResponse:
+        fields = await _fields(request)
+        try:
+            trade, done = store.find_refund(store.check_request(fields), fields)
+        except Refused as exc:
+            return JSONResponse({"code": exc.code, "msg": exc.msg})
+        if done.processing:
+            return JSONResponse({"code": -1, "msg": "退款处理中，请稍后查询"})
+        return signed(
+            {
+                "code": 0,
+                "msg": "succ",
+                "refund_no": done.refund_no,
+                "out_refund_no": done.out_refund_no,
+                "trade_no": trade.trade_no,
+                "out_trade_no": trade.out_trade_no,
+                "money": format_yuan(done.cents),
+                "reducemoney": format_yuan(done.cents),
+                "status": 1,
+                "addtime": done.addtime,
             }
         )
 
@@ -280,7 +330,10 @@ def create_app(
         trade = store.get(trade_no)
         if trade is None:
             return _page("站点提示信息", "<p>该订单号不存在</p>", 404)
-        if not await pay(trade, (await _fields(request)).get("outcome", "notify")):
+        fields = await _fields(request)
+        if fields.get("refund_outcome") in REFUND_OUTCOMES:
+            trade.refund_outcome = fields["refund_outcome"]
+        if not await pay(trade, fields.get("outcome", "notify")):
             return _page("站点提示信息", "<p>该订单已完成支付，请勿重复发起支付</p>", 400)
         if trade.return_url and trade.status == 1:
             query = urlencode(store.notify_fields(trade))
@@ -296,6 +349,7 @@ def create_app(
             "notify_url": trade.notify_url,
             "notify_attempts": [vars(a) for a in trade.attempts],
             "refunds": [vars(r) for r in trade.refunds],
+            "refund_outcome": trade.refund_outcome,
         }
 
     def lookup(key: str) -> Trade | None:
@@ -324,6 +378,19 @@ def create_app(
             return JSONResponse({"code": -1, "msg": f"outcome: one of {sorted(OUTCOMES)}"}, 422)
         paid_now = await pay(trade, outcome)
         return JSONResponse({"paid_now": paid_now, **sandbox_json(trade)})
+
+    @app.post("/sandbox/trades/{key}/refund-outcome")
+    async def sandbox_refund_outcome(key: str, request: Request) -> JSONResponse:
+        """What the trade's next refunds do: refund_succeeds / refund_late / refund_fails."""
+        trade = lookup(key)
+        if trade is None:
+            return missing()
+        outcome = (await _fields(request)).get("outcome", "")
+        if outcome not in REFUND_OUTCOMES:
+            return JSONResponse({"error": f"outcome must be one of {sorted(REFUND_OUTCOMES)}"}, 422)
+        trade.refund_outcome = outcome
+        store.save()
+        return JSONResponse(sandbox_json(trade))
 
     @app.post("/sandbox/trades/{key}/renotify")
     async def sandbox_renotify(key: str) -> JSONResponse:

@@ -32,6 +32,14 @@ OUTCOMES = {
 }
 
 
+REFUND_OUTCOMES = {
+    "refund_succeeds": "退款成功",
+    "refund_late": "退款稍后成功（应答丢失，1 分钟后查询为成功）",
+    "refund_fails": "退款失败（商户余额不足，不退钱）",
+}
+REFUND_LATE_MINUTES = 1
+
+
 class Refused(Exception):
     def __init__(self, msg: str, code: int = -1) -> None:
         super().__init__(msg)
@@ -66,6 +74,8 @@ class Refund:
     refund_no: str
     out_refund_no: str
     cents: int
+    addtime: str = ""
+    processing: bool = False  # refund_late: not done yet, its answer was lost
 
 
 @dataclass
@@ -89,10 +99,16 @@ class Trade:
     notify_state: str = "none"  # none / pending / acked / gave_up / suppressed
     attempts: list[Attempt] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    refund_outcome: str = "refund_succeeds"
 
     @property
     def refunded_cents(self) -> int:
+        """Refunded or being refunded: what can no longer be refunded."""
         return sum(r.cents for r in self.refunds)
+
+    @property
+    def refund_done_cents(self) -> int:
+        return sum(r.cents for r in self.refunds if not r.processing)
 
     def order_json(self) -> dict[str, Any]:
         return {
@@ -105,7 +121,7 @@ class Trade:
             "endtime": self.endtime or "",
             "name": self.name,
             "money": format_yuan(self.cents),
-            "refundmoney": format_yuan(self.refunded_cents),
+            "refundmoney": format_yuan(self.refund_done_cents),
             "param": self.param,
             "buyer": self.buyer,
             "clientip": self.clientip,
@@ -267,12 +283,40 @@ class EpayV2Store:
             raise Refused("退款金额不合法") from None
         if cents <= 0 or cents > trade.cents - trade.refunded_cents:
             raise Refused("退款金额超过可退金额")
+        if trade.refund_outcome == "refund_fails":
+            raise Refused("退款失败，商户余额不足")
         refund_no = self.clock().astimezone(CST).strftime("%Y%m%d%H%M%S") + "".join(
             secrets.choice("0123456789") for _ in range(5)
         )
-        done = Refund(refund_no, out_refund_no, cents)
+        late = trade.refund_outcome == "refund_late"
+        done = Refund(refund_no, out_refund_no, cents, wall(self.clock()) or "", processing=late)
         trade.refunds.append(done)
-        if trade.refunded_cents == trade.cents:
-            trade.status = 2
+        self.settle_status(trade)
         self.save()
         return done
+
+    def settle_status(self, trade: Trade) -> None:
+        if trade.refund_done_cents == trade.cents:
+            trade.status = 2  # 已退款
+
+    def finish_refund(self, trade: Trade, refund: Refund) -> None:
+        if refund.processing:
+            refund.processing = False
+            refund.addtime = wall(self.clock()) or ""
+            self.settle_status(trade)
+            self.save()
+
+    def find_refund(self, pid: str, params: Mapping[str, str]) -> tuple[Trade, Refund]:
+        """api/pay/refundquery: by refund_no or out_refund_no, this merchant's only."""
+        refund_no, out_refund_no = params.get("refund_no", ""), params.get("out_refund_no", "")
+        if not refund_no and not out_refund_no:
+            raise Refused("退款单号不能为空")
+        for trade in self.trades.values():
+            if trade.pid != pid:
+                continue
+            for refund in trade.refunds:
+                if (refund_no and refund.refund_no == refund_no) or (
+                    not refund_no and refund.out_refund_no == out_refund_no
+                ):
+                    return trade, refund
+        raise Refused("退款单不存在")

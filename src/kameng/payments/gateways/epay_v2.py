@@ -273,9 +273,25 @@ class EpayV2Gateway:
         )
 
     async def query_refund(self, request: RefundRequest) -> RefundAnswer:
-        """V2 has no refund query; the same out_refund_no answers the refund it
-        made (or makes it now, when the first request never arrived)."""
-        return await self.refund(request)
+        """api/pay/refundquery by out_refund_no (signed both ways): status 1 is
+        refunded, 0 failed; "退款单不存在" means the request never arrived; any
+        other refusal (say, still processing) leaves it unknown."""
+        form = self._signed({"pid": self.pid, "out_refund_no": request.refund_no})
+        answer = await self._post("api/pay/refundquery", form)
+        if answer.get("code") != 0:
+            if "不存在" in str(answer.get("msg", "")):
+                return RefundAnswer(RefundOutcome.UNKNOWN, detail=str(answer.get("msg"))[:200])
+            raise GatewayUnavailable(f"code {answer.get('code')}: {answer.get('msg')}")
+        if not self._verifies(answer):
+            raise GatewayUnavailable("the answer's signature does not verify")
+        if str(answer.get("out_refund_no")) != request.refund_no or str(
+            answer.get("money")
+        ) != format_yuan(request.amount_cents):
+            raise GatewayUnavailable("the refund answer is about another refund or amount")
+        refund_no = str(answer.get("refund_no") or "")[:64] or None
+        if str(answer.get("status")) == "1":
+            return RefundAnswer(RefundOutcome.SUCCEEDED, refund_no)
+        return RefundAnswer(RefundOutcome.REFUSED, refund_no, "refund status 0 (failed)")
 
     async def aclose(self) -> None:
         if self._http is not None:

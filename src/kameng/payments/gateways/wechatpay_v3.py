@@ -32,6 +32,7 @@ from kameng.kit.money import MoneyFormatError, parse_yuan
 from kameng.models.vocabulary import NotifyVerdict
 from kameng.payments.gateways.base import (
     BillLine,
+    BillRefund,
     GatewayUnavailable,
     InboundNotify,
     NotifyAck,
@@ -394,6 +395,12 @@ class WechatPayV3Gateway:
     # -- 对账 ---------------------------------------------------------------------
 
     async def bill(self, day: date) -> list[BillLine]:
+        return _bill_lines(await self._bill_text(day), day)
+
+    async def bill_refunds(self, day: date) -> list[BillRefund]:
+        return _bill_refunds(await self._bill_text(day), day)
+
+    async def _bill_text(self, day: date) -> str:
         """The trade bill: GET /v3/bill/tradebill (signed answer with the file's
         SHA1), then the file itself (not signed: checked against that hash)."""
         path = f"/v3/bill/tradebill?{urlencode({'bill_date': day.isoformat()})}"
@@ -414,7 +421,7 @@ class WechatPayV3Gateway:
         text = response.text
         if response.status_code != 200 or hashlib.sha1(text.encode()).hexdigest() != expected:
             raise GatewayUnavailable("the bill file does not match its signed hash")
-        return _bill_lines(text, day)
+        return text
 
     # -- HTTP ---------------------------------------------------------------------
 
@@ -495,6 +502,29 @@ def _bill_lines(text: str, day: date) -> list[BillLine]:
                            (cells[0], cells[5], cells[6], cells[24]), strict=True))  # fmt: skip
             lines.append(BillLine(cells[6], cells[5], cents, paid_on, raw))
     return lines
+
+
+def _bill_refunds(text: str, day: date) -> list[BillRefund]:
+    """Refund rows (交易状态 REFUND, 退款状态 SUCCESS) of the day's trade bill:
+    商户退款单号 is the number we gave, 申请退款金额 the amount."""
+    refunds = []
+    for line in text.splitlines()[1:]:
+        cells = [c.removeprefix("`") for c in line.split(",")]
+        if len(cells) < 26 or cells[9] != "REFUND" or cells[19] != "SUCCESS":
+            continue
+        try:
+            cents = parse_yuan(cells[25])
+            on = date.fromisoformat(cells[0][:10])
+        except (MoneyFormatError, ValueError):
+            continue
+        if on == day and cells[5] and cells[6] and cells[15]:
+            names = ("time", "transaction_id", "out_trade_no", "refund_id", "out_refund_no")
+            raw = dict(
+                zip(names, (cells[0], cells[5], cells[6], cells[14], cells[15]), strict=True)
+            )
+            raw["refund"] = cells[25]
+            refunds.append(BillRefund(cells[6], cells[5], cells[15], cents, raw))
+    return refunds
 
 
 def _error_text(answer: Any) -> str:

@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from kameng.db.connection import Conn, execute, fetch_all_as, fetch_one
 from kameng.db.rows import row_of
-from kameng.models.vocabulary import FindingKind
+from kameng.models.vocabulary import FindingKind, RefundState
 
 
 @row_of("payments", order_no="orders.order_no")
@@ -47,6 +47,34 @@ async def payments_by_trade(
         LocalPayment,
         _SELECT + "WHERE p.gateway = %(g)s AND p.trade_no = ANY(%(t)s)",
         {"g": gateway, "t": trade_nos},
+    )
+
+
+@row_of("refunds", order_no="orders.order_no", trade_no="payments.trade_no")
+@dataclass(frozen=True, slots=True)
+class LocalRefund:
+    order_no: str
+    trade_no: str
+    refund_no: str
+    attempts: int
+    amount_cents: int
+    state: RefundState
+    succeeded_at: datetime | None
+
+
+async def refunds_of(
+    conn: Conn, *, gateway: str, trade_nos: list[str], start: datetime, end: datetime
+) -> list[LocalRefund]:
+    """The refunds of these trades, and those that succeeded within [start, end)."""
+    return await fetch_all_as(
+        conn,
+        LocalRefund,
+        "SELECT o.order_no, p.trade_no, r.refund_no, r.attempts, r.amount_cents, r.state, "
+        "r.succeeded_at FROM refunds r JOIN payments p ON p.id = r.payment_id "
+        "JOIN orders o ON o.id = r.order_id WHERE p.gateway = %(g)s AND "
+        "(p.trade_no = ANY(%(t)s) OR (r.succeeded_at >= %(s)s AND r.succeeded_at < %(e)s)) "
+        "ORDER BY r.id",
+        {"g": gateway, "t": trade_nos, "s": start, "e": end},
     )
 
 

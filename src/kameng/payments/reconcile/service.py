@@ -1,6 +1,7 @@
 """One reconciliation run: fetch the day's bill (no transaction open), repair
 what the gateway was paid and we never heard of through the same path a notify
-takes, flag the rest for an operator, store the run and its findings."""
+takes, flag the rest for an operator (refunds included: ``refunds.py``), store
+the run and its findings."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn, transaction
 from kameng.kit.timefmt import DEFAULT_ZONE
-from kameng.models.vocabulary import FindingKind, NotifyVerdict
+from kameng.models.vocabulary import FindingKind, NotifyVerdict, RefundState
 from kameng.payments.gateways.base import (
     BillingGateway,
     BillLine,
     Gateway,
     GatewayUnavailable,
+    RefundBillingGateway,
     VerifiedNotify,
 )
 from kameng.payments.reconcile import repository
+from kameng.payments.reconcile.refunds import (
+    compare_refund_totals,
+    compare_refunds,
+    gateway_number,
+)
 from kameng.payments.reconcile.repository import Finding, LocalPayment
 from kameng.payments.service import settle_queried
 
@@ -40,6 +47,9 @@ async def reconcile(
         raise TypeError(f"gateway {gateway.name} has no bill")
     try:
         lines = await gateway.bill(day)
+        billed_refunds = (
+            await gateway.bill_refunds(day) if isinstance(gateway, RefundBillingGateway) else None
+        )
     except GatewayUnavailable as exc:
         async with transaction(pool) as conn:
             return await repository.store_run(
@@ -53,6 +63,10 @@ async def reconcile(
         )
         known = await repository.payments_by_trade(
             conn, gateway=gateway.name, trade_nos=[line.trade_no for line in lines]
+        )
+        trades = [line.trade_no for line in lines] + [r.trade_no for r in billed_refunds or []]
+        local_refunds = await repository.refunds_of(
+            conn, gateway=gateway.name, trade_nos=trades, start=start, end=end
         )
     by_trade = {p.trade_no: p for p in known}
     findings: list[Finding] = []
@@ -68,6 +82,16 @@ async def reconcile(
         for p in local_day
         if p.trade_no not in billed
     ]
+    if billed_refunds is not None:
+        settled_today = {
+            gateway_number(r)
+            for r in local_refunds
+            if r.state == RefundState.SUCCEEDED
+            and r.succeeded_at is not None
+            and start <= r.succeeded_at < end
+        }
+        findings += compare_refunds(billed_refunds, local_refunds, settled_today=settled_today)
+    findings += compare_refund_totals(lines, local_refunds)
     async with transaction(pool) as conn:
         return await repository.store_run(
             conn, channel=gateway.name, day=day, now=now, gateway_lines=len(lines),

@@ -57,9 +57,29 @@ def render(store: Store, mchid: str, day: str) -> str:
                  "0.00", "0", "0", "0.00", "0.00", "", "", trade.description, trade.attach,
                  _yuan(trade.total * 6 // 1000), "0.60%", money, "0.00", ""]  # fmt: skip
         lines.append(",".join("`" + c.replace(",", " ") for c in cells))
+    refunded = 0
+    for refund in sorted(store.refunds.values(), key=lambda r: r.success_time):
+        if refund.mchid != mchid or refund.status != "SUCCESS":
+            continue
+        if not refund.success_time.startswith(day):
+            continue
+        paid = store.trade(mchid, refund.out_trade_no)
+        if paid is None:
+            continue
+        count += 1
+        refunded += refund.refund
+        when = refund.success_time[:19].replace("T", " ")
+        money = _yuan(refund.refund)
+        cells = [when, paid.appid, mchid, "", "", refund.transaction_id, refund.out_trade_no,
+                 paid.payer_openid, paid.trade_type, "REFUND", "OTHERS", "CNY", "0.00",
+                 "0.00", refund.refund_id, refund.out_refund_no, money, "0.00", "ORIGINAL",
+                 "SUCCESS", paid.description, paid.attach, "-" + _yuan(refund.refund * 6 // 1000),
+                 "0.60%", _yuan(paid.total), money, ""]  # fmt: skip
+        lines.append(",".join("`" + c.replace(",", " ") for c in cells))
     fee = total * 6 // 1000
     lines.append(SUMMARY)
-    sums = [str(count), _yuan(total), "0.00", "0.00", _yuan(fee), _yuan(total), "0.00"]
+    sums = [str(count), _yuan(total), _yuan(refunded), "0.00", _yuan(fee), _yuan(total),
+            _yuan(refunded)]  # fmt: skip
     lines.append(",".join("`" + c for c in sums))
     return "\r\n".join(lines) + "\r\n"
 

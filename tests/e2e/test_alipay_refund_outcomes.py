@@ -1,0 +1,168 @@
+"""Alipay refund outcomes chosen on the sandbox: a refusal (卖家余额不足) is
+retried under a new out_request_no once the back-off has passed; a refund
+answered ACQ.SYSTEM_ERROR is never re-sent but found done by
+alipay.trade.fastpay.refund.query; 对账 then compares the bill's refund rows
+with ours."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kameng.db.connection import fetch_all
+from kameng.db.jobs import JobName, defer
+from kameng.kit import clock
+from kameng.payments.reconcile import repository
+from kameng.payments.reconcile.service import reconcile
+from kameng.payments.refunds.tasks import settle_submitted
+from tests.e2e.test_alipay_refunds import ask, states
+from tests.e2e.test_alipay_roundtrip import (  # noqa: F401 - the fixture
+    Wired,
+    open_cashier,
+    order_status,
+    wait_for,
+    wired,
+)
+from tests.factories import Sessions, add_keys, create_product, place_order, transaction
+
+
+async def paid(w: Wired, db: Sessions, refund_outcome: str) -> tuple[str, str]:
+    await add_keys(db, w.settings, await create_product(db, price_cents=1050), 1)
+    order = await place_order(w.shop, gateway="alipay")
+    trade_no = await open_cashier(w, order)
+    # The demo's way: the refund outcome is picked on the cashier with the payment.
+    await w.alipay.post(
+        f"/sandbox/pay/{trade_no}", data={"outcome": "notify", "refund_outcome": refund_outcome}
+    )
+
+    async def delivered() -> bool:
+        return (await order_status(w.shop, order["order_no"]))["status"] == "delivered"
+
+    await wait_for(delivered)
+    return order["order_no"], trade_no
+
+
+async def sandbox_refunds(w: Wired, trade_no: str) -> list[tuple[str, int, bool]]:
+    trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()
+    return [(r["out_request_no"], r["cents"], r["processing"]) for r in trade["refunds"]]
+
+
+async def due_now(pool: Any, refund_id: int) -> None:
+    async with transaction(pool) as conn:  # the back-off has passed
+        await conn.execute(
+            "UPDATE refunds SET next_attempt_at = %(now)s WHERE id = %(i)s",
+            {"now": clock.now(), "i": refund_id},
+        )
+        await defer(conn, JobName.EXECUTE_REFUND, refund_id=refund_id)
+
+
+async def test_refused_refund_is_retried_under_a_new_request_number(
+    wired: Wired,  # noqa: F811 - the fixture imported above
+    db: Sessions,
+    pool: Any,
+    run_jobs: Any,
+) -> None:
+    w = wired
+    no, trade_no = await paid(w, db, "refund_fails")
+    refund_id = await ask(pool, no, None, "all")
+    await run_jobs()
+    assert await states(pool) == [(f"{no}R01", "failed", 1)]
+    assert await sandbox_refunds(w, trade_no) == []  # no money moved
+    async with transaction(pool) as conn:
+        rows = await fetch_all(conn, "SELECT last_error FROM refunds")
+    assert rows == [("ACQ.SELLER_BALANCE_NOT_ENOUGH: 卖家余额不足",)]
+
+    await run_jobs()  # not due yet: nothing happens
+    assert await states(pool) == [(f"{no}R01", "failed", 1)]
+
+    changed = await w.alipay.post(
+        f"/sandbox/trades/{trade_no}/refund-outcome", data={"outcome": "refund_succeeds"}
+    )
+    assert changed.status_code == 200
+    await due_now(pool, refund_id)
+    await run_jobs()
+    assert await states(pool) == [(f"{no}R01", "succeeded", 2)]
+    assert await sandbox_refunds(w, trade_no) == [(f"{no}R01-2", 1050, False)]
+    timeline = (await order_status(w.shop, no))["timeline"]
+    assert [e["type"] for e in timeline if e["type"].startswith("refund")] == [
+        "refund_requested",
+        "refund_submitted",
+        "refund_failed",
+        "refund_submitted",
+        "refund_succeeded",
+    ]
+
+
+async def test_late_refund_is_found_by_the_refund_query(
+    wired: Wired,  # noqa: F811 - the fixture imported above
+    db: Sessions,
+    pool: Any,
+    run_jobs: Any,
+    worker_runtime: Any,
+) -> None:
+    w = wired
+    no, trade_no = await paid(w, db, "refund_late")
+    refund_id = await ask(pool, no, 300, "part")
+    await run_jobs()
+    assert await states(pool) == [(f"{no}R01", "submitted", 1)]
+    async with transaction(pool) as conn:
+        rows = await fetch_all(conn, "SELECT last_error FROM refunds")
+    assert rows[0][0].startswith("no answer: code 20000 ACQ.SYSTEM_ERROR")
+
+    async def finished() -> bool:
+        return await sandbox_refunds(w, trade_no) == [(f"{no}R01", 300, False)]
+
+    await wait_for(finished)
+    await run_jobs()  # the job never re-sends a refund whose answer was lost
+    await settle_submitted(pool, worker_runtime.gateways, refund_id)
+    assert await states(pool) == [(f"{no}R01", "succeeded", 1)]
+    assert await sandbox_refunds(w, trade_no) == [(f"{no}R01", 300, False)]
+
+
+async def test_reconciliation_compares_the_bills_refunds(
+    wired: Wired,  # noqa: F811 - the fixture imported above
+    db: Sessions,
+    pool: Any,
+    run_jobs: Any,
+    worker_runtime: Any,
+) -> None:
+    w = wired
+    no, trade_no = await paid(w, db, "refund_succeeds")
+    gateway = worker_runtime.gateways.get("alipay")
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+    first = await ask(pool, no, 300, "a")
+    await run_jobs()
+    assert await states(pool) == [(f"{no}R01", "succeeded", 1)]
+    run_id = await reconcile(pool, gateway, day, clock.now())
+    async with transaction(pool) as conn:
+        assert await repository.findings_of(conn, run_id) == []  # bill and books agree
+
+    # Refunded at Alipay by hand (no such refund here), a refund whose amount we
+    # recorded differently, and a refund we count as succeeded that Alipay lacks.
+    answer = await gateway._api(
+        "alipay.trade.refund",
+        {"out_trade_no": no, "refund_amount": "1.00", "out_request_no": "BY-HAND-1"},
+    )
+    assert answer["code"] == "10000"
+    async with transaction(pool) as conn:
+        await conn.execute("UPDATE refunds SET amount_cents = 200 WHERE id = %(i)s", {"i": first})
+    second = await ask(pool, no, 50, "b")
+    async with transaction(pool) as conn:
+        await conn.execute(
+            "UPDATE refunds SET state = 'succeeded', attempts = 1, succeeded_at = %(now)s "
+            "WHERE id = %(i)s",
+            {"now": clock.now(), "i": second},
+        )
+    run_id = await reconcile(pool, gateway, day, clock.now())
+    async with transaction(pool) as conn:
+        findings = await repository.findings_of(conn, run_id)
+    assert sorted(f[:5] for f in findings) == [
+        ("refund_amount_mismatch", no, trade_no, 200, 300),
+        ("refund_missing_at_gateway", no, trade_no, 50, None),
+        ("refund_unknown_here", no, trade_no, None, 100),
+    ]
+    unknown = next(f for f in findings if f[0] == "refund_unknown_here")
+    assert unknown[5]["bill"]["refund_no"] == "BY-HAND-1"
+    assert unknown[5]["bill"]["kind"] == "退款"
