@@ -117,6 +117,9 @@ def _swap(value: Any, mapping: dict[Any, Any], shift: timedelta) -> Any:
         for old, fresh in mapping.items():
             if isinstance(old, str) and old in new:
                 new = new.replace(old, fresh)
+            elif type(old) is int and old >= ID_FLOOR and str(old) in new:
+                # an id inside a string, e.g. a job's queueing lock "query-order:<id>:later"
+                new = new.replace(str(old), str(fresh))
         return value if new == value else new  # keeps StrEnum members as they are
     if isinstance(value, datetime):
         return value + shift
