@@ -115,9 +115,21 @@ async def test_late_refund_is_found_by_the_refund_query(
 
     await wait_for(finished)
     await run_jobs()  # the job never re-sends a refund whose answer was lost
+    # Before the shop has asked, 对账 sees the refund done at Alipay, not here.
+    gateway = worker_runtime.gateways.get("alipay")
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    run_id = await reconcile(pool, gateway, day, clock.now())
+    async with transaction(pool) as conn:
+        findings = await repository.findings_of(conn, run_id)
+    assert [f[:5] for f in findings] == [("refund_unsettled_here", no, trade_no, 300, 300)]
+    assert findings[0][5]["local"]["state"] == "submitted"
+
     await settle_submitted(pool, worker_runtime.gateways, refund_id)
     assert await states(pool) == [(f"{no}R01", "succeeded", 1)]
     assert await sandbox_refunds(w, trade_no) == [(f"{no}R01", 300, False)]
+    run_id = await reconcile(pool, gateway, day, clock.now())
+    async with transaction(pool) as conn:
+        assert await repository.findings_of(conn, run_id) == []
 
 
 async def test_reconciliation_compares_the_bills_refunds(
