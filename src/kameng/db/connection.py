@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.engine import CONNECT_OPTIONS, libpq_url
@@ -24,6 +25,12 @@ T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]
 
 
+# Pooled connections are in autocommit mode: ``transaction()`` still wraps its
+# block in BEGIN … COMMIT, and ``single_statements()`` can skip both round trips
+# where one statement is the whole unit of work (or a read).
+CONNECTION_KWARGS: dict[str, Any] = {"options": CONNECT_OPTIONS, "autocommit": True}
+
+
 def make_pool(database_url: str, *, size: int) -> AsyncConnectionPool[Conn]:
     """A fixed-size pool (min = max): connections are never churned under load."""
     return AsyncConnectionPool(
@@ -31,7 +38,7 @@ def make_pool(database_url: str, *, size: int) -> AsyncConnectionPool[Conn]:
         min_size=size,
         max_size=size,
         open=False,
-        kwargs={"options": CONNECT_OPTIONS},
+        kwargs=CONNECTION_KWARGS,
         name="kameng",
     )
 
@@ -45,6 +52,33 @@ async def transaction(pool: AsyncConnectionPool[Conn]) -> AsyncIterator[Conn]:
     ~30 % more client CPU.
     """
     async with pool.connection() as conn, conn.transaction():
+        yield conn
+
+
+@asynccontextmanager
+async def single_statements(pool: AsyncConnectionPool[Conn]) -> AsyncIterator[Conn]:
+    """A pooled connection without BEGIN/COMMIT: each statement commits by itself.
+
+    For reads (at READ COMMITTED every statement of a transaction takes its own
+    snapshot anyway, so several reads see no less consistency here) and for a
+    write that is one self-contained statement. Never for several writes that
+    must stand or fall together: those take ``transaction()``. Saves two of a
+    short request's four to six round trips. On a pool not in autocommit mode
+    it still works (the pool commits on return), only without the saving.
+    """
+    async with pool.connection() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def atomic(conn: Conn) -> AsyncIterator[Conn]:
+    """Several writes that stand or fall together, on a connection of either kind:
+    inside ``transaction()`` they already do (nothing is added: no savepoint round
+    trips); on ``single_statements()`` they get their own BEGIN … COMMIT."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        yield conn
+        return
+    async with conn.transaction():
         yield conn
 
 

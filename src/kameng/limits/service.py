@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
 
-from kameng.db.connection import Conn, transaction
+from kameng.db.connection import Conn, single_statements
 from kameng.limits import repository
 
 
@@ -45,11 +45,12 @@ class Limiter:
 
     async def hit(self, rule: Rule, subject: str, now: datetime) -> int:
         """Count one event for ``subject``; the count in the current window."""
-        async with transaction(self._pool) as conn:
+        # One upsert: its own unit of work (no BEGIN/COMMIT round trips).
+        async with single_statements(self._pool) as conn:
             return await repository.hit(conn, rule.key(subject), now=now, window=rule.window)
 
     async def count(self, rule: Rule, subject: str, now: datetime) -> int:
-        async with transaction(self._pool) as conn:
+        async with single_statements(self._pool) as conn:
             return await repository.current(conn, rule.key(subject), now=now, window=rule.window)
 
     async def exceeded(self, rule: Rule, subject: str, now: datetime) -> bool:

@@ -76,6 +76,9 @@ _INSERT_ORDER = f"""
             '{OrderStatus.UNPAID}', 0, %(now)s, %(expires_at)s, %(now)s)
         ON CONFLICT (order_no) DO NOTHING
         RETURNING id
+    ), inputs AS (
+        INSERT INTO order_inputs (order_id, fields)
+        SELECT id, %(inputs)s FROM created WHERE %(inputs)s::jsonb IS NOT NULL
     )
     INSERT INTO order_events (order_id, type, params, actor, created_at)
     SELECT id, '{OrderEventType.CREATED}', %(params)s, '{Actor.BUYER}', %(now)s FROM created
@@ -96,8 +99,11 @@ async def insert_order(
     now: datetime,
     expires_at: datetime,
     event_params: dict[str, Any],
+    inputs: dict[str, str] | None = None,
 ) -> int | None:
-    """Insert the order and its first timeline event in one round trip.
+    """Insert the order, its first timeline event and what the buyer filled in
+    (``inputs``, a top-up's account; none when empty) in one statement: one
+    round trip, and all or nothing even outside a transaction.
 
     Returns the new id, or None when the number is already taken (the caller
     draws another).
@@ -117,6 +123,7 @@ async def insert_order(
             "now": now,
             "expires_at": expires_at,
             "params": Jsonb(event_params),
+            "inputs": Jsonb(inputs) if inputs else None,
         },
     )
     return None if row is None else int(row[0])
@@ -258,15 +265,6 @@ async def lock_due_deadlines(conn: Conn, *, now: datetime, limit: int) -> list[O
 async def lock_by_id(conn: Conn, order_id: int) -> OrderRow | None:
     return await fetch_one_as(
         conn, OrderRow, _SELECT_ORDER + " WHERE o.id = %(id)s FOR UPDATE OF o", {"id": order_id}
-    )
-
-
-async def insert_inputs(conn: Conn, order_id: int, fields: dict[str, str]) -> None:
-    """What the buyer filled in for the product (a top-up's account)."""
-    await execute(
-        conn,
-        "INSERT INTO order_inputs (order_id, fields) VALUES (%(id)s, %(f)s)",
-        {"id": order_id, "f": Jsonb(fields)},
     )
 
 

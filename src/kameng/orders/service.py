@@ -118,10 +118,9 @@ async def create_order(
                 "amount_cents": product.price_cents * quantity,
                 "gateway": gateway,
             },
+            inputs=inputs,
         )
         if order_id is not None:
-            if inputs:
-                await repository.insert_inputs(conn, order_id, inputs)
             return OrderRow(
                 id=order_id,
                 order_no=order_no,

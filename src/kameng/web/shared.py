@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import Request, Response
 
-from kameng.db.connection import Conn, transaction
+from kameng.db.connection import Conn, atomic, single_statements
 from kameng.kit import clock, order_numbers
 from kameng.kit.i18n import Translator
 from kameng.kit.logs import bind
@@ -53,9 +53,10 @@ async def buyer_visited(conn: Conn, order: OrderRow, visit: Visit) -> None:
     """Start or pull forward the order's active query (one cheap UPDATE, a job
     deferred at most: never a gateway call in the request)."""
     if order.status in (OrderStatus.UNPAID, OrderStatus.EXPIRED):
-        await active_query.buyer_visited(
-            conn, order_no=order.order_no, visit=visit, now=clock.now()
-        )
+        async with atomic(conn):  # the nudge and its job together, even on single_statements
+            await active_query.buyer_visited(
+                conn, order_no=order.order_no, visit=visit, now=clock.now()
+            )
 
 
 def support_url(order_no: str) -> str:
@@ -107,8 +108,11 @@ def checked_number(text: str) -> str:
 
 
 async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
-    """Create the order and commit: its number exists from here on."""
-    async with transaction(rt.pool) as conn:
+    """Create the order and commit: its number exists from here on.
+
+    A product read, then one statement writes the order, its first event and
+    its inputs together (``orders.repository.insert_order``): no BEGIN/COMMIT."""
+    async with single_statements(rt.pool) as conn:
         order = await orders.create_order(
             conn,
             sku=body.product,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from kameng.db.connection import transaction
+from kameng.db.connection import single_statements
 from kameng.kit import clock
 from kameng.kit.money import format_yuan
 from kameng.orders.schemas import (
@@ -88,7 +88,8 @@ async def get_order(
     ``X-Order-Token`` or the cookie). Never in the URL: URLs end up in access logs."""
     rt = runtime(request)
     board = await rt.notices.get()
-    async with transaction(rt.pool) as conn:
+    # Reads, each its own statement; the one write (buyer_visited) is atomic by itself.
+    async with single_statements(rt.pool) as conn:
         detail = await shared.detail(
             conn, rt, request, order_no, password=x_query_password, token=x_order_token
         )
