@@ -163,8 +163,8 @@ def run_jobs(worker_runtime: Any) -> Any:
 async def _pool(shared_database_url: str) -> AsyncIterator[AsyncConnectionPool[Conn]]:
     from psycopg_pool import AsyncConnectionPool
 
-    from kameng.db.connection import CONNECTION_KWARGS
-    from kameng.db.engine import libpq_url
+    from kameng.db.connection import autocommit
+    from kameng.db.engine import CONNECT_OPTIONS, libpq_url
     from tests.factories import register_pool
 
     shop_pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
@@ -172,7 +172,8 @@ async def _pool(shared_database_url: str) -> AsyncIterator[AsyncConnectionPool[C
         min_size=1,
         max_size=POOL_MAX,
         open=False,
-        kwargs=CONNECTION_KWARGS,  # as the shop's (autocommit; see single_statements)
+        kwargs={"options": CONNECT_OPTIONS},
+        configure=autocommit,  # as the shop's (see kameng.db.connection.single_statements)
         name="kameng-test",
     )
     await shop_pool.open()

@@ -25,20 +25,28 @@ T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]
 
 
-# Pooled connections are in autocommit mode: ``transaction()`` still wraps its
-# block in BEGIN … COMMIT, and ``single_statements()`` can skip both round trips
-# where one statement is the whole unit of work (or a read).
-CONNECTION_KWARGS: dict[str, Any] = {"options": CONNECT_OPTIONS, "autocommit": True}
+async def autocommit(conn: Conn) -> None:
+    """A pool's ``configure``: the connection in autocommit mode. ``transaction()``
+    still wraps its block in BEGIN … COMMIT; ``single_statements()`` can then skip
+    both round trips where one statement is the whole unit of work (or a read).
+    (Not through the pool's ``kwargs``: procrastinate opens its listener with those
+    and its own ``autocommit=True``.)"""
+    await conn.set_autocommit(True)
 
 
-def make_pool(database_url: str, *, size: int) -> AsyncConnectionPool[Conn]:
-    """A fixed-size pool (min = max): connections are never churned under load."""
+def make_pool(
+    database_url: str, *, size: int, autocommit_mode: bool = False
+) -> AsyncConnectionPool[Conn]:
+    """A fixed-size pool (min = max): connections are never churned under load.
+    The web's pools are in autocommit mode (``autocommit``); the worker's pool,
+    which procrastinate shares, stays as procrastinate expects it."""
     return AsyncConnectionPool(
         libpq_url(database_url),
         min_size=size,
         max_size=size,
         open=False,
-        kwargs=CONNECTION_KWARGS,
+        kwargs={"options": CONNECT_OPTIONS},
+        configure=autocommit if autocommit_mode else None,
         name="kameng",
     )
 

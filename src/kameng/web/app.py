@@ -96,8 +96,8 @@ def create_app(
                 await app.state.runtime.timelines.close()
             return
         url, _server = resolve_database_url(settings.database_url, settings.data_dir)
-        own = make_pool(url, size=settings.db_pool_size)
-        limits = make_pool(url, size=LIMITS_POOL_SIZE)
+        own = make_pool(url, size=settings.db_pool_size, autocommit_mode=True)
+        limits = make_pool(url, size=LIMITS_POOL_SIZE, autocommit_mode=True)
         await own.open()
         await limits.open()
         app.state.runtime = build_runtime(settings, own, limits_pool=limits)
