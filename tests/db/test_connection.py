@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from psycopg import errors
 from psycopg.pq import TransactionStatus
@@ -9,8 +11,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn, atomic, fetch_one, single_statements, transaction
 
-# A scratch table per test database: nothing of the shop's schema is touched.
+# A scratch table, dropped after each test (the schema must stay the migrations').
 CREATE = "DROP TABLE IF EXISTS conn_probe; CREATE TABLE conn_probe (id int PRIMARY KEY)"
+
+
+@pytest.fixture(autouse=True)
+async def _drop_probe(pool: AsyncConnectionPool[Conn]) -> AsyncIterator[None]:
+    yield
+    async with single_statements(pool) as conn:
+        await conn.execute("DROP TABLE IF EXISTS conn_probe")
 
 
 async def _count(pool: AsyncConnectionPool[Conn]) -> int:
