@@ -36,6 +36,7 @@ lint: install
 # (make itself refuses a literal `make bench --scale`: it parses --options as its own.)
 bench: install
 	$(UV) run python scripts/bench.py $(BENCH_ARGS)
+	$(UV) run python scripts/bench_notify.py
 ifeq ($(filter --scale,$(BENCH_ARGS)),)
 	$(UV) run python scripts/bench_supply.py
 	$(UV) run python scripts/bench_sse.py
