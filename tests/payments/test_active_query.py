@@ -179,12 +179,13 @@ class TestActiveQuery:
         async with transaction(pool) as conn:
             assert len(await service.claim_due(conn, now=clock.now(), limit=10)) == 1
         assert await schedule(db, number) == (clock.now() + timedelta(seconds=30), 1)
+        assert await count(db, QUERY_ORDER_JOBS) == 2  # its own job for the 30 s step
         clock.advance(seconds=16)  # 31 s after the first visit: pulled forward to now
         await client.get(f"/api/shop/orders/{number}")
         assert await schedule(db, number) == (clock.now(), 1)
-        assert await count(db, QUERY_ORDER_JOBS) == 2
+        assert await count(db, QUERY_ORDER_JOBS) == 3
         await client.get(f"/o/{number}")  # due already: nothing more
-        assert await count(db, QUERY_ORDER_JOBS) == 2
+        assert await count(db, QUERY_ORDER_JOBS) == 3
 
     async def test_back_off_until_expiry_then_one_last_ask(
         self,

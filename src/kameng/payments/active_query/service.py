@@ -65,13 +65,14 @@ async def buyer_visited(conn: Conn, *, order_no: str, visit: Visit, now: datetim
 
 
 async def ask_later(conn: Conn, *, order_id: int, delay: timedelta) -> None:
-    """A job asking about this order after ``delay`` (one waiting job per order
-    and kind: a second visit while one waits adds nothing)."""
+    """A job asking about this order after ``delay``. An immediate one is
+    deferred once per order while it waits (a second visit adds nothing); a
+    delayed one comes from a step taken (one per step), so needs no lock."""
     seconds = max(0, int(delay.total_seconds()))
     await defer(
         conn,
         JobName.QUERY_ORDER,
-        queueing_lock=f"query-order:{order_id}:{'now' if seconds == 0 else 'later'}",
+        queueing_lock=f"query-order:{order_id}" if seconds == 0 else None,
         delay_seconds=seconds,
         order_id=order_id,
     )
