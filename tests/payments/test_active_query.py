@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -52,9 +53,14 @@ async def open_cashier(epay: httpx.AsyncClient, order: dict[str, Any]) -> str:
 
 
 async def run_query_job(run_jobs: Any) -> None:
+    from procrastinate.exceptions import AlreadyEnqueued
+
     from kameng.payments.active_query.tasks import query_pending
 
-    await query_pending.defer_async(timestamp=0)
+    # The worker's periodic deferrer may have left this minute's sweep waiting
+    # (same queueing lock): that one does the same work.
+    with contextlib.suppress(AlreadyEnqueued):
+        await query_pending.defer_async(timestamp=0)
     await run_jobs()
 
 
