@@ -130,6 +130,133 @@ def announce_end(
     typer.echo(f"notice {ended.id} ended")
 
 
+tickets_app = typer.Typer(
+    help="Buyers' support tickets: list, show, reply, close.", no_args_is_help=True
+)
+
+
+def _ticket_dict(ticket: Any, zone_name: str) -> dict[str, Any]:
+    from kameng.kit.timefmt import local
+
+    return {
+        "ticket_no": ticket.ticket_no,
+        "status": ticket.status.value,
+        "cause": ticket.cause,
+        "cause_text": ticket.cause_text,
+        "contact": ticket.contact,
+        "created_at": local(ticket.created_at, zone_name),
+        "updated_at": local(ticket.updated_at, zone_name),
+    }
+
+
+def _number(text: str) -> str:
+    from kameng.tickets import numbers
+
+    found = numbers.find_in(text)
+    if found is None:
+        raise typer.BadParameter(f"not a ticket number (T and 13 digits): {text}")
+    return found
+
+
+@tickets_app.command("list")
+def tickets_list(
+    closed: Annotated[bool, typer.Option("--all", help="Also the closed ones.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Open and answered tickets, oldest first."""
+    from kameng.tickets import service
+
+    settings = get_settings()
+    found = _in_transaction(settings, lambda conn: service.listing(conn, closed=closed))
+    rows = [_ticket_dict(x, settings.display_timezone) for x in found]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        typer.echo("no tickets")
+    for r in rows:
+        typer.echo(f"{r['ticket_no']}  {r['status']:<9} {r['created_at']}  {r['cause'] or '-'}")
+
+
+@tickets_app.command("show")
+def tickets_show(
+    ticket: Annotated[str, typer.Argument(help="Ticket number (T and 13 digits).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The ticket, its order and every message."""
+    from kameng.kit.money import format_yuan
+    from kameng.kit.timefmt import local
+    from kameng.tickets import service
+
+    settings = get_settings()
+    number = _number(ticket)
+    found = _in_transaction(settings, lambda conn: service.view(conn, number))
+    zone_name = settings.display_timezone
+    order = found.order
+    data = {
+        **_ticket_dict(found.ticket, zone_name),
+        "order": {
+            "order_no": order.order_no,
+            "status": order.status.value,
+            "product": order.product_sku,
+            "kind": order.product_kind.value,
+            "amount": format_yuan(order.amount_cents),
+            "paid_at": local(order.paid_at, zone_name) if order.paid_at else None,
+            "order_contact": order.contact,
+        },
+        "messages": [
+            {"author": m.author.value, "at": local(m.created_at, zone_name), "body": m.body}
+            for m in found.messages
+        ],
+    }
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
+        return
+    typer.echo(f"{data['ticket_no']}  {data['status']}  opened {data['created_at']}")
+    typer.echo(
+        f"order {order.order_no}  {order.status.value}  {order.product_sku} "
+        f"({order.product_kind.value})  ¥{format_yuan(order.amount_cents)}  "
+        f"paid {data['order']['paid_at'] or '-'}"
+    )
+    typer.echo(f"contact: {found.ticket.contact or '-'}  cause: {found.ticket.cause or '-'}")
+    typer.echo(f"  {found.ticket.cause_text}")
+    for m in data["messages"]:
+        typer.echo(f"[{m['at']}] {m['author']}: {m['body']}")
+
+
+@tickets_app.command("reply")
+def tickets_reply(
+    ticket: Annotated[str, typer.Argument(help="Ticket number.")],
+    text: Annotated[
+        str,
+        typer.Option(
+            help="The answer; the buyer sees it on the ticket and on the order's timeline."
+        ),
+    ],
+) -> None:
+    """Answer a ticket."""
+    from kameng.kit import clock
+    from kameng.tickets import service
+
+    number = _number(ticket)
+    now = clock.now()
+    _in_transaction(get_settings(), lambda conn: service.reply(conn, number, text, now=now))
+    typer.echo(f"{number} answered")
+
+
+@tickets_app.command("close")
+def tickets_close(ticket: Annotated[str, typer.Argument(help="Ticket number.")]) -> None:
+    """Close a ticket (the order's timeline says so)."""
+    from kameng.kit import clock
+    from kameng.tickets import service
+
+    number = _number(ticket)
+    now = clock.now()
+    _in_transaction(get_settings(), lambda conn: service.close(conn, number, now=now))
+    typer.echo(f"{number} closed")
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the ``kameng`` command."""
     app.add_typer(announce_app, name="announce")
+    app.add_typer(tickets_app, name="tickets")

@@ -8,7 +8,10 @@ tracking number. What each identifier proves decides what is shown:
 - a trade number alone: the state and a masked order number; the full number
   with the query password, the contact, or in the browser that placed it;
 - a mistyped number: the candidate numbers only, nothing about those orders;
-- a card key: "this is a card you received"; which order only for its owner.
+- a card key: "this is a card you received"; which order only for its owner;
+- a support ticket number: the ticket's state and a masked order number (as a
+  trade number alone); the full order with the query password, the contact, or
+  in the browser that placed it.
 
 A wrong number never shows somebody else's order as a direct hit: only a
 valid (Damm) number that exists is one, and near misses are suggestions.
@@ -28,6 +31,9 @@ from kameng.lookup.extract import extract
 from kameng.models.vocabulary import OrderStatus
 from kameng.orders import repository
 from kameng.orders.repository import OrderRow
+from kameng.tickets import numbers as ticket_numbers
+from kameng.tickets import service as tickets
+from kameng.tickets.repository import TicketRow
 
 MAX_QUERY = 500
 MAX_SUGGESTIONS = 5
@@ -45,6 +51,7 @@ class LookupKind(StrEnum):
     SUGGESTIONS = "suggestions"  # looks like a mistyped order number
     CARD_KEY = "card_key"  # a card key this shop issued
     TRACKING_NO = "tracking_no"  # a courier's tracking number
+    TICKET = "ticket"  # a support ticket's number (kameng.tickets)
     NOT_FOUND = "not_found"
     INVALID = "invalid"
 
@@ -59,6 +66,7 @@ class Hint(StrEnum):
     TRADE_UNKNOWN = "trade_unknown"  # shaped like a trade number, no payment has it
     PROOF_FAILED = "proof_failed"  # trade number found, password/contact wrong
     NO_TRACKING = "no_tracking"  # asked for a parcel; card keys have no tracking number
+    TICKET_UNKNOWN = "ticket_unknown"  # shaped like a ticket number, none has it
 
 
 def mask(order_no: str) -> str:
@@ -79,6 +87,7 @@ class LookupResult:
     courier: str | None = None
     gateways: list[str] = field(default_factory=list)
     card_order_no: str | None = None  # which order a card key belongs to (owner only)
+    ticket: TicketRow | None = None  # a ticket number's ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,13 @@ async def lookup(
     if not found.words:
         return LookupResult(LookupKind.INVALID, "", hint=Hint.EMPTY)
     primary = found.numbers[0] if found.numbers else order_numbers.normalize(found.folded)[:64]
+
+    # 0. A support ticket's number (T + 13 digits): the ticket, its order masked.
+    ticket_no = ticket_numbers.find_in(query)
+    if ticket_no is not None:
+        answer = await _ticket(conn, ticket_no, proof)
+        if answer is not None:
+            return answer
 
     # 1. A valid order number that exists is a direct hit.
     valid = [n for n in found.numbers if order_numbers.is_valid(n)]
@@ -183,6 +199,8 @@ async def lookup(
             return LookupResult(LookupKind.TRACKING_NO, word.upper(), courier=name)
 
     # 5. Nothing: say why.
+    if ticket_no is not None:
+        return LookupResult(LookupKind.NOT_FOUND, ticket_no, hint=Hint.TICKET_UNKNOWN)
     for number in [*found.long_numbers, *[w for w in found.words if w.isdigit()]]:
         gateways = formats.trade_gateways(number)
         if gateways:
@@ -195,6 +213,24 @@ async def lookup(
         if not order_numbers.is_valid(primary):
             return LookupResult(LookupKind.NOT_FOUND, primary, hint=Hint.CHECK_DIGIT)
     return LookupResult(LookupKind.NOT_FOUND, primary, hint=Hint.UNKNOWN)
+
+
+async def _ticket(conn: Conn, ticket_no: str, proof: Proof) -> LookupResult | None:
+    """The ticket and what the asker may see of its order; None when no ticket has
+    this number (the other identifier kinds are tried next)."""
+    ticket = await tickets.find(conn, ticket_no) if ticket_numbers.is_valid(ticket_no) else None
+    order = await repository.get_by_id(conn, ticket.order_id) if ticket else None
+    if ticket is None or order is None:
+        return None
+    if await proof.holds_for(order):
+        return LookupResult(LookupKind.TICKET, ticket_no, order=order, ticket=ticket)
+    return LookupResult(
+        LookupKind.TICKET,
+        ticket_no,
+        masked_order_no=mask(order.order_no),
+        ticket=ticket,
+        hint=Hint.PROOF_FAILED if proof.given else Hint.NONE,
+    )
 
 
 async def orders_of_contact(

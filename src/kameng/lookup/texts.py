@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kameng.kit.i18n import N_, Translator
 from kameng.lookup.service import Hint, LookupKind, LookupResult
+from kameng.models.vocabulary import TicketStatus
 
 MESSAGES: dict[LookupKind, str] = {
     LookupKind.ORDER: N_("Order found"),
@@ -39,6 +40,14 @@ NO_TRACKING = N_(
     "orders have no courier tracking number"
 )
 
+TICKET = N_("Support ticket %(ticket_no)s: %(status)s")
+TICKET_PROOF_FAILED = N_("The query password or contact does not match the order of this ticket")
+TICKET_STATUSES: dict[TicketStatus, str] = {
+    TicketStatus.OPEN: N_("waiting for support"),
+    TicketStatus.ANSWERED: N_("support has replied"),
+    TicketStatus.CLOSED: N_("closed"),
+}
+
 # Why nothing was found (LookupResult.hint).
 HINTS: dict[Hint, str] = {
     Hint.LENGTH: N_("Order numbers have 16 digits; you entered %(n)s"),
@@ -49,6 +58,10 @@ HINTS: dict[Hint, str] = {
         "This looks like a payment trade number, but no payment of this shop carries it yet. "
         "If you have just paid, wait a minute and try again; otherwise check it was paid to "
         "this shop"
+    ),
+    Hint.TICKET_UNKNOWN: N_(
+        "No support ticket with that number. Ticket numbers are T and 13 digits, shown "
+        "when the ticket was sent"
     ),
     Hint.UNKNOWN: N_(
         "No order or trade with that number. Check it is this shop's order number "
@@ -71,9 +84,17 @@ def message(result: LookupResult, t: Translator, status_label: str = "") -> str:
             return t(CARD_KEY)
         case LookupKind.TRACKING_NO:
             return t(TRACKING, courier=result.courier or "")
+        case LookupKind.TICKET if result.ticket is not None:
+            if result.hint == Hint.PROOF_FAILED:
+                return t(TICKET_PROOF_FAILED)
+            return t(TICKET, ticket_no=result.ticket.ticket_no, status=ticket_status(result, t))
         case LookupKind.ORDER if result.hint == Hint.NO_TRACKING:
             return t(NO_TRACKING)
     msgid = MESSAGES.get(result.kind)
     if msgid is not None:
         return t(msgid)
     return t(HINTS.get(result.hint, HINTS[Hint.UNKNOWN]), n=len(result.normalized))
+
+
+def ticket_status(result: LookupResult, t: Translator) -> str:
+    return t(TICKET_STATUSES[result.ticket.status]) if result.ticket else ""

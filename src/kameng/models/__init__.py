@@ -19,6 +19,7 @@ from kameng.models.supply import (
     SupplierProduct,
     SupplyAttempt,
 )
+from kameng.models.ticket import Ticket, TicketMessage
 
 __all__ = [
     "Base",
@@ -40,4 +41,6 @@ __all__ = [
     "SupplierCallback",
     "SupplierProduct",
     "SupplyAttempt",
+    "Ticket",
+    "TicketMessage",
 ]

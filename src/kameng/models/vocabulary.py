@@ -51,6 +51,9 @@ class OrderEventType(StrEnum):
     ESCALATED = "escalated"  # past its deadline: the operator is alerted
     AWAITING_OPERATOR = "awaiting_operator"
     MANUAL_DELIVERED = "manual_delivered"
+    TICKET_OPENED = "ticket_opened"  # the buyer asked support (kameng.tickets)
+    TICKET_REPLIED = "ticket_replied"  # support answered; params carry the reply
+    TICKET_CLOSED = "ticket_closed"
 
 
 class Actor(StrEnum):
@@ -94,6 +97,21 @@ class SupplierCallbackVerdict(StrEnum):
     UNKNOWN_SUPPLIER = "unknown_supplier"
     UNKNOWN_ORDER = "unknown_order"
     MALFORMED = "malformed"
+
+
+class TicketStatus(StrEnum):
+    """Where a support ticket is (``tickets.status``); kameng.tickets.states."""
+
+    OPEN = "open"  # waiting for support
+    ANSWERED = "answered"  # support replied; the buyer may write again
+    CLOSED = "closed"
+
+
+class TicketAuthor(StrEnum):
+    """Who wrote a ticket message (``ticket_messages.author``)."""
+
+    BUYER = "buyer"
+    OPERATOR = "operator"
 
 
 class NoticeScope(StrEnum):

@@ -239,6 +239,10 @@ EVENT_RULES: dict[OrderEventType, Rule | None] = {
     ),
     OrderEventType.AWAITING_OPERATOR: None,
     OrderEventType.MANUAL_DELIVERED: None,
+    # Support conversation: the order's own story is told by its status.
+    OrderEventType.TICKET_OPENED: None,
+    OrderEventType.TICKET_REPLIED: None,
+    OrderEventType.TICKET_CLOSED: None,
 }
 
 # Out of stock past the SLA (fulfilment.stock_deadline escalated it): the refund time.
@@ -251,6 +255,11 @@ STOCK_LATE = Rule(
     ),
     wait=True,
     support=True,
+)
+
+# Timeline entries of the support conversation (kameng.tickets).
+CONVERSATION = frozenset(
+    {OrderEventType.TICKET_OPENED, OrderEventType.TICKET_REPLIED, OrderEventType.TICKET_CLOSED}
 )
 
 GENERIC = Rule(
@@ -318,13 +327,15 @@ def explain(
     (``kameng.notices.service.touching_order``); an order still moving says so
     in its text, and each notice is given in the buyer's language.
     """
-    latest = events[-1].type if events else None
+    # A support conversation does not change where the order is: read past it.
+    story = [e for e in events if e.type not in CONVERSATION]
+    latest = story[-1].type if story else None
     rule = rule_for(order.status, latest)
     expected = expected_at(order, rule, now)
     until = ""
     if order.status == OrderStatus.AWAITING_STOCK and latest == OrderEventType.ESCALATED:
         rule = STOCK_LATE
-        expected = _moment(events[-1].params.get("next"))
+        expected = _moment(story[-1].params.get("next"))
         until = wall_time(expected, now, zone_name, t) if expected else "?"
     late = expected is not None and rule.cause != Cause.NOT_PAID and now > expected
     msgid = rule.text

@@ -149,7 +149,14 @@ class ProductOut(BaseModel):
 
 class LookupOut(BaseModel):
     kind: Literal[
-        "order", "trade_no", "suggestions", "card_key", "tracking_no", "not_found", "invalid"
+        "order",
+        "trade_no",
+        "suggestions",
+        "card_key",
+        "tracking_no",
+        "ticket",
+        "not_found",
+        "invalid",
     ]
     normalized: str
     message: str
@@ -173,6 +180,11 @@ class LookupOut(BaseModel):
     explanation: ExplanationOut | None = Field(
         default=None, description="with the order: why it is where it is"
     )
+    ticket_no: str | None = Field(default=None, description="ticket: the ticket's number")
+    ticket_status: Literal["open", "answered", "closed"] | None = Field(
+        default=None, description="ticket: where the ticket is"
+    )
+    ticket_url: str | None = Field(default=None, description="ticket: its page")
 
 
 class LookupIn(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 from kameng.kit.i18n import N_, Translator
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import DEFAULT_ZONE, local
-from kameng.models.vocabulary import OrderEventType, OrderStatus
+from kameng.models.vocabulary import OrderEventType, OrderStatus, ProductKind
 
 # Every status and every event type has its words (tests/orders/test_texts.py).
 STATUS_LABELS: dict[OrderStatus, str] = {
@@ -60,6 +60,21 @@ EVENT_LABELS: dict[OrderEventType, str] = {
     OrderEventType.ESCALATED: N_("Taking longer than promised; the shop's staff have been alerted"),
     OrderEventType.AWAITING_OPERATOR: N_("Paid; waiting for the shop's staff to fulfil it"),
     OrderEventType.MANUAL_DELIVERED: N_("Fulfilled by the shop's staff"),
+    OrderEventType.TICKET_OPENED: N_("Support ticket %(ticket)s opened"),
+    OrderEventType.TICKET_REPLIED: N_("Support replied (ticket %(ticket)s): %(reply)s"),
+    OrderEventType.TICKET_CLOSED: N_("Support ticket %(ticket)s closed"),
+}
+
+_TICKET_EVENTS = frozenset(
+    {OrderEventType.TICKET_OPENED, OrderEventType.TICKET_REPLIED, OrderEventType.TICKET_CLOSED}
+)
+
+# What a product is, as the buyer calls it (the support form names it).
+KIND_LABELS: dict[ProductKind, str] = {
+    ProductKind.CARD_KEY: N_("Card key (卡密)"),
+    ProductKind.TOPUP: N_("Direct top-up (直充)"),
+    ProductKind.UPSTREAM_CARD: N_("Card from a supplier"),
+    ProductKind.MANUAL: N_("Fulfilled by staff"),
 }
 
 _REFUND_EVENTS = frozenset(
@@ -101,6 +116,11 @@ _SUPPLY_EVENTS = frozenset(
 _COUNTED_EVENTS = frozenset(
     {OrderEventType.AWAITING_STOCK, OrderEventType.PARTIALLY_DELIVERED, OrderEventType.DELIVERED}
 )
+
+
+def kind_label(kind: ProductKind, t: Translator) -> str:
+    msgid = KIND_LABELS.get(kind)
+    return t(msgid) if msgid else kind
 
 
 def status_label(status: OrderStatus, t: Translator) -> str:
@@ -146,6 +166,8 @@ def event_label(event_type: OrderEventType, params: dict[str, Any], t: Translato
             ),
             until=local_iso(params.get("next")),
         )
+    if event_type in _TICKET_EVENTS and msgid:
+        label = t(msgid, ticket=params.get("ticket", ""), reply=params.get("reply", ""))
     if event_type == OrderEventType.PAID and params.get("late"):
         label = t(N_("%(label)s (arrived after expiry; honoured)"), label=label)
     return label

@@ -37,6 +37,7 @@ from kameng.web.security import SecurityHeaders
 from kameng.web.storefront.live_events import router as live_events
 from kameng.web.storefront.pages import router as storefront_pages
 from kameng.web.storefront.pay_start import router as pay_start
+from kameng.web.storefront.support import router as support_pages
 from kameng.web.templating import templates
 
 # Announcements reach every web process within a second of being published.
@@ -132,6 +133,7 @@ def create_app(
     app.include_router(storefront_pages)
     app.include_router(live_events)
     app.include_router(pay_start)
+    app.include_router(support_pages)
     app.include_router(query_pages)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -60,8 +60,8 @@ async def buyer_visited(conn: Conn, order: OrderRow, visit: Visit) -> None:
 
 
 def support_url(order_no: str) -> str:
-    """Where the order page's support form is."""
-    return f"/o/{order_no}#support"
+    """The order's support ticket form (``web.storefront.support``)."""
+    return f"/o/{order_no}/support"
 
 
 async def notices_touching(conn: Conn, board: list[NoticeRow], order: OrderRow) -> list[NoticeRow]:

@@ -93,6 +93,9 @@ def lookup_out(
         courier=result.courier,
         card_order_no=result.card_order_no,
         explanation=explanation,
+        ticket_no=result.ticket.ticket_no if result.ticket else None,
+        ticket_status=result.ticket.status.value if result.ticket else None,
+        ticket_url=f"/t/{result.ticket.ticket_no}" if result.ticket else None,
     )
 
 
