@@ -227,3 +227,39 @@ async def test_the_hourly_job_forgets_windows_over_a_day_ago_and_keeps_the_rest(
     with psycopg.connect(libpq_url(database_url)) as conn:
         left = conn.execute("SELECT count(*) FROM rate_limits").fetchone()
     assert left == (2,)
+
+
+async def test_one_statement_counts_one_rule_and_reads_the_others(
+    pool: AsyncConnectionPool[Conn],
+) -> None:
+    limiter = Limiter(pool)
+    other = Rule("test-other", 2, timedelta(minutes=5))
+    for _ in range(2):
+        await limiter.hit(other, "a", T0)
+    reads: list[tuple[Rule, str | None]] = [(other, "a"), (other, None), (RULE, "b")]
+    assert await limiter.hit_and_count(RULE, "a", T0, reads) == (1, [2, 0, 0])
+    assert await limiter.hit_and_count(RULE, "a", T0 + timedelta(minutes=1), reads) == (
+        2,
+        [2, 0, 0],
+    )
+    # The read rule's window is over: it reads 0; the counted rule's is not.
+    later = T0 + timedelta(minutes=5)
+    assert await limiter.hit_and_count(RULE, "a", later, reads) == (3, [0, 0, 0])
+    # Reading changes nothing; only the counted rule moved.
+    assert await limiter.count(other, "a", T0) == 2
+    assert await limiter.count(RULE, "b", T0) == 0
+    assert await limiter.hit_and_count(RULE, "c", T0, []) == (1, [])
+
+
+async def test_a_counter_commits_on_its_own_outside_any_request_transaction(
+    database_url: str, db: Sessions
+) -> None:
+    one = AsyncConnectionPool[Conn](libpq_url(database_url), min_size=1, max_size=1, open=False)
+    await one.open()
+    try:
+        await Limiter(one).hit(RULE, "x", T0)
+        # Committed: another connection sees it at once.
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            assert conn.execute("SELECT hits FROM rate_limits").fetchone() == (1,)
+    finally:
+        await one.close()

@@ -1,7 +1,9 @@
-"""Rate-limit counters: one upsert per counted event, one indexed read per check."""
+"""Rate-limit counters: one upsert per counted event, one indexed read per check,
+and one statement that does both for a request's whole budget check."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from kameng.db.connection import Conn, execute, fetch_one
@@ -16,11 +18,47 @@ ON CONFLICT (key) DO UPDATE SET
 RETURNING hits
 """
 
+# A live counter's hits, 0 when there is none (or the key is NULL: nothing to read).
+_READ = (
+    "COALESCE((SELECT hits FROM rate_limits WHERE key = %(k{i})s"
+    " AND window_start > %(now)s - %(w{i})s), 0)"
+)
+
+
+def _hit_and_read_sql(reads: int) -> str:
+    columns = "".join(", " + _READ.format(i=i) for i in range(reads))
+    return f"WITH counted AS ({_HIT}) SELECT (SELECT hits FROM counted){columns}"
+
+
+# One text per number of reads, so psycopg prepares each once per connection.
+_HIT_AND_READ = {n: _hit_and_read_sql(n) for n in range(4)}
+
 
 async def hit(conn: Conn, key: str, *, now: datetime, window: timedelta) -> int:
     """Count one event; returns the count in the current window."""
     row = await fetch_one(conn, _HIT, {"k": key, "now": now, "w": window})
     return int(row[0])
+
+
+async def hit_and_read(
+    conn: Conn,
+    key: str,
+    *,
+    now: datetime,
+    window: timedelta,
+    reads: Sequence[tuple[str | None, timedelta]],
+) -> tuple[int, list[int]]:
+    """Count one event on ``key`` and read the live counts of ``reads`` (a None
+    key reads 0), in ONE statement: a lookup's budget check is one round trip.
+    The reads see the counters as they were when the statement started, which
+    for other keys is what separate statements would have seen."""
+    params: dict[str, object] = {"k": key, "now": now, "w": window}
+    for i, (read_key, read_window) in enumerate(reads):
+        params[f"k{i}"] = read_key
+        params[f"w{i}"] = read_window
+    sql = _HIT_AND_READ.get(len(reads)) or _hit_and_read_sql(len(reads))
+    row = await fetch_one(conn, sql, params)
+    return int(row[0]), [int(v) for v in row[1:]]
 
 
 async def current(conn: Conn, key: str, *, now: datetime, window: timedelta) -> int:

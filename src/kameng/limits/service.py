@@ -3,14 +3,16 @@
 Counters live in PostgreSQL (table ``rate_limits``), one row per rule and
 subject, so no attacker can evict a live counter by filling memory, and N web
 processes share one budget. Subjects (addresses, order numbers, contacts) are
-stored hashed. A counter is written in its own short transaction: a wrong
-password counts even though the request that saw it answers with an error
-and rolls its own transaction back.
+stored hashed. A counter is written by one statement committed on its own
+(``single_statements``: one round trip on
+the web's autocommit pools): a wrong password counts even though the
+request that saw it answers with an error and rolls its own transaction back.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,6 +50,24 @@ class Limiter:
         # One upsert: its own unit of work (no BEGIN/COMMIT round trips).
         async with single_statements(self._pool) as conn:
             return await repository.hit(conn, rule.key(subject), now=now, window=rule.window)
+
+    async def hit_and_count(
+        self,
+        rule: Rule,
+        subject: str,
+        now: datetime,
+        reads: Sequence[tuple[Rule, str | None]],
+    ) -> tuple[int, list[int]]:
+        """Count one event for ``subject`` on ``rule`` and read the current counts
+        of ``reads`` (0 for a None subject), in one statement / round trip."""
+        async with single_statements(self._pool) as conn:
+            return await repository.hit_and_read(
+                conn,
+                rule.key(subject),
+                now=now,
+                window=rule.window,
+                reads=[(r.key(s) if s is not None else None, r.window) for r, s in reads],
+            )
 
     async def count(self, rule: Rule, subject: str, now: datetime) -> int:
         async with single_statements(self._pool) as conn:

@@ -34,14 +34,24 @@ def address(request: Request) -> str:
 async def before(
     rt: Runtime, request: Request, *, identifier: str | None = None, solution: str | None = None
 ) -> None:
-    """Refuse when the address or the identifier has used up its budget."""
+    """Refuse when the address or the identifier has used up its budget.
+
+    The lookup counter, the identifier's proof count and the address's miss
+    count are one statement (one round trip to PostgreSQL) before each lookup.
+    """
     now = clock.now()
     where = address(request)
-    if await rt.limiter.hit(LOOKUPS_PER_ADDRESS, where, now) > LOOKUPS_PER_ADDRESS.limit:
+    lookups, (proofs, misses) = await rt.limiter.hit_and_count(
+        LOOKUPS_PER_ADDRESS,
+        where,
+        now,
+        [(PROOFS_PER_IDENTIFIER, identifier or None), (MISSES_PER_ADDRESS, where)],
+    )
+    if lookups > LOOKUPS_PER_ADDRESS.limit:
         raise TooManyLookups(minutes=LOOKUPS_PER_ADDRESS.minutes)
-    if identifier and await rt.limiter.exceeded(PROOFS_PER_IDENTIFIER, identifier, now):
+    if proofs >= PROOFS_PER_IDENTIFIER.limit:
         raise TooManyProofs(minutes=PROOFS_PER_IDENTIFIER.minutes)
-    over = await rt.limiter.exceeded(MISSES_PER_ADDRESS, where, now)
+    over = misses >= MISSES_PER_ADDRESS.limit
     if over and not (solution and await captcha.accept(rt, solution, now)):
         raise CaptchaRequired()
 
