@@ -3,10 +3,10 @@
 Counters live in PostgreSQL (table ``rate_limits``), one row per rule and
 subject, so no attacker can evict a live counter by filling memory, and N web
 processes share one budget. Subjects (addresses, order numbers, contacts) are
-stored hashed. A counter is written by one statement committed on its own
-(``single_statements``: one round trip on
-the web's autocommit pools): a wrong password counts even though the
-request that saw it answers with an error and rolls its own transaction back.
+stored hashed. A counter is one statement committed on its own
+(``single_statements``: one round trip on the web's autocommit pools), so a
+wrong password counts even though the request that saw it answers with an
+error and rolls its own transaction back.
 """
 
 from __future__ import annotations
