@@ -35,7 +35,14 @@ def _add_supplier_commands() -> None:
     register(app)
 
 
+def _add_channel_commands() -> None:
+    from kameng.payments.channels.cli import register
+
+    register(app)
+
+
 _add_supplier_commands()
+_add_channel_commands()
 
 
 def _add_support_commands() -> None:
@@ -401,22 +408,28 @@ async def _work(url: str, settings: Settings) -> None:
     # Per concurrent job: its own transaction plus procrastinate's bookkeeping;
     # plus the LISTEN/NOTIFY connection.
     from kameng.fulfilment.supply.setup import alerts, supply_config
-    from kameng.payments.gateways.registry import from_settings
+    from kameng.payments.channels.env_import import drafts_from_settings
+    from kameng.payments.channels.live import LiveGateways
     from kameng.worker.app import close_worker, open_worker
 
+    gateways = LiveGateways(settings.card_key_cipher(), imports=drafts_from_settings(settings))
     runtime = await open_worker(
         url,
-        gateways=from_settings(settings),
+        gateways=gateways,
         size=2 * WORKER_CONCURRENCY + 1,
         notify_log_retention_days=settings.notify_log_retention_days,
         supply=supply_config(settings),
         alerts=alerts(settings),
     )
+    # Channel changes reach the jobs within half a second (no requests to check on).
+    following = asyncio.create_task(gateways.follow(runtime.pool, interval=0.5))
     try:
+        await gateways.refresh_from(runtime.pool, max_age=0)
         await jobs.run_worker_async(
             concurrency=WORKER_CONCURRENCY, install_signal_handlers=True, **runtime.options()
         )
     finally:
+        following.cancel()
         await close_worker(runtime)
 
 

@@ -7,6 +7,7 @@ from kameng.models.notice import Notice
 from kameng.models.notify_nonce import NotifyNonce
 from kameng.models.order import Order, OrderEvent
 from kameng.models.payment import Payment, PaymentNotify
+from kameng.models.payment_channel import PaymentChannel, PaymentChannelsVersion
 from kameng.models.product import Product
 from kameng.models.rate_limit import RateLimit
 from kameng.models.reconciliation import ReconciliationFinding, ReconciliationRun
@@ -31,6 +32,8 @@ __all__ = [
     "OrderEvent",
     "OrderInput",
     "Payment",
+    "PaymentChannel",
+    "PaymentChannelsVersion",
     "PaymentNotify",
     "Product",
     "RateLimit",

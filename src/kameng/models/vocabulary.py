@@ -123,6 +123,15 @@ class NoticeScope(StrEnum):
     CHANNEL = "channel"  # orders paid through one payment channel (target: its name)
 
 
+class ChannelKind(StrEnum):
+    """The protocol a payment channel speaks (``payment_channels.kind``)."""
+
+    EPAY_V1 = "epay_v1"  # 易支付 V1 (MD5)
+    EPAY_V2 = "epay_v2"  # 易支付 V2 (RSA)
+    ALIPAY = "alipay"  # 支付宝 open platform (RSA2)
+    WECHATPAY_V3 = "wechatpay_v3"  # 微信支付 API v3
+
+
 class CardKeyStatus(StrEnum):
     AVAILABLE = "available"
     SOLD = "sold"

@@ -37,7 +37,16 @@ class CreateOrderIn(BaseModel):
     quantity: int = Field(default=1, ge=1, le=1000)
     contact: Text | None = Field(default=None, max_length=120, description="e-mail or phone")
     query_password: Text | None = Field(default=None, min_length=4, max_length=64)
-    gateway: Text = Field(default="epay", min_length=1, max_length=32)
+    channel: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="payment channel name (GET /api/shop/payment-channels); "
+        "may be left out when exactly one channel is enabled",
+    )
+    gateway: Text | None = Field(
+        default=None, min_length=1, max_length=32, description="old name of `channel`"
+    )
     fields: dict[str, Text] | None = Field(
         default=None,
         max_length=20,

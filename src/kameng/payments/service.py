@@ -60,6 +60,7 @@ async def handle_notify(
     gateway: Gateway | None,
     raw: InboundNotify,
     now: datetime,
+    disabled: bool = False,
 ) -> NotifyOutcome:
     """Judge and apply one notify; leaves a payment_notifies row behind, except
     for refused notifies past REFUSED_STORED_PER_MINUTE from one address (a
@@ -71,7 +72,10 @@ async def handle_notify(
     try:
         if gateway is None:
             raise NotifyRejected(
-                NotifyVerdict.UNKNOWN_GATEWAY, f"no gateway named {gateway_name!r}"
+                NotifyVerdict.UNKNOWN_GATEWAY,
+                f"channel {gateway_name!r} is disabled"
+                if disabled
+                else f"no gateway named {gateway_name!r}",
             )
         verified = _parse(gateway, raw)
         out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
@@ -401,6 +405,7 @@ async def handle_refund_notify(
     gateway: Gateway | None,
     raw: InboundNotify,
     now: datetime,
+    disabled: bool = False,
 ) -> NotifyOutcome:
     """Judge and apply one refund notify (``POST /notify/{name}/refund``), with
     the pay notify's checks (signature, freshness, nonce) and its log row."""
@@ -410,7 +415,10 @@ async def handle_refund_notify(
     try:
         if not isinstance(gateway, RefundNotifyGateway):
             raise NotifyRejected(
-                NotifyVerdict.UNKNOWN_GATEWAY, f"no refund notifies for {gateway_name!r}"
+                NotifyVerdict.UNKNOWN_GATEWAY,
+                f"channel {gateway_name!r} is disabled"
+                if disabled
+                else f"no refund notifies for {gateway_name!r}",
             )
         verified = _parse_refund(gateway, raw)
         out_trade_no, trade_no = verified.out_trade_no, verified.trade_no

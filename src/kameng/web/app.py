@@ -21,7 +21,8 @@ from kameng.kit.logs import configure_logging
 from kameng.kit.timefmt import local
 from kameng.limits.service import PASSWORD_PER_ORDER, Limiter, RuleThrottle
 from kameng.orders.live import TimelineHub
-from kameng.payments.gateways.registry import from_settings
+from kameng.payments.channels.env_import import drafts_from_settings
+from kameng.payments.channels.live import LiveGateways
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
 from kameng.web.catalogue import catalogue_snapshot, notice_board
@@ -63,7 +64,9 @@ def build_runtime(
     return Runtime(
         settings=settings,
         pool=pool,
-        gateways=from_settings(settings),
+        # Channels come from the database; the environment's gateways are
+        # imported on first start (an empty channel table).
+        gateways=LiveGateways(cipher, imports=drafts_from_settings(settings)),
         cipher=cipher,
         goods=StrategyGoods(cipher),
         token_secret=settings.derived_key("order-token"),

@@ -20,6 +20,11 @@ from kameng.orders.schemas import CreateOrderIn, OrderOut, order_out
 from kameng.orders.service import OrderDetail
 from kameng.payments.active_query import service as active_query
 from kameng.payments.active_query.service import Visit
+from kameng.payments.channels.errors import (
+    NoChannelEnabled,
+    OrderChannelRequired,
+    OrderChannelUnknown,
+)
 from kameng.payments.gateways.base import PayRequest
 from kameng.web.deps import COOKIE, owner_token, remember_cookie
 from kameng.web.runtime import Runtime
@@ -107,12 +112,30 @@ def checked_number(text: str) -> str:
     return number
 
 
+def chosen_channel(rt: Runtime, asked: str | None) -> str:
+    """The channel an order is created on: the one asked for, if it takes
+    payments now; without one, the only enabled channel (with several, the
+    buyer must choose). The order keeps the name: its notify must come there."""
+    enabled = [c.name for c in rt.gateways.channels()]
+    if not enabled:
+        raise NoChannelEnabled()
+    if asked is None:
+        if len(enabled) == 1:
+            return enabled[0]
+        raise OrderChannelRequired(choices=", ".join(enabled))
+    if asked not in enabled:
+        raise OrderChannelUnknown(channel=asked[:32], choices=", ".join(enabled))
+    return asked
+
+
 async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
     """Create the order and commit: its number exists from here on.
 
     A product read, then one statement writes the order, its first event and
     its inputs together (``orders.repository.insert_order``): no BEGIN/COMMIT."""
     async with single_statements(rt.pool) as conn:
+        await rt.gateways.refresh(conn)
+        channel = chosen_channel(rt, body.channel or body.gateway)
         order = await orders.create_order(
             conn,
             sku=body.product,
@@ -120,8 +143,8 @@ async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
             contact=body.contact,
             query_password=body.query_password,
             passwords=rt.passwords,
-            gateway=body.gateway,
-            known_gateways=rt.gateways.names(),
+            gateway=channel,
+            known_gateways=[channel],
             ttl=timedelta(seconds=rt.settings.unpaid_ttl_seconds),
             now=clock.now(),
             fields=body.fields,
@@ -158,6 +181,7 @@ async def detail(
     """The order for whoever asks; its goods only for its owner (the orders
     domain decides: ``orders.service.may_see_goods``)."""
     number = checked_number(order_no)
+    await rt.gateways.refresh(conn)  # its pay link is built with the current channel
     return await orders.get_detail(
         conn,
         number,

@@ -1,22 +1,65 @@
-"""Configured gateways by name. New kinds (Alipay, WeChat Pay, epay V2) register here."""
+"""Gateways by name. In the running shop they come from the database
+(``kameng.payments.channels.live.LiveGateways``); ``from_settings`` builds them
+from the environment (the first-run import, tests)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from kameng.config import Settings
+from kameng.kit.i18n import Translator
 from kameng.payments.gateways.alipay import AlipayGateway
 from kameng.payments.gateways.base import Gateway
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
 from kameng.payments.gateways.epay_v2 import EpayV2Gateway
 from kameng.payments.gateways.wechatpay_v3 import WechatPayV3Gateway
 
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from kameng.db.connection import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """A channel as the checkout lists it."""
+
+    name: str
+    kind: str  # kameng.models.vocabulary.ChannelKind
+    title: str  # the adapter's gettext id: the label when the operator gave none
+    label_zh: str = ""
+    label_en: str = ""
+
+    def label(self, t: Translator) -> str:
+        chosen = self.label_zh if t.locale.startswith("zh") else self.label_en
+        return chosen or t(self.title)
+
 
 class GatewayRegistry:
+    """A fixed set of gateways (tests, commands); ``LiveGateways`` follows the database."""
+
     def __init__(self, gateways: list[Gateway]) -> None:
         self._by_name = {g.name: g for g in gateways}
+        self._disabled: frozenset[str] = frozenset()
+
+    async def refresh(self, conn: Conn, max_age: float = 0.0) -> None:
+        """Bring the gateways up to date, unless checked less than ``max_age``
+        seconds ago (a fixed set is always up to date)."""
+
+    async def refresh_from(self, pool: AsyncConnectionPool[Conn], max_age: float = 1.0) -> None:
+        """As ``refresh``, on a connection of its own, at most once per ``max_age`` seconds."""
+
+    def is_disabled(self, name: str) -> bool:
+        """A channel of that name exists but takes no payments (off, or unusable)."""
+        return name in self._disabled
+
+    def channels(self) -> list[ChannelInfo]:
+        """The channels buyers may choose, in the order they are shown."""
+        return [ChannelInfo(g.name, kind_of(g), g.title) for g in self._by_name.values()]
 
     def get(self, name: str) -> Gateway | None:
         return self._by_name.get(name)
@@ -26,6 +69,19 @@ class GatewayRegistry:
 
     def all(self) -> list[Gateway]:
         return list(self._by_name.values())
+
+
+def kind_of(gateway: Gateway) -> str:
+    """The channel kind of an adapter."""
+    for kind, cls in (
+        ("epay_v1", EpayV1Gateway),
+        ("epay_v2", EpayV2Gateway),
+        ("alipay", AlipayGateway),
+        ("wechatpay_v3", WechatPayV3Gateway),
+    ):
+        if isinstance(gateway, cls):
+            return kind
+    return "epay_v1"
 
 
 def from_settings(

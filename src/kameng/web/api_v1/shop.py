@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from kameng.db.connection import single_statements
 from kameng.kit import clock
@@ -41,6 +42,24 @@ async def products(request: Request) -> Response:
     catalogue = await runtime(request).catalogue.get()
     # Built and validated as list[ProductOut] once per read (web.catalogue).
     return Response(catalogue.products_json, media_type="application/json")
+
+
+class PaymentChannelOut(BaseModel):
+    name: str = Field(description="send it as `channel` when creating an order")
+    kind: str = Field(description="epay_v1, epay_v2, alipay or wechatpay_v3")
+    label: str = Field(description="what the checkout shows, in the request's language")
+
+
+@router.get("/payment-channels", response_model=list[PaymentChannelOut])
+async def payment_channels(request: Request) -> list[PaymentChannelOut]:
+    """The payment channels an order can be created on now, in display order."""
+    rt = runtime(request)
+    await rt.gateways.refresh_from(rt.pool, max_age=0)
+    t = translator_for(request)
+    return [
+        PaymentChannelOut(name=c.name, kind=c.kind, label=c.label(t))
+        for c in rt.gateways.channels()
+    ]
 
 
 @router.post("/orders", status_code=201, response_model=CreatedOrderOut, responses=ERRORS)

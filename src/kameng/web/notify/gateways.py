@@ -64,6 +64,7 @@ class _Handler(Protocol):
         gateway: Gateway | None,
         raw: InboundNotify,
         now: datetime,
+        disabled: bool = False,
     ) -> NotifyOutcome: ...
 
 
@@ -81,7 +82,7 @@ async def refund_notify(gateway_name: str, request: Request) -> Response:
 
 async def _receive(gateway_name: str, request: Request, handler: _Handler) -> Response:
     rt = runtime(request)
-    gateway = rt.gateways.get(gateway_name)
+    gateway = None
     try:
         body = await _read_body(request)
     except _BodyTooLarge:
@@ -104,8 +105,17 @@ async def _receive(gateway_name: str, request: Request, handler: _Handler) -> Re
 
     try:
         async with transaction(rt.pool) as conn:
+            # Every notify checks that the channels it knows are current: a key
+            # changed a moment ago is already the only one accepted.
+            await rt.gateways.refresh(conn)
+            gateway = rt.gateways.get(gateway_name)
             outcome = await handler(
-                conn, gateway_name=gateway_name[:32], gateway=gateway, raw=raw, now=clock.now()
+                conn,
+                gateway_name=gateway_name[:32],
+                gateway=gateway,
+                raw=raw,
+                now=clock.now(),
+                disabled=rt.gateways.is_disabled(gateway_name),
             )
     except Exception as exc:  # the gateway will retry; the notify is still recorded
         log.exception("notify failed", gateway=gateway_name[:32])

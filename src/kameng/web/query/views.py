@@ -64,6 +64,7 @@ async def explained(rt: Runtime, result: LookupResult, t: Translator) -> Explana
     async with transaction(rt.pool) as conn:
         timeline = await orders.timeline_of(conn, order.id)
         touching = await shared.notices_touching(conn, board, order)
+        await rt.gateways.refresh(conn)
     why = explain(
         order,
         timeline,

@@ -24,6 +24,8 @@ router = APIRouter(include_in_schema=False)
 async def _index(request: Request, *, error: str | None = None, status: int = 200) -> Response:
     rt = runtime(request)
     listings = (await rt.catalogue.get()).listings
+    await rt.gateways.refresh_from(rt.pool)
+    t = translator_for(request)
     return templates.TemplateResponse(
         request,
         "index.html",
@@ -31,7 +33,7 @@ async def _index(request: Request, *, error: str | None = None, status: int = 20
             "listings": listings,
             "notices": await shared.active_notices(rt),
             "error": error,
-            "gateways": rt.gateways.all(),
+            "channels": [(c.name, c.label(t)) for c in rt.gateways.channels()],
         },
         status_code=status,
     )
@@ -49,7 +51,7 @@ async def buy(
     quantity: Annotated[str, Form(max_length=20)] = "1",
     contact: Annotated[str, Form(max_length=500)] = "",
     query_password: Annotated[str, Form(max_length=500)] = "",
-    gateway: Annotated[str, Form(max_length=100)] = "epay",
+    channel: Annotated[str, Form(max_length=100)] = "",
     csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:
     csrf.check(request, csrf_field)
@@ -71,7 +73,7 @@ async def buy(
                 "quantity": quantity.strip(),
                 "contact": contact or None,
                 "query_password": query_password or None,
-                "gateway": gateway,
+                "channel": channel or None,
                 "fields": fields or None,
             }
         )

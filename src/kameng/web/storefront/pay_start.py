@@ -53,6 +53,7 @@ async def start_payment(request: Request, order_no: str) -> Response:
     number = shared.checked_number(order_no)
     async with transaction(rt.pool) as conn:
         order = await orders_repo.get_by_number(conn, number)
+        await rt.gateways.refresh(conn)
         if order is not None:
             await shared.buyer_visited(conn, order, Visit.PAY_PAGE)
     order_page = RedirectResponse(f"/o/{number}", status_code=303)

@@ -1,0 +1,1 @@
+"""Payment channels: gateways configured in the database (issue 9)."""

@@ -1,0 +1,135 @@
+"""The gateways of the database's channels, kept current in every process.
+
+Each process holds the adapters it built, with the version of the channels
+table they were built from (``payment_channels_version``, bumped by a trigger
+on every change). ``refresh(conn)`` reads that one integer and rebuilds only
+when it moved: the notify path calls it on every request, inside its own
+transaction, so a key changed by ``kameng channel set`` is refused by every
+web process from the next notify on. Pages call ``refresh_from(pool)``, at
+most once a second; the worker polls (``follow``) twice a second.
+
+Fail closed: a channel is served only when enabled, complete and buildable;
+anything else is listed as disabled (its notifies are refused and recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import structlog
+
+from kameng.db.connection import Conn, atomic, transaction
+from kameng.kit import clock
+from kameng.kit.crypto import CardKeyCipher
+from kameng.payments.channels import kinds, repository, service
+from kameng.payments.channels.repository import ChannelRow
+from kameng.payments.channels.service import ChannelDraft
+from kameng.payments.gateways.base import Gateway
+from kameng.payments.gateways.registry import ChannelInfo, GatewayRegistry
+
+if TYPE_CHECKING:
+    import httpx
+    from psycopg_pool import AsyncConnectionPool
+
+log = structlog.get_logger()
+
+
+class LiveGateways(GatewayRegistry):
+    def __init__(
+        self,
+        cipher: CardKeyCipher,
+        *,
+        imports: list[ChannelDraft] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__([])
+        self._cipher = cipher
+        self._imports = imports or []
+        self._transport = transport
+        self._version: int | None = None
+        self._channels: list[ChannelInfo] = []
+        self._checked_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    @property
+    def version(self) -> int | None:
+        return self._version
+
+    def channels(self) -> list[ChannelInfo]:
+        return list(self._channels)
+
+    async def refresh(self, conn: Conn, max_age: float = 0.0) -> None:
+        if time.monotonic() - self._checked_at < max_age:
+            return
+        self._checked_at = time.monotonic()
+        if await repository.version(conn) == self._version:
+            return
+        async with self._lock:  # one rebuild at a time per process
+            version, rows = await repository.load_all(conn)
+            if version == self._version:
+                return
+            if not rows and self._imports:
+                async with atomic(conn):  # all of them or none, on any kind of connection
+                    added = await service.import_once(
+                        conn, self._imports, cipher=self._cipher, now=clock.now()
+                    )
+                if added:
+                    log.info("payment channels imported from the environment", names=added)
+                version, rows = await repository.load_all(conn)
+            self._apply(version, rows)
+
+    async def refresh_from(self, pool: AsyncConnectionPool[Conn], max_age: float = 1.0) -> None:
+        if time.monotonic() - self._checked_at < max_age:
+            return
+        async with transaction(pool) as conn:
+            await self.refresh(conn, max_age)
+
+    async def follow(self, pool: AsyncConnectionPool[Conn], interval: float = 0.5) -> None:
+        """Keep refreshing until cancelled (the worker, which has no requests)."""
+        while True:
+            try:
+                await self.refresh_from(pool, max_age=0)
+            except Exception:  # the database is away: keep the last known channels
+                log.warning("payment channels not refreshed", exc_info=True)
+            await asyncio.sleep(interval)
+
+    def _apply(self, version: int, rows: list[ChannelRow]) -> None:
+        built: dict[str, Gateway] = {}
+        infos: list[ChannelInfo] = []
+        disabled: set[str] = set()
+        for row in rows:
+            gateway = self._build(row) if row.enabled else None
+            if gateway is None:
+                disabled.add(row.name)
+                continue
+            built[row.name] = gateway
+            infos.append(
+                ChannelInfo(row.name, row.kind.value, gateway.title, row.label_zh, row.label_en)
+            )
+        # Replaced adapters are dropped, not closed: a call under way may still use one.
+        self._by_name, self._channels, self._disabled = built, infos, frozenset(disabled)
+        self._version = version
+        log.info(
+            "payment channels loaded",
+            version=version,
+            enabled=list(built),
+            disabled=sorted(disabled),
+        )
+
+    def _build(self, row: ChannelRow) -> Gateway | None:
+        try:
+            values = service.values_of(row, self._cipher)
+            gaps = kinds.missing(row.kind, values)
+            if gaps:
+                log.warning(
+                    "payment channel incomplete: not served", channel=row.name, missing=gaps
+                )
+                return None
+            return kinds.build(row.kind, row.name, values, self._transport)
+        except Exception as exc:  # a bad key file: this channel off, the others on
+            log.warning(
+                "payment channel unusable: not served", channel=row.name, error=type(exc).__name__
+            )
+            return None
