@@ -32,6 +32,7 @@ def test_api_answers_every_input_without_5xx(api_product: None, live_shop: str) 
     operations = [result.ok() for result in api.get_all_operations()]
     assert {op.label for op in operations} == {
         "GET /api/shop/products",
+        "GET /api/shop/payment-channels",
         "POST /api/shop/orders",
         "GET /api/shop/orders/{order_no}",
         "GET /api/shop/lookup",

@@ -17,7 +17,7 @@ from kameng.config import get_settings
 def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("KAMENG_SECRET_KEY", "cli-test-secret-" + "s" * 32)
-    monkeypatch.setenv("LANGUAGE", "en")
+    monkeypatch.setenv("KAMENG_LANG", "en")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
