@@ -31,18 +31,13 @@ app = typer.Typer(
 
 def _add_supplier_commands() -> None:
     from kameng.cli_supply import register
+    from kameng.payments.channels.cli import register as register_channels
 
     register(app)
-
-
-def _add_channel_commands() -> None:
-    from kameng.payments.channels.cli import register
-
-    register(app)
+    register_channels(app)
 
 
 _add_supplier_commands()
-_add_channel_commands()
 
 
 def _add_support_commands() -> None:
@@ -408,11 +403,10 @@ async def _work(url: str, settings: Settings) -> None:
     # Per concurrent job: its own transaction plus procrastinate's bookkeeping;
     # plus the LISTEN/NOTIFY connection.
     from kameng.fulfilment.supply.setup import alerts, supply_config
-    from kameng.payments.channels.env_import import drafts_from_settings
-    from kameng.payments.channels.live import LiveGateways
+    from kameng.payments.channels.live import from_database
     from kameng.worker.app import close_worker, open_worker
 
-    gateways = LiveGateways(settings.card_key_cipher(), imports=drafts_from_settings(settings))
+    gateways = from_database(settings)
     runtime = await open_worker(
         url,
         gateways=gateways,

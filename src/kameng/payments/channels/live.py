@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from kameng.config import Settings
 from kameng.db.connection import Conn, atomic, transaction
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher
 from kameng.payments.channels import kinds, repository, service
+from kameng.payments.channels.env_import import drafts_from_settings
 from kameng.payments.channels.repository import ChannelRow
 from kameng.payments.channels.service import ChannelDraft
 from kameng.payments.gateways.base import Gateway
@@ -133,3 +135,9 @@ class LiveGateways(GatewayRegistry):
                 "payment channel unusable: not served", channel=row.name, error=type(exc).__name__
             )
             return None
+
+
+def from_database(settings: Settings) -> LiveGateways:
+    """The channels of the database, with the environment's gateways as the
+    first-run import (web and worker processes)."""
+    return LiveGateways(settings.card_key_cipher(), imports=drafts_from_settings(settings))
