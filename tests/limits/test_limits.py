@@ -76,13 +76,16 @@ def two_servers(settings: Settings) -> Iterator[list[str]]:
         )
     bases = [f"http://127.0.0.1:{p}" for p in ports]
     try:
-        deadline = time.monotonic() + 30
-        for base in bases:
+        # Generous: starting Python + the app takes seconds on a loaded 2-core CI
+        # machine; a process that died fails at once instead.
+        deadline = time.monotonic() + 120
+        for proc, base in zip(procs, bases, strict=True):
             while True:
                 try:
                     httpx.get(base + "/api/shop/products", timeout=1)
                     break
                 except httpx.TransportError:
+                    assert proc.poll() is None, "server process exited"
                     assert time.monotonic() < deadline, "server did not start"
                     time.sleep(0.2)
         yield bases
