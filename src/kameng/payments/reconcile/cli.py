@@ -16,8 +16,8 @@ from kameng.db.embedded import resolve_database_url
 from kameng.kit import clock
 from kameng.kit.i18n import N_, Translator, locale_from_env, translator
 from kameng.kit.money import format_yuan
+from kameng.payments.channels.live import from_database
 from kameng.payments.gateways.base import BillingGateway
-from kameng.payments.gateways.registry import from_settings
 from kameng.payments.reconcile import repository
 from kameng.payments.reconcile.service import reconcile
 
@@ -37,10 +37,6 @@ def reconcile_command(channel: str, day_text: str, settings: Settings) -> int:
     except ValueError:
         _say(t(BAD_DATE, value=day_text))
         return 2
-    gateway = from_settings(settings).get(channel)
-    if not isinstance(gateway, BillingGateway):
-        _say(t(NO_BILL, channel=channel))
-        return 2
     url, server = resolve_database_url(settings.database_url, settings.data_dir)
     try:
         return asyncio.run(_run(url, settings, channel, day, t))
@@ -49,12 +45,15 @@ def reconcile_command(channel: str, day_text: str, settings: Settings) -> int:
 
 
 async def _run(url: str, settings: Settings, channel: str, day: date, t: Translator) -> int:
-    gateways = from_settings(settings)
-    gateway = gateways.get(channel)
-    assert gateway is not None
     pool = make_pool(url, size=2)
     await pool.open()
+    gateways = from_database(settings)  # the channels (kameng channel), as the worker has them
     try:
+        await gateways.refresh_from(pool, max_age=0)
+        gateway = gateways.get(channel)
+        if not isinstance(gateway, BillingGateway):
+            _say(t(NO_BILL, channel=channel))
+            return 2
         run_id = await reconcile(pool, gateway, day, clock.now())
         async with transaction(pool) as conn:
             cur = await conn.execute(
