@@ -40,6 +40,15 @@ def _add_supplier_commands() -> None:
 _add_supplier_commands()
 
 
+def _add_review_commands() -> None:
+    from kameng.cli_review import register
+
+    register(app)
+
+
+_add_review_commands()
+
+
 def _add_support_commands() -> None:
     from kameng.cli_support import register
 

@@ -28,6 +28,7 @@ TASK_MODULES = [
     "kameng.payments.active_query.tasks",
     "kameng.payments.refunds.tasks",
     "kameng.fulfilment.supply.tasks",
+    "kameng.fulfilment.review.tasks",
     "kameng.limits.tasks",
 ]
 

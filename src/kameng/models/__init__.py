@@ -12,6 +12,7 @@ from kameng.models.product import Product
 from kameng.models.rate_limit import RateLimit
 from kameng.models.reconciliation import ReconciliationFinding, ReconciliationRun
 from kameng.models.refund import Refund
+from kameng.models.risk import RiskRules
 from kameng.models.supply import (
     ManualDelivery,
     OrderInput,
@@ -40,6 +41,7 @@ __all__ = [
     "ReconciliationFinding",
     "ReconciliationRun",
     "Refund",
+    "RiskRules",
     "Supplier",
     "SupplierCallback",
     "SupplierProduct",

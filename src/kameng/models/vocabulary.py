@@ -24,6 +24,7 @@ class OrderStatus(StrEnum):
     FULFILLING = "fulfilling"  # 出单中: paid, with an upstream supplier (top-up, upstream card)
     AWAITING_OPERATOR = "awaiting_operator"  # 待人工: paid, an operator fulfils it by hand
     FAILED = "failed"  # 失败·退款: no supplier could fulfil it; the payment is refunded
+    UNDER_REVIEW = "under_review"  # 审核中: paid, held by a risk rule until an operator decides
 
 
 class OrderEventType(StrEnum):
@@ -54,6 +55,9 @@ class OrderEventType(StrEnum):
     TICKET_OPENED = "ticket_opened"  # the buyer asked support (kameng.tickets)
     TICKET_REPLIED = "ticket_replied"  # support answered; params carry the reply
     TICKET_CLOSED = "ticket_closed"
+    RISK_HELD = "risk_held"  # paid, held for review by a risk rule (kameng.fulfilment.review)
+    REVIEW_APPROVED = "review_approved"  # an operator let it through: fulfilled now
+    REVIEW_REJECTED = "review_rejected"  # an operator refused it: refunded
 
 
 class Actor(StrEnum):

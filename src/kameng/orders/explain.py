@@ -146,6 +146,16 @@ STATUS_RULES: dict[OrderStatus, Rule] = {
         ),
         wait=True,
     ),
+    OrderStatus.UNDER_REVIEW: Rule(
+        Cause.RISK_HOLD,
+        N_(
+            "Your payment is received and safe. This order is held for a routine security "
+            "check by the shop's staff before delivery (see the timeline for why), decided by "
+            "%(until)s. If it is not approved, you are refunded in full."
+        ),
+        wait=True,
+        support=True,
+    ),
     OrderStatus.FAILED: Rule(
         None,
         N_(
@@ -243,6 +253,9 @@ EVENT_RULES: dict[OrderEventType, Rule | None] = {
     OrderEventType.TICKET_OPENED: None,
     OrderEventType.TICKET_REPLIED: None,
     OrderEventType.TICKET_CLOSED: None,
+    OrderEventType.RISK_HELD: None,
+    OrderEventType.REVIEW_APPROVED: None,
+    OrderEventType.REVIEW_REJECTED: None,
 }
 
 # Out of stock past the SLA (fulfilment.stock_deadline escalated it): the refund time.
@@ -333,7 +346,13 @@ def explain(
     rule = rule_for(order.status, latest)
     expected = expected_at(order, rule, now)
     until = ""
-    if order.status == OrderStatus.AWAITING_STOCK and latest == OrderEventType.ESCALATED:
+    if order.status == OrderStatus.UNDER_REVIEW:
+        # The hold speaks over any later line (an escalation): the cause is the check.
+        rule = STATUS_RULES[OrderStatus.UNDER_REVIEW]
+        held = [e for e in events if e.type == OrderEventType.RISK_HELD]
+        expected = _moment(held[-1].params.get("until")) if held else None
+        until = wall_time(expected, now, zone_name, t) if expected else "?"
+    elif order.status == OrderStatus.AWAITING_STOCK and latest == OrderEventType.ESCALATED:
         rule = STOCK_LATE
         expected = _moment(story[-1].params.get("next"))
         until = wall_time(expected, now, zone_name, t) if expected else "?"

@@ -251,14 +251,18 @@ async def set_next_deadline(conn: Conn, order_id: int, at: datetime | None) -> N
     )
 
 
-async def lock_due_deadlines(conn: Conn, *, now: datetime, limit: int) -> list[OrderRow]:
-    """Orders whose deadline has come, locked, skipping those another worker holds."""
+async def lock_due_deadlines(
+    conn: Conn, *, now: datetime, limit: int, under_review: bool = False
+) -> list[OrderRow]:
+    """Orders whose deadline has come, locked, skipping those another worker holds:
+    those held for review (``under_review``), or all the others."""
     return await fetch_all_as(
         conn,
         OrderRow,
         _SELECT_ORDER + " WHERE o.next_deadline_at <= %(now)s "
+        f"AND (o.status = '{OrderStatus.UNDER_REVIEW}') = %(review)s "
         "ORDER BY o.next_deadline_at LIMIT %(limit)s FOR UPDATE OF o SKIP LOCKED",
-        {"now": now, "limit": limit},
+        {"now": now, "limit": limit, "review": under_review},
     )
 
 

@@ -41,8 +41,11 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.AWAITING_STOCK,
             OrderStatus.FULFILLING,
             OrderStatus.AWAITING_OPERATOR,
+            OrderStatus.UNDER_REVIEW,
         }
     ),
+    # Held by a risk rule: approved (back to paid, then fulfilled) or rejected and refunded.
+    OrderStatus.UNDER_REVIEW: frozenset({OrderStatus.PAID, OrderStatus.FAILED}),
     # Out of stock until the refund deadline: refunded (fulfilment.stock_deadline).
     OrderStatus.AWAITING_STOCK: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
     # With a supplier (top-up, upstream card): delivered, or failed finally and refunded.
@@ -142,7 +145,8 @@ def paid_and_fulfilled_sql(*, gate: str, delivered: str) -> str:
     )"""
 
 
-PAID_SOURCES = sources_of(OrderStatus.PAID)
+# Where a payment may arrive (an approved review also enters ``paid``, but pays nothing).
+PAID_SOURCES = sorted({OrderStatus.UNPAID.value, OrderStatus.EXPIRED.value})
 
 
 async def transition(

@@ -25,6 +25,7 @@ STATUS_LABELS: dict[OrderStatus, str] = {
     OrderStatus.FULFILLING: N_("Paid · with the supplier"),
     OrderStatus.AWAITING_OPERATOR: N_("Paid · waiting for staff"),
     OrderStatus.FAILED: N_("Could not be fulfilled · refund"),
+    OrderStatus.UNDER_REVIEW: N_("Paid · security check"),
 }
 
 EVENT_LABELS: dict[OrderEventType, str] = {
@@ -63,6 +64,14 @@ EVENT_LABELS: dict[OrderEventType, str] = {
     OrderEventType.TICKET_OPENED: N_("Support ticket %(ticket)s opened"),
     OrderEventType.TICKET_REPLIED: N_("Support replied (ticket %(ticket)s): %(reply)s"),
     OrderEventType.TICKET_CLOSED: N_("Support ticket %(ticket)s closed"),
+    OrderEventType.RISK_HELD: N_(
+        "Payment received; held for a security check (%(reason)s) before delivery, "
+        "decided by %(until)s"
+    ),
+    OrderEventType.REVIEW_APPROVED: N_("Security check passed; the order is being fulfilled"),
+    OrderEventType.REVIEW_REJECTED: N_(
+        "Not approved by the security check; the payment is refunded in full"
+    ),
 }
 
 _TICKET_EVENTS = frozenset(
@@ -75,6 +84,12 @@ KIND_LABELS: dict[ProductKind, str] = {
     ProductKind.TOPUP: N_("Direct top-up (直充)"),
     ProductKind.UPSTREAM_CARD: N_("Card from a supplier"),
     ProductKind.MANUAL: N_("Fulfilled by staff"),
+}
+
+# Why a risk rule held an order (``risk_held`` events' ``reason``), in the buyer's words.
+REVIEW_REASONS: dict[str, str] = {
+    "amount": N_("a large amount"),
+    "velocity": N_("many orders from this contact in a short time"),
 }
 
 _REFUND_EVENTS = frozenset(
@@ -157,6 +172,17 @@ def event_label(event_type: OrderEventType, params: dict[str, Any], t: Translato
         label = t(
             N_("Could not be fulfilled in full (%(reason)s); the undelivered part is refunded"),
             reason=t(SUPPLY_REASONS[REASON_STOCK]),
+        )
+    if event_type == OrderEventType.RISK_HELD:
+        why = REVIEW_REASONS.get(str(params.get("reason", "")))
+        label = t(
+            msgid or event_type,
+            reason=t(why) if why else str(params.get("reason", "")),
+            until=local_iso(params.get("until")),
+        )
+    if event_type == OrderEventType.ESCALATED and params.get("review"):
+        label = t(
+            N_("The security check takes longer than promised; the shop's staff have been alerted")
         )
     if event_type == OrderEventType.ESCALATED and params.get("stock"):
         label = t(

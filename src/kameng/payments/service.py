@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from kameng.db.connection import Conn
+from kameng.fulfilment.review import service as review
 from kameng.fulfilment.service import delivers_with_payment, fulfil
 from kameng.kit.money import format_yuan
 from kameng.models.vocabulary import NotifyVerdict
@@ -287,7 +288,9 @@ async def _apply_payment(
         "source": source,  # "notify", or "query" when found by asking the gateway
     }
     verdict = NotifyVerdict.ACCEPTED_LATE if late else NotifyVerdict.ACCEPTED
-    if delivers_with_payment(order):
+    # A risk rule may hold the paid order for review instead of fulfilling it.
+    held = await review.hold_reason(conn, order, now=now)
+    if held is None and delivers_with_payment(order):
         # The common case in one round trip; same rows as the general path below.
         done = await repository.pay_and_deliver_keys(
             conn,
@@ -338,6 +341,9 @@ async def _apply_payment(
         now=now,
         params=paid_params,
     )
+    if held is not None:
+        await review.hold(conn, _as_paid(order), reason=held, now=now)
+        return verdict, "paid, held for review"
     await fulfil(conn, _as_paid(order), now=now)
     return verdict, "paid"
 
