@@ -30,23 +30,16 @@ app = typer.Typer(
 
 
 def _add_supplier_commands() -> None:
+    from kameng.cli_review import register as register_review
     from kameng.cli_supply import register
     from kameng.payments.channels.cli import register as register_channels
 
     register(app)
     register_channels(app)
+    register_review(app)
 
 
 _add_supplier_commands()
-
-
-def _add_review_commands() -> None:
-    from kameng.cli_review import register
-
-    register(app)
-
-
-_add_review_commands()
 
 
 def _add_support_commands() -> None:
