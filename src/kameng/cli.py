@@ -29,26 +29,19 @@ app = typer.Typer(
 )
 
 
-def _add_supplier_commands() -> None:
+def _add_commands() -> None:
     from kameng.cli_review import register as register_review
     from kameng.cli_supply import register
+    from kameng.cli_support import register as register_support
     from kameng.payments.channels.cli import register as register_channels
 
     register(app)
     register_channels(app)
     register_review(app)
+    register_support(app)
 
 
-_add_supplier_commands()
-
-
-def _add_support_commands() -> None:
-    from kameng.cli_support import register
-
-    register(app)
-
-
-_add_support_commands()
+_add_commands()
 
 WORKER_CONCURRENCY = 4
 # Generous: on a loaded 2-core machine each web process needs 10-20 s to import
