@@ -224,10 +224,16 @@ async def measure(
     measured = items[args.warmup :] if items is not None else range(args.orders)
     warm = await load.run(f"{name} warm-up", warm_items, workers, seconds=args.seconds / 3)
     await asyncio.to_thread(setup.settle, args.url)
+    cpu_before = setup.server_cpu_seconds(pid)
     with profiled(profile, pid):
         phase = await load.run(name, list(measured)[: args.orders], workers, seconds=args.seconds)
+    cpu = setup.server_cpu_seconds(pid) - cpu_before
     failed = f", {phase.failed} FAILED: {phase.errors}" if phase.failed else ""
-    log(f"{name}: {len(phase.results)} in {phase.elapsed:.1f}s = {phase.rate:,.0f}/s{failed}")
+    # CPU per request of the server's processes: steadier than req/s on a shared machine.
+    per_request = f", server CPU {cpu * 1000 / len(phase.results):.2f} ms/request" if (
+        pid and phase.results) else ""  # fmt: skip
+    log(f"{name}: {len(phase.results)} in {phase.elapsed:.1f}s = {phase.rate:,.0f}/s"
+        f"{per_request}{failed}")  # fmt: skip
     return warm, phase
 
 

@@ -171,6 +171,30 @@ def app_server(shop: Shop, *, workers: int, pool_size: int) -> Iterator[Server]:
                 log(f"server: {line.strip()[:300]}")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants (Linux /proc; 0 elsewhere)."""
+    if not pid or not Path("/proc/self/stat").exists():
+        return 0.0
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        process = int(stat.parent.name)
+        parents[process] = int(fields[1])  # ppid
+        ticks[process] = int(fields[11]) + int(fields[12])  # utime + stime
+    total = 0
+    for process, spent in ticks.items():
+        ancestor = process
+        while ancestor and ancestor != pid:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == pid:
+            total += spent
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_ready(process: subprocess.Popen[bytes], base: str, log_path: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -11,12 +11,14 @@ and any field whose name says it is secret.
 
 from __future__ import annotations
 
+import json as stdlib_json
 import logging
 import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 from structlog.typing import EventDict, Processor
 
@@ -56,9 +58,24 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+# datetimes and dataclasses go to structlog's fallback (repr) as with json.dumps.
+_ORJSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _dumps(event: Any, *, default: Any) -> str:
+    """One JSON line with orjson (a few microseconds per request event instead of
+    ~15); what orjson refuses (integers beyond 64 bits) through ``json.dumps``."""
+    try:
+        return orjson.dumps(event, default=default, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return stdlib_json.dumps(event, default=default, ensure_ascii=False)
+
+
 def _renderer(json: bool) -> Processor:
     if json:
-        return structlog.processors.JSONRenderer(ensure_ascii=False)
+        return structlog.processors.JSONRenderer(serializer=_dumps)
     return structlog.dev.ConsoleRenderer(colors=False)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kameng.kit.errors import DomainError, InvalidInput, NotFound
 from kameng.kit.i18n import N_
 from kameng.web.deps import translator_for
+from kameng.web.responses import FastJSONResponse
 from kameng.web.templating import templates
 from kameng.web.validation import describe
 
@@ -35,7 +36,7 @@ def error_response(
     request: Request, status: int, code: str, message: str, extra: dict[str, object] | None = None
 ) -> Response:
     if _wants_json(request):
-        return JSONResponse(
+        return FastJSONResponse(
             {"error": code, "message": message, **(extra or {})}, status_code=status
         )
     return templates.TemplateResponse(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from kameng.db.connection import single_statements
@@ -26,6 +25,7 @@ from kameng.payments.active_query.service import Visit
 from kameng.web import captcha, shared
 from kameng.web.deps import runtime, token_for, translator_for
 from kameng.web.query.views import explained, lookup_out, run_contact_lookup, run_lookup
+from kameng.web.responses import FastJSONResponse, model_response
 
 router = APIRouter(prefix="/api/shop", tags=["shop"])
 
@@ -70,7 +70,7 @@ async def create_order(body: CreateOrderIn, request: Request) -> Response:
     # Hot path: the documented CreatedOrderOut shape, built as a plain dict and
     # sent as is (FastAPI's response_model pass would validate it a second time).
     token = token_for(rt, order.order_no)
-    response = JSONResponse(
+    response = FastJSONResponse(
         status_code=201,
         content={
             "order_no": order.order_no,
@@ -101,7 +101,7 @@ async def get_order(
     request: Request,
     x_query_password: Annotated[str | None, Header(max_length=64)] = None,
     x_order_token: Annotated[str | None, Header(max_length=64)] = None,
-) -> OrderOut:
+) -> Response:
     """Status and timeline for anyone with the number; the goods only with the query
     password (header ``X-Query-Password``) or the ordering browser's token (header
     ``X-Order-Token`` or the cookie). Never in the URL: URLs end up in access logs."""
@@ -114,7 +114,8 @@ async def get_order(
         )
         await shared.buyer_visited(conn, detail.order, Visit.ORDER_PAGE)
         touching = await shared.notices_touching(conn, board, detail.order)
-    return shared.order_view(rt, detail, translator_for(request), touching)
+    # Documented as OrderOut (response_model); built and validated here, sent as is.
+    return model_response(shared.order_view(rt, detail, translator_for(request), touching))
 
 
 LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {
