@@ -26,15 +26,12 @@ from kameng.payments.channels.live import LiveGateways
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
 from kameng.web.catalogue import catalogue_snapshot, notice_board
-from kameng.web.csrf import CsrfCookie
-from kameng.web.language import LanguageCookie
+from kameng.web.middleware import ShopMiddleware
 from kameng.web.notify.gateways import router as notify_router
 from kameng.web.notify.suppliers import router as supplier_notify_router
-from kameng.web.observability import ObservabilityMiddleware
 from kameng.web.observability import router as metrics_router
 from kameng.web.query.pages import router as query_pages
 from kameng.web.runtime import Runtime
-from kameng.web.security import SecurityHeaders
 from kameng.web.storefront.live_events import router as live_events
 from kameng.web.storefront.pages import router as storefront_pages
 from kameng.web.storefront.pay_start import router as pay_start
@@ -125,11 +122,10 @@ def create_app(
     # Templates show times in the shop's zone (one setting per process).
     templates.env.filters["local_time"] = partial(local, zone_name=settings.display_timezone)
     errors.install(app)
-    app.add_middleware(LanguageCookie)
-    app.add_middleware(ObservabilityMiddleware)  # added last: the outermost, sees everything
+    # CSRF seed, security headers, request metric and log, language cookie:
+    # one pure-ASGI layer (kameng.web.middleware).
+    app.add_middleware(ShopMiddleware)
     app.include_router(metrics_router)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(CsrfCookie)
     app.include_router(shop_api)
     app.include_router(supplier_notify_router)
     app.include_router(notify_router)

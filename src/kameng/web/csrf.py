@@ -15,7 +15,7 @@ import secrets
 from typing import Any
 
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from kameng.kit.errors import DomainError
 from kameng.kit.i18n import N_
@@ -58,34 +58,16 @@ def template_context(request: Request) -> dict[str, Any]:
     return {"csrf_token": token(request)}
 
 
-class CsrfCookie:
-    """Gives a browser without the cookie one, on the answer that shows a form."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"].startswith(NO_FORMS)
-            or f"{COOKIE}=".encode() in _cookie_header(scope)
-        ):
-            await self.app(scope, receive, send)
-            return
-        seed = secrets.token_urlsafe(24)
-        scope["kameng_csrf_seed"] = seed
-        secure = "; Secure" if scope.get("scheme") == "https" else ""
-        cookie = f"{COOKIE}={seed}; Path=/; HttpOnly; SameSite=Lax{secure}".encode()
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", []), (b"set-cookie", cookie)],
-                }
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
+def seed_cookie(scope: Scope) -> bytes | None:
+    """The ``Set-Cookie`` value giving a browser without the cookie one, on an
+    answer that may show a form (None otherwise). The seed is put in the scope
+    so this very answer's forms carry its token (``kameng.web.middleware``)."""
+    if scope["path"].startswith(NO_FORMS) or f"{COOKIE}=".encode() in _cookie_header(scope):
+        return None
+    seed = secrets.token_urlsafe(24)
+    scope["kameng_csrf_seed"] = seed
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    return f"{COOKIE}={seed}; Path=/; HttpOnly; SameSite=Lax{secure}".encode()
 
 
 def _cookie_header(scope: Scope) -> bytes:

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from kameng.kit.i18n import LANGUAGE_NAMES, normalize_locale
 from kameng.web.deps import LANG_COOKIE, translator_for
@@ -25,28 +25,15 @@ def template_context(request: Request) -> dict[str, Any]:
     return {"t": t, "lang": t.locale, "language_switch": switch}
 
 
-class LanguageCookie:
-    """A request with a valid ``?lang=`` gets the choice back as a cookie, so the
-    next pages (and the order page's live refresh) keep the language."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
-        locale = None
-        if b"lang=" in query:  # cheap test first: most requests carry no ?lang=
-            asked = parse_qs(query.decode("latin-1")).get("lang", [])
-            locale = normalize_locale(asked[0]) if asked else None
-        if locale is None:
-            await self.app(scope, receive, send)
-            return
-        cookie = f"{LANG_COOKIE}={locale}; Max-Age={COOKIE_MAX_AGE}; Path=/; SameSite=Lax"
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
+def language_cookie(scope: Scope) -> bytes | None:
+    """A request with a valid ``?lang=`` gets the choice back as a cookie (this
+    ``Set-Cookie`` value; None otherwise), so the next pages (and the order
+    page's live refresh) keep the language."""
+    query: bytes = scope.get("query_string", b"")
+    if b"lang=" not in query:  # cheap test first: most requests carry no ?lang=
+        return None
+    asked = parse_qs(query.decode("latin-1")).get("lang", [])
+    locale = normalize_locale(asked[0]) if asked else None
+    if locale is None:
+        return None
+    return f"{LANG_COOKIE}={locale}; Max-Age={COOKIE_MAX_AGE}; Path=/; SameSite=Lax".encode()

@@ -7,7 +7,9 @@ script); styles may be inline (attributes on a few elements).
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from collections.abc import Iterable
+
+from starlette.types import Scope
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -24,29 +26,19 @@ HEADERS = [
 NO_STORE = (b"cache-control", b"no-store")
 
 
-class SecurityHeaders:
-    """Pure ASGI (no BaseHTTPMiddleware): adds headers at response start."""
+def is_static(scope: Scope) -> bool:
+    return str(scope["path"]).startswith("/static/")
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        static = scope["path"].startswith("/static/")
+def kept_headers(headers: Iterable[tuple[bytes, bytes]], static: bool) -> list[tuple[bytes, bytes]]:
+    """The app's own headers, less its Cache-Control unless the answer is a static file."""
+    if static:
+        return list(headers)
+    return [(k, v) for k, v in headers if k.lower() != b"cache-control"]
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if static or k.lower() != b"cache-control"
-                ]
-                headers.extend(HEADERS)
-                if not static:
-                    headers.append(NO_STORE)
-                message["headers"] = headers
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def add_security_headers(headers: list[tuple[bytes, bytes]], static: bool) -> None:
+    """The headers every answer carries; ``no-store`` on all but static files."""
+    headers.extend(HEADERS)
+    if not static:
+        headers.append(NO_STORE)
