@@ -11,11 +11,13 @@ with ``deps(context)``, typed by a Protocol of what that task needs.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any, Protocol
 
 import procrastinate
 from procrastinate import JobContext
+from procrastinate.tasks import Task
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -95,3 +97,30 @@ async def defer(
     except procrastinate.exceptions.AlreadyEnqueued:
         # Same job already waiting: that one will do the work.
         pass
+
+
+PeriodicJob = Callable[[JobContext, int], Awaitable[None]]
+
+
+def periodic_job(
+    name: str,
+    *,
+    cron: str,
+    queue: str,
+    periodic_id: str,
+    queueing_lock: str | None = None,
+) -> Callable[[PeriodicJob], Task[..., Any, Any]]:
+    """Declare a job the worker defers on the ``cron`` schedule, given its context
+    (``deps``); its queueing lock (``periodic_id`` unless named) keeps one waiting
+    at a time however late the workers are."""
+
+    def declare(job: PeriodicJob) -> Task[..., Any, Any]:
+        task = app.task(
+            name=name,
+            queue=queue,
+            queueing_lock=queueing_lock or periodic_id,
+            pass_context=True,
+        )(job)
+        return app.periodic(cron=cron, periodic_id=periodic_id)(task)
+
+    return declare

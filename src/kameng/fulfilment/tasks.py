@@ -6,7 +6,7 @@ from procrastinate import JobContext
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn, transaction
-from kameng.db.jobs import JobDeps, JobName, app, deps
+from kameng.db.jobs import JobDeps, JobName, app, deps, periodic_job
 from kameng.fulfilment import service
 from kameng.kit import clock
 from kameng.orders import repository as orders
@@ -19,12 +19,8 @@ async def fulfil_awaiting_stock(context: JobContext, product_id: int) -> None:
     await _serve_waiting(needs.pool, product_id)
 
 
-@app.periodic(cron="* * * * *", periodic_id="restock-sweep")
-@app.task(
-    name="fulfilment.sweep_awaiting_stock",
-    queue="fulfil",
-    queueing_lock="restock-sweep",
-    pass_context=True,
+@periodic_job(
+    "fulfilment.sweep_awaiting_stock", cron="* * * * *", queue="fulfil", periodic_id="restock-sweep"
 )
 async def sweep_awaiting_stock(context: JobContext, timestamp: int) -> None:
     """Catches any order a restock job missed (e.g. keys skipped while locked)."""

@@ -6,17 +6,13 @@ from __future__ import annotations
 from procrastinate import JobContext
 
 from kameng.db.connection import transaction
-from kameng.db.jobs import JobDeps, app, deps
+from kameng.db.jobs import JobDeps, deps, periodic_job
 from kameng.kit import clock
 from kameng.limits import service
 
 
-@app.periodic(cron="17 * * * *", periodic_id="forget-stale-limits")
-@app.task(
-    name="limits.forget_stale",
-    queue="maintenance",
-    queueing_lock="forget-stale-limits",
-    pass_context=True,
+@periodic_job(
+    "limits.forget_stale", cron="17 * * * *", queue="maintenance", periodic_id="forget-stale-limits"
 )
 async def forget_stale(context: JobContext, timestamp: int) -> None:
     needs: JobDeps = deps(context)

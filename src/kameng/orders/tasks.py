@@ -5,19 +5,15 @@ from __future__ import annotations
 from procrastinate import JobContext
 
 from kameng.db.connection import transaction
-from kameng.db.jobs import JobDeps, app, deps
+from kameng.db.jobs import JobDeps, deps, periodic_job
 from kameng.kit import clock
 from kameng.orders import service
 
 BATCH = 200
 
 
-@app.periodic(cron="* * * * *", periodic_id="expire-unpaid")
-@app.task(
-    name="orders.expire_unpaid",
-    queue="maintenance",
-    queueing_lock="expire-unpaid",
-    pass_context=True,
+@periodic_job(
+    "orders.expire_unpaid", cron="* * * * *", queue="maintenance", periodic_id="expire-unpaid"
 )
 async def expire_unpaid(context: JobContext, timestamp: int) -> None:
     """Batches under SKIP LOCKED: an order being paid right now is left alone

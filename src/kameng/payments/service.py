@@ -8,6 +8,7 @@ notify is stored raw with its verdict, whatever the verdict.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -66,11 +67,9 @@ async def handle_notify(
     """Judge and apply one notify; leaves a payment_notifies row behind, except
     for refused notifies past REFUSED_STORED_PER_MINUTE from one address (a
     flood of garbage is counted and logged, never stored)."""
-    order_id: int | None = None
-    params = raw.params
-    out_trade_no = params.get("out_trade_no")
-    trade_no = params.get("trade_no")
-    try:
+    seen = _Seen(raw.params.get("out_trade_no"), raw.params.get("trade_no"))
+
+    async def judge() -> tuple[int, NotifyVerdict, str]:
         if gateway is None:
             raise NotifyRejected(
                 NotifyVerdict.UNKNOWN_GATEWAY,
@@ -79,32 +78,59 @@ async def handle_notify(
                 else f"no gateway named {gateway_name!r}",
             )
         verified = _parse(gateway, raw)
-        out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
+        seen.out_trade_no, seen.trade_no = verified.out_trade_no, verified.trade_no
         await _refuse_replay(conn, gateway.name, verified, now)
-        order_id, verdict, detail = await _settle(conn, gateway.name, verified, now, "notify")
+        return await _settle(conn, gateway.name, verified, now, "notify")
+
+    return await _judge_and_log(conn, gateway_name, raw, now, judge, seen)
+
+
+@dataclass(slots=True)
+class _Seen:
+    """The trade identifiers a notify is logged under: what it claims, then
+    what its verified reading says."""
+
+    out_trade_no: str | None
+    trade_no: str | None
+
+
+async def _judge_and_log(
+    conn: Conn,
+    gateway_name: str,
+    raw: InboundNotify,
+    now: datetime,
+    judge: Callable[[], Awaitable[tuple[int, NotifyVerdict, str]]],
+    seen: _Seen,
+) -> NotifyOutcome:
+    """Run ``judge`` (raising NotifyRejected for a refusal) and keep its verdict
+    in payment_notifies, except for refused notifies past
+    REFUSED_STORED_PER_MINUTE from one address."""
+    order_id: int | None = None
+    try:
+        order_id, verdict, detail = await judge()
     except NotifyRejected as rejected:
         verdict, detail = rejected.verdict, rejected.detail
-        out_trade_no = rejected.out_trade_no or out_trade_no
-        trade_no = rejected.trade_no or trade_no
+        seen.out_trade_no = rejected.out_trade_no or seen.out_trade_no
+        seen.trade_no = rejected.trade_no or seen.trade_no
         order_id = rejected.order_id
     if not verdict.acknowledged and raw.remote_addr:
         hits = await repository.count_refused_notify(conn, remote_addr=raw.remote_addr, now=now)
         if hits > REFUSED_STORED_PER_MINUTE:
             return NotifyOutcome(
-                verdict=verdict, detail=f"{detail} (not stored: flood)", order_no=out_trade_no
+                verdict=verdict, detail=f"{detail} (not stored: flood)", order_no=seen.out_trade_no
             )
     await _log(
         conn,
         gateway_name,
         raw,
         now,
-        out_trade_no=out_trade_no,
-        trade_no=trade_no,
+        out_trade_no=seen.out_trade_no,
+        trade_no=seen.trade_no,
         verdict=verdict,
         detail=detail,
         order_id=order_id,
     )
-    return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
+    return NotifyOutcome(verdict=verdict, detail=detail, order_no=seen.out_trade_no)
 
 
 async def _log(
@@ -415,10 +441,9 @@ async def handle_refund_notify(
 ) -> NotifyOutcome:
     """Judge and apply one refund notify (``POST /notify/{name}/refund``), with
     the pay notify's checks (signature, freshness, nonce) and its log row."""
-    order_id: int | None = None
-    out_trade_no: str | None = None
-    trade_no: str | None = None
-    try:
+    seen = _Seen(None, None)
+
+    async def judge() -> tuple[int, NotifyVerdict, str]:
         if not isinstance(gateway, RefundNotifyGateway):
             raise NotifyRejected(
                 NotifyVerdict.UNKNOWN_GATEWAY,
@@ -427,32 +452,13 @@ async def handle_refund_notify(
                 else f"no refund notifies for {gateway_name!r}",
             )
         verified = _parse_refund(gateway, raw)
-        out_trade_no, trade_no = verified.out_trade_no, verified.trade_no
-        await _claim_nonce(conn, gateway.name, verified.replay_nonce, out_trade_no, trade_no, now)
-        order_id, verdict, detail = await settle_refund_notify(conn, gateway.name, verified, now)
-    except NotifyRejected as rejected:
-        verdict, detail = rejected.verdict, rejected.detail
-        out_trade_no = rejected.out_trade_no or out_trade_no
-        trade_no = rejected.trade_no or trade_no
-        order_id = rejected.order_id
-    if not verdict.acknowledged and raw.remote_addr:
-        hits = await repository.count_refused_notify(conn, remote_addr=raw.remote_addr, now=now)
-        if hits > REFUSED_STORED_PER_MINUTE:
-            return NotifyOutcome(
-                verdict=verdict, detail=f"{detail} (not stored: flood)", order_no=out_trade_no
-            )
-    await _log(
-        conn,
-        gateway_name,
-        raw,
-        now,
-        out_trade_no=out_trade_no,
-        trade_no=trade_no,
-        verdict=verdict,
-        detail=detail,
-        order_id=order_id,
-    )
-    return NotifyOutcome(verdict=verdict, detail=detail, order_no=out_trade_no)
+        seen.out_trade_no, seen.trade_no = verified.out_trade_no, verified.trade_no
+        await _claim_nonce(
+            conn, gateway.name, verified.replay_nonce, verified.out_trade_no, verified.trade_no, now
+        )
+        return await settle_refund_notify(conn, gateway.name, verified, now)
+
+    return await _judge_and_log(conn, gateway_name, raw, now, judge, seen)
 
 
 def _parse_refund(gateway: RefundNotifyGateway, raw: InboundNotify) -> VerifiedRefundNotify:

@@ -10,45 +10,34 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from procrastinate import JobContext
-from psycopg_pool import AsyncConnectionPool
 
-from kameng.db.connection import Conn, transaction
-from kameng.db.jobs import app, deps
+from kameng.db.connection import transaction
+from kameng.db.jobs import deps, periodic_job
 from kameng.kit import clock
 from kameng.kit.timefmt import DEFAULT_ZONE
-from kameng.payments.gateways.registry import GatewayRegistry
+from kameng.payments.gateways.registry import GatewayJobDeps
 from kameng.payments.repository import purge_expired_nonces, purge_refused_notify_counters
 from kameng.payments.repository import purge_notify_log as purge_notify_log_rows
 
 log = structlog.get_logger()
 
 
-class PaymentJobDeps(Protocol):
-    """What payment jobs take from the worker (kameng.worker.app.WorkerRuntime)."""
-
-    @property
-    def pool(self) -> AsyncConnectionPool[Conn]: ...
-
-    @property
-    def gateways(self) -> GatewayRegistry: ...
-
-
-@app.periodic(cron="17 * * * *", periodic_id="purge-notify-nonces")
-@app.task(
-    name="payments.purge_notify_nonces",
+@periodic_job(
+    "payments.purge_notify_nonces",
+    cron="17 * * * *",
     queue="payments",
+    periodic_id="purge-notify-nonces",
     queueing_lock="purge-nonces",
-    pass_context=True,
 )
 async def purge_notify_nonces(context: JobContext, timestamp: int) -> None:
     """Forget notify nonces whose timestamps can no longer pass the freshness check."""
-    needs: PaymentJobDeps = deps(context)
+    needs: GatewayJobDeps = deps(context)
     async with transaction(needs.pool) as conn:
         removed = await purge_expired_nonces(conn, now=clock.now())
     log.info("notify nonces purged", removed=removed)
 
 
-class NotifyLogDeps(PaymentJobDeps, Protocol):
+class NotifyLogDeps(GatewayJobDeps, Protocol):
     @property
     def notify_log_retention_days(self) -> int: ...
 
@@ -56,12 +45,8 @@ class NotifyLogDeps(PaymentJobDeps, Protocol):
 PURGE_BATCH = 5000
 
 
-@app.periodic(cron="43 * * * *", periodic_id="purge-notify-log")
-@app.task(
-    name="payments.purge_notify_log",
-    queue="payments",
-    queueing_lock="purge-notify-log",
-    pass_context=True,
+@periodic_job(
+    "payments.purge_notify_log", cron="43 * * * *", queue="payments", periodic_id="purge-notify-log"
 )
 async def purge_notify_log(context: JobContext, timestamp: int) -> None:
     """Forget raw notifies older than the retention that brought no money in,
@@ -82,12 +67,11 @@ async def purge_notify_log(context: JobContext, timestamp: int) -> None:
     log.info("notify log purged", removed=removed, counters=counters, before=before.isoformat())
 
 
-@app.periodic(cron="20 3 * * *", periodic_id="reconcile-yesterday")
-@app.task(
-    name="payments.reconcile_yesterday",
+@periodic_job(
+    "payments.reconcile_yesterday",
+    cron="20 3 * * *",
     queue="payments",
-    queueing_lock="reconcile-yesterday",
-    pass_context=True,
+    periodic_id="reconcile-yesterday",
 )
 async def reconcile_yesterday(context: JobContext, timestamp: int) -> None:
     """对账 of yesterday (China time) for every gateway with a bill; one
@@ -95,7 +79,7 @@ async def reconcile_yesterday(context: JobContext, timestamp: int) -> None:
     from kameng.payments.gateways.base import BillingGateway
     from kameng.payments.reconcile.service import reconcile
 
-    needs: PaymentJobDeps = deps(context)
+    needs: GatewayJobDeps = deps(context)
     yesterday = clock.now().astimezone(ZoneInfo(DEFAULT_ZONE)).date() - timedelta(days=1)
     for gateway in needs.gateways.all():
         if not isinstance(gateway, BillingGateway):

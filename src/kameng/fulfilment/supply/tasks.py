@@ -10,7 +10,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn, transaction
-from kameng.db.jobs import JobName, app, deps
+from kameng.db.jobs import JobName, app, deps, periodic_job
 from kameng.fulfilment.alerts import Alerts
 from kameng.fulfilment.supply import deadlines, engine
 from kameng.fulfilment.supply import repository as repo
@@ -85,8 +85,7 @@ async def schedule(conn: Conn, order_id: int, seconds: float | None = None) -> N
         pass  # that job will look at the order
 
 
-@app.periodic(cron="* * * * *", periodic_id="supply-sweep")
-@app.task(name="supply.sweep", queue="supply", queueing_lock="supply-sweep", pass_context=True)
+@periodic_job("supply.sweep", cron="* * * * *", queue="supply", periodic_id="supply-sweep")
 async def sweep(context: JobContext, timestamp: int) -> None:
     """Orders whose step is due but whose job is gone (a killed worker, a lost job)."""
     needs: SupplyJobDeps = deps(context)
@@ -101,10 +100,7 @@ async def sweep_due(pool: AsyncConnectionPool[Conn]) -> list[int]:
     return due
 
 
-@app.periodic(cron="* * * * *", periodic_id="supply-deadlines")
-@app.task(
-    name="supply.deadlines", queue="supply", queueing_lock="supply-deadlines", pass_context=True
-)
+@periodic_job("supply.deadlines", cron="* * * * *", queue="supply", periodic_id="supply-deadlines")
 async def sweep_deadlines(context: JobContext, timestamp: int) -> None:
     needs: SupplyJobDeps = deps(context)
     await run_deadlines(needs.pool, needs.alerts)

@@ -4,20 +4,18 @@ transaction open, apply a confirmed payment through the notify's own path."""
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
 
 import structlog
 from procrastinate import JobContext
-from psycopg_pool import AsyncConnectionPool
 
-from kameng.db.connection import Conn, transaction
-from kameng.db.jobs import JobName, app, deps
+from kameng.db.connection import transaction
+from kameng.db.jobs import JobName, app, deps, periodic_job
 from kameng.kit import clock
 from kameng.kit.logs import bind
 from kameng.payments.active_query import service
 from kameng.payments.active_query.repository import DueQuery
 from kameng.payments.gateways.base import GatewayUnavailable
-from kameng.payments.gateways.registry import GatewayRegistry
+from kameng.payments.gateways.registry import GatewayJobDeps
 from kameng.payments.service import settle_queried
 
 log = structlog.get_logger()
@@ -26,26 +24,16 @@ BATCH = 200  # orders per sweep: bounded, the most overdue first
 PARALLEL = 8  # gateway calls in flight per sweep
 
 
-class QueryJobDeps(Protocol):
-    """What query jobs take from the worker (kameng.worker.app.WorkerRuntime)."""
-
-    @property
-    def pool(self) -> AsyncConnectionPool[Conn]: ...
-
-    @property
-    def gateways(self) -> GatewayRegistry: ...
-
-
-@app.periodic(cron="* * * * *", periodic_id="query-pending-payments")
-@app.task(
-    name="payments.query_pending",
+@periodic_job(
+    "payments.query_pending",
+    cron="* * * * *",
     queue="payments",
+    periodic_id="query-pending-payments",
     queueing_lock="query-pending",
-    pass_context=True,
 )
 async def query_pending(context: JobContext, timestamp: int) -> None:
     """Ask the gateway about every order whose next query is due."""
-    needs: QueryJobDeps = deps(context)
+    needs: GatewayJobDeps = deps(context)
     async with transaction(needs.pool) as conn:
         due = await service.claim_due(conn, now=clock.now(), limit=BATCH)
     found: list[str] = []
@@ -63,7 +51,7 @@ async def query_pending(context: JobContext, timestamp: int) -> None:
 @app.task(name=JobName.QUERY_ORDER.value, queue="payments", pass_context=True)
 async def query_order(context: JobContext, order_id: int) -> None:
     """Ask about one order now (a buyer's visit, or a step shorter than the sweep)."""
-    needs: QueryJobDeps = deps(context)
+    needs: GatewayJobDeps = deps(context)
     async with transaction(needs.pool) as conn:
         due = await service.claim_one(conn, order_id=order_id, now=clock.now())
     if due is None:
@@ -71,7 +59,7 @@ async def query_order(context: JobContext, order_id: int) -> None:
     bind(order_no=due.order_no, found=await _ask(needs, due))
 
 
-async def _ask(needs: QueryJobDeps, order: DueQuery) -> bool:
+async def _ask(needs: GatewayJobDeps, order: DueQuery) -> bool:
     """True when the gateway confirmed a payment. Never raises: one failing
     gateway or order never stops the others (its next step is already set)."""
     gateway = needs.gateways.get(order.gateway)

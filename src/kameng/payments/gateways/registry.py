@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
@@ -167,3 +167,14 @@ def _issue9_gateways(
             )
         )
     return found
+
+
+class GatewayJobDeps(Protocol):
+    """What jobs that talk to gateways take from the worker
+    (kameng.worker.app.WorkerRuntime)."""
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Conn]: ...
+
+    @property
+    def gateways(self) -> GatewayRegistry: ...

@@ -14,14 +14,13 @@ be asked (epay V1) leaves it to an operator.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Protocol
 
 import structlog
 from procrastinate import JobContext
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.db.connection import Conn, transaction
-from kameng.db.jobs import JobName, app, defer, deps
+from kameng.db.jobs import JobName, app, defer, deps, periodic_job
 from kameng.kit import clock
 from kameng.models.vocabulary import Actor, RefundState
 from kameng.payments.gateways.base import (
@@ -31,7 +30,7 @@ from kameng.payments.gateways.base import (
     RefundOutcome,
     RefundRequest,
 )
-from kameng.payments.gateways.registry import GatewayRegistry
+from kameng.payments.gateways.registry import GatewayJobDeps, GatewayRegistry
 from kameng.payments.refunds import repository as job_sql
 from kameng.refunds import repository
 from kameng.refunds.repository import RefundRow
@@ -44,17 +43,9 @@ ASK_AFTER = timedelta(minutes=1)  # a submitted refund not settled after this is
 BATCH = 200
 
 
-class RefundJobDeps(Protocol):
-    @property
-    def pool(self) -> AsyncConnectionPool[Conn]: ...
-
-    @property
-    def gateways(self) -> GatewayRegistry: ...
-
-
 @app.task(name=JobName.EXECUTE_REFUND.value, queue="payments", pass_context=True)
 async def execute_refund(context: JobContext, refund_id: int) -> None:
-    needs: RefundJobDeps = deps(context)
+    needs: GatewayJobDeps = deps(context)
     now = clock.now()
     async with transaction(needs.pool) as conn:
         refund = await repository.lock(conn, refund_id)
@@ -155,16 +146,12 @@ async def record_failure(conn: Conn, refund: RefundRow, error: str) -> None:
         log.warning("refund failed", refund_no=refund.refund_no, error=error, retry_at=again)
 
 
-@app.periodic(cron="* * * * *", periodic_id="sweep-refunds")
-@app.task(
-    name="payments.sweep_refunds",
-    queue="payments",
-    queueing_lock="sweep-refunds",
-    pass_context=True,
+@periodic_job(
+    "payments.sweep_refunds", cron="* * * * *", queue="payments", periodic_id="sweep-refunds"
 )
 async def sweep_refunds(context: JobContext, timestamp: int) -> None:
     """Defer the retries that are due; ask the gateway about unsettled refunds."""
-    needs: RefundJobDeps = deps(context)
+    needs: GatewayJobDeps = deps(context)
     now = clock.now()
     async with transaction(needs.pool) as conn:
         for refund_id in await repository.due_ids(conn, now=now, limit=BATCH):
