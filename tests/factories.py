@@ -163,6 +163,7 @@ async def make_order(
     gateway: str = "epay",
     ttl: timedelta = timedelta(minutes=15),
     settings: Settings | None = None,
+    locale: str | None = None,
 ) -> OrderRow:
     """An unpaid order, created by the order service as the buy button does
     (its query password hashed under ``settings``' secret when given)."""
@@ -179,6 +180,7 @@ async def make_order(
             known_gateways=[gateway],
             ttl=ttl,
             now=clock.now(),
+            locale=locale,
         )
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from kameng import cli_mail
 from kameng.config import Settings, get_settings, load_settings
 from kameng.db.embedded import resolve_database_url
 
@@ -30,15 +31,11 @@ app = typer.Typer(
 
 
 def _add_commands() -> None:
-    from kameng.cli_review import register as register_review
-    from kameng.cli_supply import register
-    from kameng.cli_support import register as register_support
-    from kameng.payments.channels.cli import register as register_channels
+    from kameng import cli_review, cli_supply, cli_support
+    from kameng.payments.channels import cli as cli_channels
 
-    register(app)
-    register_channels(app)
-    register_review(app)
-    register_support(app)
+    for module in (cli_supply, cli_channels, cli_review, cli_support, cli_mail):
+        module.register(app)
 
 
 _add_commands()
@@ -73,6 +70,8 @@ def run(
     alipay_port: Annotated[int, typer.Option(help="Port of the Alipay sandbox.")] = 8003,
     epay_v2_port: Annotated[int, typer.Option(help="Port of the 易支付 V2 sandbox.")] = 8004,
     supplier_port: Annotated[int, typer.Option(help="Port of the supplier sandbox.")] = 8005,
+    mail_port: Annotated[int, typer.Option(help="Port of the mail sink's page.")] = 8006,
+    smtp_port: Annotated[int, typer.Option(help="Port of the mail sink's SMTP.")] = 8025,
 ) -> None:
     """Start the whole demo: database, shop, worker and 易支付 sandbox.
 
@@ -85,7 +84,8 @@ def run(
 
     interrupt_on_termination()
     settings = load_settings(demo=True)
-    ports = (port, sandbox_port, wechatpay_port, alipay_port, epay_v2_port, supplier_port)
+    ports = [port, sandbox_port, wechatpay_port, alipay_port, epay_v2_port, supplier_port]
+    ports += [mail_port, smtp_port]
     busy = [p for p in ports if not port_free(host, p)]
     if busy:
         _echo(f"port {', '.join(map(str, busy))} on {host} is already in use")
@@ -106,6 +106,7 @@ def run(
             wechatpay_port,
             (alipay_port, epay_v2_port),
             supplier_port,
+            (mail_port, smtp_port),
         )
     finally:
         if server is not None:
@@ -128,6 +129,7 @@ def _run_with_database(
     wechatpay_port: int,
     issue9_ports: tuple[int, int],
     supplier_port: int,
+    mail_ports: tuple[int, int],
 ) -> int:
     from kameng.db.migrate import upgrade
     from kameng.demo import load_demo
@@ -164,6 +166,7 @@ def _run_with_database(
     supervisor.install_signal_handlers()
     try:
         serve = ["--host", host]
+        mail = cli_mail.start_mail_sink(supervisor, settings, serve, local, mail_ports)
         supervisor.start("web", ["-m", "kameng", "web", *serve, "--port", str(port)], shop + "/")
         supervisor.start("worker", ["-m", "kameng", "worker"])
         supervisor.start(
@@ -195,6 +198,7 @@ def _run_with_database(
             return 0 if supervisor.stopping else 1
         _banner(settings, shop, sandbox, url, wechatpay, (alipay, epay_v2))
         _echo(f"  供应商沙箱 Supplier  {supplier}  (orders received: {supplier}sandbox/orders)")
+        _echo(cli_mail.banner_line(settings, mail, local, mail_ports[1]))
         dead = supervisor.wait()
         if dead is None:
             _echo("stopping (signal received)")
@@ -409,6 +413,7 @@ async def _work(url: str, settings: Settings) -> None:
         notify_log_retention_days=settings.notify_log_retention_days,
         supply=supply_config(settings),
         alerts=alerts(settings),
+        receipts=cli_mail.receipt_config(settings),
     )
     # Channel changes reach the jobs within half a second (no requests to check on).
     following = asyncio.create_task(gateways.follow(runtime.pool, interval=0.5))

@@ -102,12 +102,14 @@ class Settings(BaseSettings):
     # -- Suppliers (issue 10): the engine's waits are multiplied by this (<1: tests, chaos run).
     supply_time_scale: float = 1.0
     supplier_timeout_seconds: float = 10.0  # a request with no answer by then is "unknown"
-    # -- Operator alerts by e-mail: off (log only) unless host and recipients are set.
+    # -- E-mail over SMTP: operator alerts (off unless host and recipients are set)
+    # and buyers' receipts (off unless host and smtp_from are set).
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
+    smtp_from: str = ""  # sender of buyers' receipts, e.g. shop@example.com
     alert_email_from: str = "kameng@localhost"
     alert_email_to: str = ""  # comma-separated
 

@@ -32,6 +32,7 @@ TASK_MODULES = [
     "kameng.fulfilment.supply.tasks",
     "kameng.fulfilment.review.tasks",
     "kameng.limits.tasks",
+    "kameng.receipts.tasks",
 ]
 
 # The connector gets its pool when the worker opens the app; deferring inside a
@@ -53,6 +54,8 @@ class JobName(StrEnum):
     SUPPLY_ADVANCE = "supply.advance"
     # A buyer's visit (web) asks payments to query the gateway about one order now.
     QUERY_ORDER = "payments.query_order"
+    # Deferred by a database trigger (migration 0019) when a receipt event is appended.
+    SEND_RECEIPT = "receipts.send"
 
 
 class JobDeps(Protocol):

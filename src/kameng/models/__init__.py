@@ -10,6 +10,7 @@ from kameng.models.payment import Payment, PaymentNotify
 from kameng.models.payment_channel import PaymentChannel, PaymentChannelsVersion
 from kameng.models.product import Product
 from kameng.models.rate_limit import RateLimit
+from kameng.models.receipt import ReceiptMail
 from kameng.models.reconciliation import ReconciliationFinding, ReconciliationRun
 from kameng.models.refund import Refund
 from kameng.models.risk import RiskRules
@@ -38,6 +39,7 @@ __all__ = [
     "PaymentNotify",
     "Product",
     "RateLimit",
+    "ReceiptMail",
     "ReconciliationFinding",
     "ReconciliationRun",
     "Refund",

@@ -38,6 +38,7 @@ class Order(IdMixin, Base):
         CheckConstraint("quantity >= 1", name="quantity_positive"),
         CheckConstraint("amount_cents = unit_price_cents * quantity", name="amount_consistent"),
         known_values("status", OrderStatus, name="known_status"),
+        CheckConstraint("locale IN ('zh_CN', 'en')", name="known_locale"),
         CheckConstraint(
             "delivered_quantity BETWEEN 0 AND quantity", name="delivered_within_quantity"
         ),
@@ -94,6 +95,8 @@ class Order(IdMixin, Base):
     next_query_at: Mapped[datetime | None]
     query_attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     query_nudged_at: Mapped[datetime | None]
+    # The buyer's language when ordering: what is sent later (receipts) speaks it.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
 
 class OrderEvent(IdMixin, Base):

@@ -151,6 +151,22 @@ class RefundState(StrEnum):
     GIVEN_UP = "given_up"  # retries exhausted or cancelled: no longer counts against the cap
 
 
+class ReceiptKind(StrEnum):
+    """Which receipt an e-mail is (kameng.receipts); one per timeline event at most."""
+
+    CREATED = "created"  # the order number and its link, at creation
+    DELIVERED = "delivered"  # the goods are ready: a link to them, never the goods
+    REFUNDED = "refunded"  # money went back
+
+
+class MailState(StrEnum):
+    """An e-mail row is claimed before the SMTP call and marked after it."""
+
+    SENDING = "sending"  # claimed; a crash here leaves it unsent rather than sent twice
+    SENT = "sent"
+    FAILED = "failed"  # the server refused or could not be reached; the job retries
+
+
 class FindingKind(StrEnum):
     """What a reconciliation (对账) run found (``reconciliation_findings.kind``)."""
 

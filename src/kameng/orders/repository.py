@@ -70,10 +70,10 @@ _INSERT_ORDER = f"""
     WITH created AS (
         INSERT INTO orders (order_no, product_id, quantity, unit_price_cents,
             amount_cents, contact, query_password_hash, gateway, status,
-            delivered_quantity, created_at, expires_at, updated_at)
+            delivered_quantity, created_at, expires_at, updated_at, locale)
         VALUES (%(order_no)s, %(product_id)s, %(quantity)s, %(unit_price_cents)s,
             %(amount_cents)s, %(contact)s, %(query_password_hash)s, %(gateway)s,
-            '{OrderStatus.UNPAID}', 0, %(now)s, %(expires_at)s, %(now)s)
+            '{OrderStatus.UNPAID}', 0, %(now)s, %(expires_at)s, %(now)s, %(locale)s)
         ON CONFLICT (order_no) DO NOTHING
         RETURNING id
     ), inputs AS (
@@ -100,6 +100,7 @@ async def insert_order(
     expires_at: datetime,
     event_params: dict[str, Any],
     inputs: dict[str, str] | None = None,
+    locale: str | None = None,
 ) -> int | None:
     """Insert the order, its first timeline event and what the buyer filled in
     (``inputs``, a top-up's account; none when empty) in one statement: one
@@ -124,6 +125,7 @@ async def insert_order(
             "expires_at": expires_at,
             "params": Jsonb(event_params),
             "inputs": Jsonb(inputs) if inputs else None,
+            "locale": locale,
         },
     )
     return None if row is None else int(row[0])

@@ -76,11 +76,13 @@ async def create_order(
     ttl: timedelta,
     now: datetime,
     fields: dict[str, str] | None = None,
+    locale: str | None = None,
 ) -> OrderRow:
     """Create an unpaid order; its number exists from this moment on.
 
     ``fields``: what the product asks the buyer to fill in (a top-up's account),
-    checked against the product's declared fields (a clear error names the field)."""
+    checked against the product's declared fields (a clear error names the field).
+    ``locale``: the buyer's language, kept for what is sent later (receipts)."""
     if gateway not in known_gateways:
         raise GatewayUnknown(gateway=gateway)
     product = await catalog.active_by_sku(conn, sku)
@@ -113,6 +115,7 @@ async def create_order(
             gateway=gateway,
             now=now,
             expires_at=now + ttl,
+            locale=locale,
             event_params={
                 "quantity": quantity,
                 "amount_cents": product.price_cents * quantity,

@@ -128,11 +128,12 @@ def chosen_channel(rt: Runtime, asked: str | None) -> str:
     return asked
 
 
-async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
+async def create(rt: Runtime, body: CreateOrderIn, locale: str | None = None) -> OrderRow:
     """Create the order and commit: its number exists from here on.
 
     A product read, then one statement writes the order, its first event and
-    its inputs together (``orders.repository.insert_order``): no BEGIN/COMMIT."""
+    its inputs together (``orders.repository.insert_order``): no BEGIN/COMMIT.
+    ``locale`` is the buyer's language (receipts sent later speak it)."""
     async with single_statements(rt.pool) as conn:
         await rt.gateways.refresh(conn)
         channel = chosen_channel(rt, body.channel or body.gateway)
@@ -148,6 +149,7 @@ async def create(rt: Runtime, body: CreateOrderIn) -> OrderRow:
             ttl=timedelta(seconds=rt.settings.unpaid_ttl_seconds),
             now=clock.now(),
             fields=body.fields,
+            locale=locale,
         )
     bind(order_no=order.order_no)
     return order

@@ -19,6 +19,7 @@ from kameng.db.jobs import DEPS, app
 from kameng.fulfilment.alerts import Alerts
 from kameng.fulfilment.supply.config import SupplyConfig
 from kameng.payments.gateways.registry import GatewayRegistry
+from kameng.receipts.tasks import ReceiptConfig
 
 job_log = structlog.get_logger("kameng.job")
 
@@ -58,6 +59,7 @@ class WorkerRuntime:
     notify_log_retention_days: int = 30  # Settings.notify_log_retention_days
     supply: SupplyConfig | None = None  # None: supply jobs refuse to run
     alerts: Alerts = field(default_factory=Alerts)
+    receipts: ReceiptConfig | None = None  # None: receipt jobs send nothing
 
     def options(self) -> dict[str, Any]:
         """Options for ``app.run_worker_async``: this runtime in every job's context."""
@@ -72,6 +74,7 @@ async def open_worker(
     notify_log_retention_days: int = 30,
     supply: SupplyConfig | None = None,
     alerts: Alerts | None = None,
+    receipts: ReceiptConfig | None = None,
 ) -> WorkerRuntime:
     """Open the job queue on ``database_url``: one pool for the queue and the jobs."""
     pool = make_pool(database_url, size=size)
@@ -83,6 +86,7 @@ async def open_worker(
         notify_log_retention_days=notify_log_retention_days,
         supply=supply,
         alerts=alerts or Alerts(),
+        receipts=receipts,
     )
 
 

@@ -23,7 +23,7 @@ from kameng.orders.schemas import (
 )
 from kameng.payments.active_query.service import Visit
 from kameng.web import captcha, shared
-from kameng.web.deps import runtime, token_for, translator_for
+from kameng.web.deps import language, runtime, token_for, translator_for
 from kameng.web.query.views import explained, lookup_out, run_contact_lookup, run_lookup
 from kameng.web.responses import FastJSONResponse, model_response
 
@@ -66,7 +66,7 @@ async def payment_channels(request: Request) -> list[PaymentChannelOut]:
 async def create_order(body: CreateOrderIn, request: Request) -> Response:
     """Create an order. Its number is final from now on, before any payment."""
     rt = runtime(request)
-    order = await shared.create(rt, body)
+    order = await shared.create(rt, body, language(request))
     # Hot path: the documented CreatedOrderOut shape, built as a plain dict and
     # sent as is (FastAPI's response_model pass would validate it a second time).
     token = token_for(rt, order.order_no)

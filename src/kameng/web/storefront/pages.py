@@ -14,7 +14,7 @@ from kameng.orders.schemas import CreateOrderIn
 from kameng.orders.states import FINAL, OrderStatus
 from kameng.payments.active_query.service import Visit
 from kameng.web import csrf, shared
-from kameng.web.deps import runtime, token_for, translator_for
+from kameng.web.deps import language, runtime, token_for, translator_for
 from kameng.web.templating import templates
 from kameng.web.validation import describe
 
@@ -80,7 +80,7 @@ async def buy(
     except ValidationError as exc:
         return await _index(request, error=describe(exc.errors()[:1], t), status=422)
     try:
-        order = await shared.create(rt, body)
+        order = await shared.create(rt, body, language(request))
     except DomainError as exc:
         return await _index(request, error=exc.translated(t), status=exc.status)
     response = RedirectResponse(f"/o/{order.order_no}?new=1", status_code=303)
