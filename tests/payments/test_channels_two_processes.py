@@ -1,8 +1,13 @@
 """A changed channel key reaches every web process at once: two shops on their
 own sockets, each with its own runtime (as two ``kameng web`` processes have),
-both refuse the old key from the first notify after the change."""
+both refuse the old key after the change. Each process learns of it by NOTIFY
+on its listening connection (no request reads the version meanwhile: the
+wait below only scrapes /metrics, which does not refresh the channels)."""
 
 from __future__ import annotations
+
+import re
+import time
 
 import httpx
 from psycopg_pool import AsyncConnectionPool
@@ -11,7 +16,7 @@ from kameng.config import Settings
 from kameng.db.connection import Conn, transaction
 from kameng.kit import clock
 from kameng.models.vocabulary import ChannelKind
-from kameng.payments.channels import service
+from kameng.payments.channels import repository, service
 from kameng.payments.channels.service import ChannelDraft
 from kameng.payments.gateways import epay_sign
 from tests.factories import Sessions, count, make_stocked_product
@@ -31,6 +36,21 @@ def notify(shop: str, order_no: str, key: str) -> str:
     params["sign"] = epay_sign.sign(params, key)
     params["sign_type"] = "MD5"
     return httpx.get(f"{shop}/notify/rotating", params=params).text
+
+
+def gauge(shop: str, name: str) -> int:
+    text = httpx.get(f"{shop}/metrics").text
+    found = re.search(rf"^{name} (-?[0-9.e+]+)$", text, re.MULTILINE)
+    assert found is not None, text
+    return int(float(found.group(1)))
+
+
+def wait_for(shop: str, name: str, value: int, within: float) -> None:
+    """Until the process's gauge shows ``value``; fails after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while gauge(shop, name) != value:
+        assert time.monotonic() < deadline, f"{shop}: {name} is not {value}"
+        time.sleep(0.02)
 
 
 def order(shop: str) -> str:
@@ -54,14 +74,23 @@ async def test_a_new_key_is_the_only_one_accepted_by_both_processes(
         )
     first, second = live.live_settings(settings), live.live_settings(settings)
     with live.serve(first) as a, live.serve(second) as b:
+        for shop in (a, b):  # the listening connection opens with the process
+            wait_for(shop, "kameng_payment_channels_listening", 1, within=30)
         paid_on_a, paid_on_b, waiting = order(a), order(b), order(a)
         # Both processes hold the old key (and use it).
         assert notify(a, paid_on_a, "old-key-1") == "success"
         assert notify(b, paid_on_b, "old-key-1") == "success"
         async with transaction(pool) as conn:
+            before = await repository.version(conn)
+        for shop in (a, b):
+            wait_for(shop, "kameng_payment_channels_version", before, within=1.0)
+        async with transaction(pool) as conn:
             await service.change(
                 conn, "rotating", values={"key": "new-key-2"}, cipher=cipher, now=clock.now()
             )
+        # Told by NOTIFY within a second, without a request to either shop.
+        for shop in (a, b):
+            wait_for(shop, "kameng_payment_channels_version", before + 1, within=1.0)
         assert notify(a, waiting, "old-key-1") == "fail"
         assert notify(b, waiting, "old-key-1") == "fail"
         assert await count(db, "SELECT count(*) FROM payments") == 2

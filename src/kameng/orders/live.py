@@ -7,13 +7,19 @@ reads what changed through the pool. A wake-up is coalesced (a queue of one):
 a slow reader sees the latest state, never a backlog. When the listening
 connection drops, it is reopened with back-off and every subscriber is woken,
 since notifications sent meanwhile were lost.
+
+The same connection carries other NOTIFY channels for whoever registers a
+``Follower`` (the payment channels' version, ``kameng.payments.channels.live``):
+one connection per process for all of them. A follower is told when the
+connection is up (after its LISTEN, so nothing later is missed) and down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
 import psycopg
 import structlog
@@ -26,9 +32,22 @@ Wake = asyncio.Queue[None]
 READY_WITHIN = 10.0  # seconds a new subscriber waits for the listener
 
 
+class Follower(Protocol):
+    """Something else this process's listening connection listens for."""
+
+    @property
+    def notify_channel(self) -> str: ...
+
+    def set_listening(self, up: bool) -> None:
+        """The connection is up (LISTEN done) or down (notifications may be lost)."""
+
+    def notified(self, payload: str) -> None: ...
+
+
 class TimelineHub:
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, followers: Sequence[Follower] = ()) -> None:
         self._conninfo = conninfo
+        self._followers = {f.notify_channel: f for f in followers}
         self._subscribers: dict[int, set[Wake]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
@@ -56,12 +75,22 @@ class TimelineHub:
                 if not subscribers:
                     del self._subscribers[order_id]
 
+    def start(self) -> None:
+        """Listen from now on (the followers are served only while listening);
+        without it the connection opens with the first live timeline."""
+        self._start()
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._tell_followers(up=False)
+
+    def _tell_followers(self, *, up: bool) -> None:
+        for follower in self._followers.values():
+            follower.set_listening(up)
 
     def _start(self) -> asyncio.Event:
         if self._ready is None:
@@ -86,17 +115,28 @@ class TimelineHub:
                 conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
                 async with conn:
                     await repository.listen_to_events(conn)
+                    for channel in self._followers:
+                        await repository.listen_to(conn, channel)
                     ready.set()
                     self._wake_all()  # anything sent while we were away
+                    self._tell_followers(up=True)
                     backoff = 0.5
                     async for note in conn.notifies():
+                        follower = self._followers.get(note.channel)
+                        if follower is not None:
+                            follower.notified(note.payload)
+                            continue
                         subscribers = self._subscribers.get(_order_id(note.payload))
                         if subscribers:
                             self._wake(subscribers)
+                # notifies() ended: the connection closed under us
+                raise ConnectionError("listening connection closed")
             except asyncio.CancelledError:
+                self._tell_followers(up=False)
                 raise
             except Exception as exc:  # the database went away: reopen, never give up
                 ready.clear()
+                self._tell_followers(up=False)
                 log.warning("timeline_listener_lost", error=type(exc).__name__, retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

@@ -288,3 +288,11 @@ EVENTS_CHANNEL = "order_events"
 async def listen_to_events(conn: Conn) -> None:
     """Subscribe ``conn`` (autocommit) to every order's timeline inserts."""
     await execute(conn, f"LISTEN {EVENTS_CHANNEL}")
+
+
+async def listen_to(conn: Conn, channel: str) -> None:
+    """Subscribe ``conn`` (autocommit) to another NOTIFY channel (a name of ours,
+    never input: checked to be a plain identifier)."""
+    if not channel.isidentifier():
+        raise ValueError(f"not a channel name: {channel!r}")
+    await execute(conn, f"LISTEN {channel}")

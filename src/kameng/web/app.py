@@ -58,12 +58,13 @@ def build_runtime(
     wait for a connection none of them gives back."""
     cipher = settings.card_key_cipher()
     limiter = Limiter(limits_pool or pool)
+    # Channels come from the database; the environment's gateways are
+    # imported on first start (an empty channel table).
+    gateways = LiveGateways(cipher, imports=drafts_from_settings(settings), pool=pool)
     return Runtime(
         settings=settings,
         pool=pool,
-        # Channels come from the database; the environment's gateways are
-        # imported on first start (an empty channel table).
-        gateways=LiveGateways(cipher, imports=drafts_from_settings(settings)),
+        gateways=gateways,
         cipher=cipher,
         goods=StrategyGoods(cipher),
         token_secret=settings.derived_key("order-token"),
@@ -72,7 +73,9 @@ def build_runtime(
         passwords=settings.query_passwords(),
         limiter=limiter,
         password_throttle=RuleThrottle(limiter, PASSWORD_PER_ORDER),
-        timelines=TimelineHub(str(pool.conninfo)),  # make_pool gives a URL string
+        # make_pool gives a URL string. The same connection follows the channels'
+        # version, so requests need not read it while it is up.
+        timelines=TimelineHub(str(pool.conninfo), followers=[gateways]),
         notices=notice_board(pool, ttl=NOTICES_CACHE_SECONDS),
     )
 
@@ -102,6 +105,7 @@ def create_app(
         await own.open()
         await limits.open()
         app.state.runtime = build_runtime(settings, own, limits_pool=limits)
+        app.state.runtime.timelines.start()  # listening from the start: channel changes
         try:
             yield
         finally:

@@ -93,8 +93,10 @@ router = APIRouter(include_in_schema=False)
 class _Snapshot(Collector):
     """Gauges read from the database at scrape time (same for every process)."""
 
-    def __init__(self, orders: dict[str, int], job_lag: float) -> None:
-        self.orders, self.job_lag = orders, job_lag
+    def __init__(
+        self, orders: dict[str, int], job_lag: float, channels: tuple[int | None, bool]
+    ) -> None:
+        self.orders, self.job_lag, self.channels = orders, job_lag, channels
 
     def collect(self) -> Any:
         orders = GaugeMetricFamily("kameng_orders", "Orders by status.", labels=["status"])
@@ -105,6 +107,19 @@ class _Snapshot(Collector):
             "kameng_job_lag_seconds",
             "Age of the oldest job that is due and not started (0 when none).",
             value=self.job_lag,
+        )
+        version, listening = self.channels
+        # These two are the answering process's own (not summed over processes).
+        yield GaugeMetricFamily(
+            "kameng_payment_channels_version",
+            "Version of the payment channels this process serves (-1: none loaded yet).",
+            value=-1 if version is None else version,
+        )
+        yield GaugeMetricFamily(
+            "kameng_payment_channels_listening",
+            "1 while this process follows channel changes by LISTEN/NOTIFY, "
+            "0 while it reads the version on every request.",
+            value=1 if listening else 0,
         )
 
 
@@ -123,6 +138,7 @@ async def metrics(request: Request) -> Response:
         orders = await count_by_status(conn)
         lag = await oldest_due_job_age(conn)
     snapshot = CollectorRegistry()
-    snapshot.register(_Snapshot(orders, lag))
+    channels = (rt.gateways.version, rt.gateways.listening)
+    snapshot.register(_Snapshot(orders, lag, channels))
     body = generate_latest(_process_registry()) + generate_latest(snapshot)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

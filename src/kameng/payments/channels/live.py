@@ -2,11 +2,19 @@
 
 Each process holds the adapters it built, with the version of the channels
 table they were built from (``payment_channels_version``, bumped by a trigger
-on every change). ``refresh(conn)`` reads that one integer and rebuilds only
-when it moved: the notify path calls it on every request, inside its own
-transaction, so a key changed by ``kameng channel set`` is refused by every
-web process from the next notify on. Pages call ``refresh_from(pool)``, at
-most once a second; the worker polls (``follow``) twice a second.
+on every change, which also NOTIFYs ``payment_channels`` after commit).
+``refresh(conn)`` reads that one integer and rebuilds only when it moved.
+
+In a web process the version is followed on the process's one listening
+connection (``kameng.orders.live.TimelineHub``): while it is up, a request
+reads the version only after a notification said it moved, or when the last
+read is more than ``RECHECK_SECONDS`` old (a listener that died without a
+word still costs at most a second of staleness). While it is down or
+reconnecting, every notify, order creation, order page and pay start reads it
+(one query), as before: correctness never rests on the listener. A change
+is thus seen by every web process within the NOTIFY's delivery (milliseconds)
+and never later than a second. The worker, which has no listener, polls
+(``follow``) twice a second.
 
 Fail closed: a channel is served only when enabled, complete and buildable;
 anything else is listed as disabled (its notifies are refused and recorded).
@@ -37,6 +45,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
+# Longest a listening process goes without reading the version itself.
+RECHECK_SECONDS = 1.0
+
 
 class LiveGateways(GatewayRegistry):
     def __init__(
@@ -45,8 +56,13 @@ class LiveGateways(GatewayRegistry):
         *,
         imports: list[ChannelDraft] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        pool: AsyncConnectionPool[Conn] | None = None,
     ) -> None:
+        """``pool``: where to re-read the channels as soon as a notification says
+        they changed (web processes), instead of on the next request."""
         super().__init__([])
+        self._pool = pool
+        self._catching_up: set[asyncio.Task[None]] = set()
         self._cipher = cipher
         self._imports = imports or []
         self._transport = transport
@@ -54,18 +70,65 @@ class LiveGateways(GatewayRegistry):
         self._channels: list[ChannelInfo] = []
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._listening = False  # told by the process's listening connection
+        self._stale = True  # a notification came (or may have been missed) since the last read
 
     @property
     def version(self) -> int | None:
         return self._version
 
+    @property
+    def listening(self) -> bool:
+        return self._listening
+
+    # Follower of the process's listening connection (kameng.orders.live.Follower).
+    notify_channel = repository.CHANGES_CHANNEL
+
+    def set_listening(self, up: bool) -> None:
+        self._listening = up
+        self._stale = True  # notifications may have been lost: read again
+        if up:
+            self._catch_up_soon()
+
+    def notified(self, payload: str) -> None:
+        self._stale = True
+        self._catch_up_soon()
+
+    def _catch_up_soon(self) -> None:
+        """Re-read now, in the background, so no request waits for the rebuild."""
+        if self._pool is None:
+            return  # the next request reads it
+        task = asyncio.get_running_loop().create_task(self._catch_up_now(self._pool))
+        self._catching_up.add(task)  # a reference until done, or it may be collected
+        task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up_now(self, pool: AsyncConnectionPool[Conn]) -> None:
+        try:
+            await self.refresh_from(pool, max_age=0)
+        except Exception:  # still stale: the next request reads the version itself
+            log.warning("payment channels not refreshed", exc_info=True)
+
+    def _fresh(self, max_age: float) -> bool:
+        """Checked recently enough not to read the version again."""
+        if self._listening and not self._stale:
+            max_age = max(max_age, RECHECK_SECONDS)
+        return time.monotonic() - self._checked_at < max_age
+
     def channels(self) -> list[ChannelInfo]:
         return list(self._channels)
 
     async def refresh(self, conn: Conn, max_age: float = 0.0) -> None:
-        if time.monotonic() - self._checked_at < max_age:
+        if self._fresh(max_age):
             return
         self._checked_at = time.monotonic()
+        self._stale = False  # before the read: a notification during it marks it again
+        try:
+            await self._catch_up(conn)
+        except BaseException:
+            self._stale = True  # not caught up: the next request tries again
+            raise
+
+    async def _catch_up(self, conn: Conn) -> None:
         if await repository.version(conn) == self._version:
             return
         async with self._lock:  # one rebuild at a time per process
@@ -83,7 +146,7 @@ class LiveGateways(GatewayRegistry):
             self._apply(version, rows)
 
     async def refresh_from(self, pool: AsyncConnectionPool[Conn], max_age: float = 1.0) -> None:
-        if time.monotonic() - self._checked_at < max_age:
+        if self._fresh(max_age):
             return
         async with transaction(pool) as conn:
             await self.refresh(conn, max_age)

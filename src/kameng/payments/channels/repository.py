@@ -34,6 +34,8 @@ _COLUMNS = (
     "c.id, c.name, c.kind, c.enabled, c.label_zh, c.label_en, c.sort_order, c.settings, "
     "c.secrets_sealed, c.created_at, c.updated_at"
 )
+# The trigger of migration 0017 NOTIFYs this channel on every change (after commit).
+CHANGES_CHANNEL = "payment_channels"
 _VERSION = "coalesce((SELECT version FROM payment_channels_version WHERE id = 1), 0)"
 
 

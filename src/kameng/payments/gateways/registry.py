@@ -46,6 +46,16 @@ class GatewayRegistry:
         self._by_name = {g.name: g for g in gateways}
         self._disabled: frozenset[str] = frozenset()
 
+    @property
+    def version(self) -> int | None:
+        """The channels' version the gateways were built from (None: a fixed set)."""
+        return None
+
+    @property
+    def listening(self) -> bool:
+        """Changes arrive by NOTIFY, so requests need not read the version."""
+        return False
+
     async def refresh(self, conn: Conn, max_age: float = 0.0) -> None:
         """Bring the gateways up to date, unless checked less than ``max_age``
         seconds ago (a fixed set is always up to date)."""
