@@ -114,9 +114,9 @@ class TimelineHub:
             try:
                 conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
                 async with conn:
-                    await repository.listen_to_events(conn)
                     for channel in self._followers:
                         await repository.listen_to(conn, channel)
+                    await repository.listen_to_events(conn)
                     ready.set()
                     self._wake_all()  # anything sent while we were away
                     self._tell_followers(up=True)

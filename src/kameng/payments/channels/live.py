@@ -71,7 +71,10 @@ class LiveGateways(GatewayRegistry):
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
         self._listening = False  # told by the process's listening connection
-        self._stale = True  # a notification came (or may have been missed) since the last read
+        # Notifications (and listener restarts) counted, and how many of them
+        # the gateways are known to reflect: unequal means read the version.
+        self._told = 1
+        self._caught_up_to = 0
 
     @property
     def version(self) -> int | None:
@@ -86,12 +89,12 @@ class LiveGateways(GatewayRegistry):
 
     def set_listening(self, up: bool) -> None:
         self._listening = up
-        self._stale = True  # notifications may have been lost: read again
+        self._told += 1  # notifications may have been lost: read again
         if up:
             self._catch_up_soon()
 
     def notified(self, payload: str) -> None:
-        self._stale = True
+        self._told += 1
         self._catch_up_soon()
 
     def _catch_up_soon(self) -> None:
@@ -110,7 +113,7 @@ class LiveGateways(GatewayRegistry):
 
     def _fresh(self, max_age: float) -> bool:
         """Checked recently enough not to read the version again."""
-        if self._listening and not self._stale:
+        if self._listening and self._caught_up_to == self._told:
             max_age = max(max_age, RECHECK_SECONDS)
         return time.monotonic() - self._checked_at < max_age
 
@@ -121,12 +124,10 @@ class LiveGateways(GatewayRegistry):
         if self._fresh(max_age):
             return
         self._checked_at = time.monotonic()
-        self._stale = False  # before the read: a notification during it marks it again
-        try:
-            await self._catch_up(conn)
-        except BaseException:
-            self._stale = True  # not caught up: the next request tries again
-            raise
+        told = self._told  # before the read: a notification during it counts as new
+        await self._catch_up(conn)
+        # Only now: a request during a catch-up (a first-run import) reads too.
+        self._caught_up_to = max(self._caught_up_to, told)
 
     async def _catch_up(self, conn: Conn) -> None:
         if await repository.version(conn) == self._version:
