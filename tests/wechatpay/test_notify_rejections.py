@@ -104,7 +104,8 @@ async def test_timestamp_within_5_minutes_is_fine(
         "TRANSACTION.SUCCESS", "支付成功", "transaction", wired.paid_resource(order)
     )
     real_time = wired.notifier.unix_time
-    wired.notifier.unix_time = lambda: real_time() - 299
+    # 20 s short of the limit: the notify may be checked a few seconds later on a loaded machine.
+    wired.notifier.unix_time = lambda: real_time() - 280
     headers = wired.notifier.signed_headers(body)
     wired.notifier.unix_time = real_time
     assert (await wired.post_notify(body, headers)).status_code == 204
