@@ -88,6 +88,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"P: web process counts to measure, comma-separated (1,{cores}: 1 and one per core)",
     )  # fmt: skip
     p.add_argument(
+        "--server", choices=("uvicorn", "granian"), default="uvicorn",
+        help="ASGI server of the web processes (uvicorn, as kameng web runs it)",
+    )  # fmt: skip
+    p.add_argument(
         "--profile", action="store_true",
         help=f"py-spy flame graph of the server during each kameng phase, in {PROFILES}",
     )  # fmt: skip
@@ -275,7 +279,9 @@ async def bench(args: argparse.Namespace, shop: Shop) -> Results:
     for processes in args.workers:
         side = f"P={processes}"
         pool = pool_share(args.concurrency, processes)
-        with setup.app_server(shop, workers=processes, pool_size=pool) as server:
+        with setup.app_server(
+            shop, workers=processes, pool_size=pool, server=args.server
+        ) as server:
             clients = [Client(server.base) for _ in range(args.concurrency)]
             try:
                 ops = [http_ops(c, shop) for c in clients]

@@ -138,7 +138,9 @@ class Server:
 
 
 @contextmanager
-def app_server(shop: Shop, *, workers: int, pool_size: int) -> Iterator[Server]:
+def app_server(
+    shop: Shop, *, workers: int, pool_size: int, server: str = "uvicorn"
+) -> Iterator[Server]:
     """``uvicorn kameng.web.app:production_app`` (uvloop, httptools, JSON request logs
     into a temporary file) on 127.0.0.1:<free port>. ``pool_size`` is per process."""
     with socket.socket() as s:
@@ -154,6 +156,13 @@ def app_server(shop: Shop, *, workers: int, pool_size: int) -> Iterator[Server]:
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
         "--timeout-keep-alive", "600",  # idle client connections survive VACUUM between phases
     ]  # fmt: skip
+    if server == "granian":  # the comparison of issue 8 (README, Benchmarks)
+        command = [
+            str(Path(sys.executable).with_name("granian")), "kameng.web.app:production_app",
+            "--factory", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--loop", "uvloop", "--http", "1", "--no-ws",
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
     with tempfile.NamedTemporaryFile(prefix="kameng-bench-server-", suffix=".log") as out:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)
         try:
