@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from kameng.cli_supply import _cents, _in_transaction, _settings
+from kameng.cli_common import in_transaction, keyed_settings
+from kameng.cli_supply import _cents
 
 review_app = typer.Typer(help="Risk review: rules, held orders, approve, reject.")
 
@@ -32,7 +33,7 @@ def rules_command(
     from kameng.kit import clock
     from kameng.kit.money import format_yuan
 
-    settings = _settings()
+    settings = keyed_settings("supplier")
     above_cents = _cents(above) if above is not None else None
 
     async def work(conn: Any) -> repo.RulesRow | None:
@@ -47,7 +48,7 @@ def rules_command(
             )
         return await repo.rules(conn)
 
-    now = _in_transaction(settings, work)
+    now = in_transaction(settings, work)
     if now is None or (now.above_cents is None and now.contact_max is None):
         typer.echo("no risk rule: paid orders are fulfilled at once")
         return
@@ -69,7 +70,7 @@ def list_command(
     from kameng.fulfilment.review import repository as repo
     from kameng.kit.money import format_yuan
 
-    held = _in_transaction(_settings(), repo.held)
+    held = in_transaction(keyed_settings("supplier"), repo.held)
     for row in held:
         if as_json:
             typer.echo(
@@ -104,7 +105,7 @@ def approve_command(order: Annotated[str, typer.Argument(help="Order number.")])
     async def work(conn: Any) -> None:
         await service.approve(conn, order, now=clock.now())
 
-    _in_transaction(_settings(), work)
+    in_transaction(keyed_settings("supplier"), work)
     typer.echo(f"order {order} approved: fulfilled as paid")
 
 
@@ -120,7 +121,7 @@ def reject_command(
     async def work(conn: Any) -> str:
         return await service.reject(conn, order, reason=reason, now=clock.now())
 
-    refund_no = _in_transaction(_settings(), work)
+    refund_no = in_transaction(keyed_settings("supplier"), work)
     typer.echo(f"order {order} rejected: refund {refund_no} requested")
 
 

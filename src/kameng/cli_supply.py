@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from kameng.cli_common import in_transaction, keyed_settings
 from kameng.config import Settings, get_settings
 
 T = TypeVar("T")
@@ -19,42 +19,6 @@ supplier_app = typer.Typer(help="Upstream suppliers (直充/代发卡): add, lin
 
 def _echo(message: str) -> None:
     typer.echo(message)
-
-
-def _settings() -> Settings:
-    """The settings, or exit 2 saying what to set (the secret opens supplier keys)."""
-    from kameng.config_check import key_problems, refusal
-
-    settings = get_settings()
-    found = key_problems(settings)
-    if found:
-        typer.echo(refusal(found, "supplier"), err=True)
-        raise typer.Exit(2)
-    return settings
-
-
-def _in_transaction(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(conn)`` in one transaction; a domain error is a clear message, exit 1."""
-    from kameng.db.connection import make_pool, transaction
-    from kameng.db.embedded import resolve_database_url
-    from kameng.kit.errors import DomainError
-    from kameng.kit.i18n import locale_from_env, translator
-
-    async def run() -> T:
-        url, _server = resolve_database_url(settings.database_url, settings.data_dir)
-        pool = make_pool(url, size=1)
-        await pool.open()
-        try:
-            async with transaction(pool) as conn:
-                return await work(conn)
-        finally:
-            await pool.close()
-
-    try:
-        return asyncio.run(run())
-    except DomainError as exc:
-        typer.echo(exc.translated(translator(locale_from_env())), err=True)
-        raise typer.Exit(1) from None
 
 
 def _cents(value: str) -> int:
@@ -88,9 +52,9 @@ def add(
     from kameng.fulfilment.supply.setup import supply_config
     from kameng.kit import clock
 
-    settings = _settings()
+    settings = keyed_settings("supplier")
     cfg = supply_config(settings)
-    _in_transaction(
+    in_transaction(
         settings,
         lambda conn: admin.add(
             conn, cfg, code=code, name=name, base_url=url, merchant_id=merchant_id,
@@ -112,8 +76,8 @@ def link(
     from kameng.fulfilment.supply import admin
 
     cents = _cents(cost)
-    _in_transaction(
-        _settings(),
+    in_transaction(
+        keyed_settings("supplier"),
         lambda conn: admin.link(
             conn, code=code, sku=product, supplier_sku=supplier_sku, cost_cents=cents,
             priority=priority,
@@ -128,7 +92,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from kameng.fulfilment.supply import admin
     from kameng.kit.money import format_yuan
 
-    views = _in_transaction(_settings(), admin.views)
+    views = in_transaction(keyed_settings("supplier"), admin.views)
     rows: list[dict[str, Any]] = [
         {
             "code": v.supplier.code,
@@ -187,9 +151,9 @@ def set_(
     from kameng.kit import clock
 
     secret = typer.prompt("secret", hide_input=True) if new_secret else None
-    settings = _settings()
+    settings = keyed_settings("supplier")
     cfg = supply_config(settings)
-    _in_transaction(
+    in_transaction(
         settings,
         lambda conn: admin.update(
             conn, cfg, code=code, now=clock.now(), name=name, base_url=url,
@@ -206,9 +170,9 @@ def disable(code: str) -> None:
     from kameng.fulfilment.supply.setup import supply_config
     from kameng.kit import clock
 
-    settings = _settings()
+    settings = keyed_settings("supplier")
     cfg = supply_config(settings)
-    _in_transaction(
+    in_transaction(
         settings, lambda conn: admin.update(conn, cfg, code=code, now=clock.now(), enabled=False)
     )
     _echo(f"supplier {code} disabled")
@@ -243,7 +207,9 @@ def fulfil_manual(order_no: str, text: str) -> None:
     from kameng.kit.order_numbers import normalize
 
     number = normalize(order_no)
-    _in_transaction(_settings(), lambda conn: deliver(conn, number, text=text, now=clock.now()))
+    in_transaction(
+        keyed_settings("supplier"), lambda conn: deliver(conn, number, text=text, now=clock.now())
+    )
     _echo(f"order {number} delivered")
 
 

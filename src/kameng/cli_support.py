@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kameng.cli_supply import _in_transaction
+from kameng.cli_common import in_transaction
 from kameng.config import get_settings
 
 announce_app = typer.Typer(help="Announcements to buyers: add, list, end.", no_args_is_help=True)
@@ -84,7 +84,7 @@ def announce_add(
             now=now,
         )
 
-    notice = _in_transaction(settings, work)
+    notice = in_transaction(settings, work)
     typer.echo(f"notice {notice.id} published ({notice.scope.value} {notice.target or ''})")
 
 
@@ -99,7 +99,7 @@ def announce_list(
 
     settings = get_settings()
     now = clock.now()
-    found = _in_transaction(settings, lambda conn: service.listing(conn, now, ended=ended))
+    found = in_transaction(settings, lambda conn: service.listing(conn, now, ended=ended))
     rows = [
         {**_notice_dict(n, settings.display_timezone), "active": n.active_at(now)} for n in found
     ]
@@ -126,7 +126,7 @@ def announce_end(
     from kameng.notices import service
 
     now = clock.now()
-    ended = _in_transaction(get_settings(), lambda conn: service.end(conn, notice_id, now))
+    ended = in_transaction(get_settings(), lambda conn: service.end(conn, notice_id, now))
     typer.echo(f"notice {ended.id} ended")
 
 
@@ -167,7 +167,7 @@ def tickets_list(
     from kameng.tickets import service
 
     settings = get_settings()
-    found = _in_transaction(settings, lambda conn: service.listing(conn, closed=closed))
+    found = in_transaction(settings, lambda conn: service.listing(conn, closed=closed))
     rows = [_ticket_dict(x, settings.display_timezone) for x in found]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -190,7 +190,7 @@ def tickets_show(
 
     settings = get_settings()
     number = _number(ticket)
-    found = _in_transaction(settings, lambda conn: service.view(conn, number))
+    found = in_transaction(settings, lambda conn: service.view(conn, number))
     zone_name = settings.display_timezone
     order = found.order
     data = {
@@ -240,7 +240,7 @@ def tickets_reply(
 
     number = _number(ticket)
     now = clock.now()
-    _in_transaction(get_settings(), lambda conn: service.reply(conn, number, text, now=now))
+    in_transaction(get_settings(), lambda conn: service.reply(conn, number, text, now=now))
     typer.echo(f"{number} answered")
 
 
@@ -252,7 +252,7 @@ def tickets_close(ticket: Annotated[str, typer.Argument(help="Ticket number.")])
 
     number = _number(ticket)
     now = clock.now()
-    _in_transaction(get_settings(), lambda conn: service.close(conn, number, now=now))
+    in_transaction(get_settings(), lambda conn: service.close(conn, number, now=now))
     typer.echo(f"{number} closed")
 
 

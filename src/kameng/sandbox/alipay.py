@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import FastAPI, Request
@@ -37,23 +37,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from kameng.kit import clock as kit_clock
 from kameng.sandbox.alipay_bill import BillTokens, bill_day, bill_zip
 from kameng.sandbox.alipay_store import (
-    CST,
     NOTIFY_OFFSETS_MINUTES,
-    OUTCOMES,
-    PAY_LATER_MINUTES,
-    REFUND_LATE_MINUTES,
     REFUND_OUTCOMES,
     AlipayStore,
     ApiError,
-    Attempt,
-    Refund,
     Trade,
     invalid,
-    wall,
     yuan,
 )
 from kameng.sandbox.persist import JsonFile
 from kameng.sandbox.retry import Retrier
+from kameng.sandbox.trade_flow import CST, OUTCOMES, TradeFlow, outcome_options, request_fields
 
 BILL_METHOD = "alipay.data.dataservice.bill.downloadurl.query"
 PAY_METHODS = {"alipay.trade.page.pay", "alipay.trade.wap.pay"}
@@ -99,19 +93,7 @@ def _error_page(sub_code: str, sub_msg: str) -> HTMLResponse:
 
 
 def _cashier(trade: Trade) -> HTMLResponse:
-    options = (
-        "".join(
-            f'<label><input type="radio" name="outcome" value="{code}"'
-            f"{' checked' if code == 'notify' else ''}> {escape(label)}</label>"
-            for code, label in OUTCOMES.items()
-        )
-        + "<p>以后的退款：</p>"
-        + "".join(
-            f'<label><input type="radio" name="refund_outcome" value="{code}"'
-            f"{' checked' if code == 'refund_succeeds' else ''}> {escape(label)}</label>"
-            for code, label in REFUND_OUTCOMES.items()
-        )
-    )
+    options = outcome_options(REFUND_OUTCOMES)
     return _page(
         "支付宝收银台",
         "<h1>支付宝收银台（沙箱）</h1>"
@@ -121,15 +103,6 @@ def _cashier(trade: Trade) -> HTMLResponse:
         f'<form method="post" action="/sandbox/pay/{escape(trade.trade_no)}">{options}'
         '<button type="submit">确认付款</button></form>',
     )
-
-
-async def _fields(request: Request) -> dict[str, str]:
-    """Query and form fields; the form wins (charset often rides in the query)."""
-    fields = dict(request.query_params)
-    if request.method == "POST":
-        body = (await request.body()).decode("utf-8", "replace")
-        fields |= dict(parse_qsl(body, keep_blank_values=True))
-    return fields
 
 
 def create_app(
@@ -151,85 +124,20 @@ def create_app(
         clock=clock or kit_clock.now,
         file=state_file or JsonFile(None),
     )
-    retrier = Retrier(NOTIFY_OFFSETS_MINUTES, time_scale)
-    client = httpx.AsyncClient(transport=http_transport, timeout=10)
-
-    async def attempt(trade: Trade) -> bool:
-        fields = store.notify_fields(trade)
-        status: int | None = None
-        error: str | None = None
-        body = ""
-        try:
-            response = await client.post(trade.notify_url, data=fields)
-            status, body = response.status_code, response.text
-        except Exception as exc:  # any failure is one failed attempt
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        acked = error is None and body == "success"
-        trade.attempts.append(Attempt(wall(store.clock()), status, error, acked, body[:200]))
-        if acked:
-            trade.notify_state = "acked"
-        store.save()
-        return acked
-
-    def deliver(trade: Trade, *, skip: int = 0) -> None:
-        trade.notify_state = "pending"
-
-        async def once() -> bool:
-            if trade.notify_state == "acked":
-                return True
-            acked = await attempt(trade)
-            if acked and trade.outcome == "twice" and sum(a.acked for a in trade.attempts) == 1:
-                await attempt(trade)  # the duplicate a real gateway also sends sometimes
-            return acked
-
-        def give_up() -> None:
-            if trade.notify_state != "acked":
-                trade.notify_state = "gave_up"
-                store.save()
-
-        retrier.start(f"alipay-notify-{trade.trade_no}", once, give_up, skip=skip)
-
-    async def pay(trade: Trade, outcome: str) -> bool:
-        if trade.status != "WAIT_BUYER_PAY":
-            return False
-        trade.outcome = outcome if outcome in OUTCOMES else "notify"
-        if trade.outcome == "later":
-            store.save()
-
-            async def pay_now() -> None:
-                if store.mark_paid(trade):
-                    deliver(trade)
-
-            retrier.later(f"alipay-pay-{trade.trade_no}", PAY_LATER_MINUTES, pay_now)
-            return True
-        store.mark_paid(trade)
-        if trade.outcome == "silent":
-            trade.notify_state = "suppressed"
-            store.save()
-        else:
-            deliver(trade)
-        return True
-
-    def finish_later(trade: Trade, refund: Refund) -> None:
-        async def finish() -> None:
-            store.finish_refund(trade, refund)
-
-        retrier.later(
-            f"alipay-refund-{trade.trade_no}-{refund.out_request_no}", REFUND_LATE_MINUTES, finish
-        )
-
-    def resume() -> None:
-        """A restarted sandbox carries on notifying (and refunding) where it stopped."""
-        for trade in store.trades.values():
-            if trade.notify_state == "pending":
-                deliver(trade, skip=len(trade.attempts))
-            for refund in trade.refunds:
-                if refund.processing:
-                    finish_later(trade, refund)
-
-    async def aclose() -> None:
-        await retrier.aclose()
-        await client.aclose()
+    flow = TradeFlow(
+        "alipay",
+        store,
+        Retrier(NOTIFY_OFFSETS_MINUTES, time_scale),
+        httpx.AsyncClient(transport=http_transport, timeout=10),
+        notify_request=lambda client, trade: client.build_request(
+            "POST", trade.notify_url, data=store.notify_fields(trade)
+        ),
+        acknowledges=lambda body: body == "success",
+        unpaid=lambda trade: trade.status == "WAIT_BUYER_PAY",
+        refund_task=lambda trade, refund: f"alipay-refund-{trade.trade_no}-{refund.out_request_no}",
+    )
+    attempt, pay, finish_later = flow.attempt, flow.pay, flow.finish_later
+    resume, aclose = flow.resume, flow.aclose
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -276,7 +184,7 @@ def create_app(
 
     @app.api_route("/gateway.do", methods=["GET", "POST"])
     async def gateway(request: Request) -> Response:
-        fields = await _fields(request)
+        fields = await request_fields(request)
         method = fields.get("method", "")
         try:
             method, biz = check_common(fields)
@@ -366,7 +274,7 @@ def create_app(
         trade = store.get(trade_no)
         if trade is None:
             return _error_page("ACQ.TRADE_NOT_EXIST", "交易不存在")
-        fields = await _fields(request)
+        fields = await request_fields(request)
         if fields.get("refund_outcome") in REFUND_OUTCOMES:
             trade.refund_outcome = fields["refund_outcome"]
         if not await pay(trade, fields.get("outcome", "notify")):
@@ -402,7 +310,7 @@ def create_app(
         trade = store.get(trade_no) or store.get(store.by_out.get(trade_no, ""))
         if trade is None:
             return missing()
-        outcome = (await _fields(request)).get("outcome", "notify")
+        outcome = (await request_fields(request)).get("outcome", "notify")
         if outcome not in OUTCOMES:
             return JSONResponse({"error": f"outcome must be one of {sorted(OUTCOMES)}"}, 422)
         paid_now = await pay(trade, outcome)
@@ -414,7 +322,7 @@ def create_app(
         trade = store.get(trade_no) or store.get(store.by_out.get(trade_no, ""))
         if trade is None:
             return missing()
-        outcome = (await _fields(request)).get("outcome", "")
+        outcome = (await request_fields(request)).get("outcome", "")
         if outcome not in REFUND_OUTCOMES:
             return JSONResponse({"error": f"outcome must be one of {sorted(REFUND_OUTCOMES)}"}, 422)
         trade.refund_outcome = outcome

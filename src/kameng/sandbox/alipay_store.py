@@ -9,30 +9,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kameng.sandbox import rsa_sign
 from kameng.sandbox.persist import JsonFile
+from kameng.sandbox.trade_flow import CST, Attempt
 
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 # Alipay's documented resend intervals after the first notify (CN docs):
 # 4m, 10m, 10m, 1h, 2h, 6h, 15h - eight notifies within about 25 hours.
 NOTIFY_INTERVALS_MINUTES = (4, 10, 10, 60, 120, 360, 900)
 NOTIFY_OFFSETS_MINUTES = tuple(
     sum(NOTIFY_INTERVALS_MINUTES[:i]) for i in range(len(NOTIFY_INTERVALS_MINUTES) + 1)
 )
-PAY_LATER_MINUTES = 2.0
 
-# What the sandbox does when a trade is paid (chosen on the cashier or by a test).
-OUTCOMES = {
-    "notify": "支付并通知",
-    "later": "稍后支付（2 分钟后）",
-    "silent": "支付但不通知（留给主动查单）",
-    "twice": "支付并通知两次",
-    "wrong_amount": "支付，通知金额多 0.01",
-}
 PAID = ("TRADE_SUCCESS", "TRADE_FINISHED")
 # What the sandbox does with the trade's next refunds (set by a test or the demo).
 REFUND_OUTCOMES = {
@@ -40,7 +31,6 @@ REFUND_OUTCOMES = {
     "refund_late": "退款稍后成功（应答 ACQ.SYSTEM_ERROR，1 分钟后查询为成功）",
     "refund_fails": "退款失败（ACQ.SELLER_BALANCE_NOT_ENOUGH，不退钱）",
 }
-REFUND_LATE_MINUTES = 1
 
 
 class ApiError(Exception):
@@ -80,15 +70,6 @@ def parse_amount(text: str) -> int:
     if not 1 <= cents <= 100_000_000_00:
         raise invalid("isv.invalid-parameter", "total_amount 超出范围")
     return cents
-
-
-@dataclass
-class Attempt:
-    at: str
-    http_status: int | None
-    error: str | None
-    acked: bool
-    body: str
 
 
 @dataclass

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import FastAPI, Request
@@ -31,19 +31,14 @@ from kameng.kit.money import format_yuan
 from kameng.sandbox.epay_v2_store import (
     ACK_MARKERS,
     NOTIFY_OFFSETS_MINUTES,
-    OUTCOMES,
-    PAY_LATER_MINUTES,
-    REFUND_LATE_MINUTES,
     REFUND_OUTCOMES,
-    Attempt,
     EpayV2Store,
-    Refund,
     Refused,
     Trade,
-    wall,
 )
 from kameng.sandbox.persist import JsonFile
 from kameng.sandbox.retry import Retrier
+from kameng.sandbox.trade_flow import OUTCOMES, TradeFlow, outcome_options, request_fields
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -59,20 +54,12 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
+def _with_query(url: str, fields: Mapping[str, Any]) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(fields)}"
+
+
 def _cashier(trade: Trade) -> HTMLResponse:
-    options = (
-        "".join(
-            f'<label><input type="radio" name="outcome" value="{code}"'
-            f"{' checked' if code == 'notify' else ''}> {escape(label)}</label>"
-            for code, label in OUTCOMES.items()
-        )
-        + "<p>以后的退款：</p>"
-        + "".join(
-            f'<label><input type="radio" name="refund_outcome" value="{code}"'
-            f"{' checked' if code == 'refund_succeeds' else ''}> {escape(label)}</label>"
-            for code, label in REFUND_OUTCOMES.items()
-        )
-    )
+    options = outcome_options(REFUND_OUTCOMES)
     return _page(
         "收银台",
         "<h1>收银台（易支付 V2 沙箱）</h1>"
@@ -82,14 +69,6 @@ def _cashier(trade: Trade) -> HTMLResponse:
         f'<form method="post" action="/sandbox/pay/{escape(trade.trade_no)}">{options}'
         '<button type="submit">确认支付</button></form>',
     )
-
-
-async def _fields(request: Request) -> dict[str, str]:
-    fields = dict(request.query_params)
-    if request.method == "POST":
-        body = (await request.body()).decode("utf-8", "replace")
-        fields |= dict(parse_qsl(body, keep_blank_values=True))
-    return fields
 
 
 def create_app(
@@ -108,83 +87,20 @@ def create_app(
         clock=clock or kit_clock.now,
         file=state_file or JsonFile(None),
     )
-    retrier = Retrier(NOTIFY_OFFSETS_MINUTES, time_scale)
-    client = httpx.AsyncClient(transport=http_transport, timeout=10)
-
-    async def attempt(trade: Trade) -> bool:
-        query = urlencode(store.notify_fields(trade))
-        url = f"{trade.notify_url}{'&' if '?' in trade.notify_url else '?'}{query}"
-        status: int | None = None
-        error: str | None = None
-        body = ""
-        try:
-            response = await client.get(url)
-            status, body = response.status_code, response.text
-        except Exception as exc:  # any failure is one failed attempt
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        acked = error is None and any(marker in body for marker in ACK_MARKERS)
-        trade.attempts.append(Attempt(wall(store.clock()) or "", status, error, acked, body[:200]))
-        if acked:
-            trade.notify_state = "acked"
-        store.save()
-        return acked
-
-    def deliver(trade: Trade, *, skip: int = 0) -> None:
-        trade.notify_state = "pending"
-
-        async def once() -> bool:
-            if trade.notify_state == "acked":
-                return True
-            acked = await attempt(trade)
-            if acked and trade.outcome == "twice" and sum(a.acked for a in trade.attempts) == 1:
-                await attempt(trade)
-            return acked
-
-        def give_up() -> None:
-            if trade.notify_state != "acked":
-                trade.notify_state = "gave_up"
-                store.save()
-
-        retrier.start(f"epay-v2-notify-{trade.trade_no}", once, give_up, skip=skip)
-
-    async def pay(trade: Trade, outcome: str) -> bool:
-        if trade.status != 0:
-            return False
-        trade.outcome = outcome if outcome in OUTCOMES else "notify"
-        if trade.outcome == "later":
-            store.save()
-
-            async def pay_now() -> None:
-                if store.mark_paid(trade):
-                    deliver(trade)
-
-            retrier.later(f"epay-v2-pay-{trade.trade_no}", PAY_LATER_MINUTES, pay_now)
-            return True
-        store.mark_paid(trade)
-        if trade.outcome == "silent":
-            trade.notify_state = "suppressed"
-            store.save()
-        else:
-            deliver(trade)
-        return True
-
-    def resume() -> None:
-        for trade in store.trades.values():
-            if trade.notify_state == "pending":
-                deliver(trade, skip=len(trade.attempts))
-            for late in trade.refunds:
-                if late.processing:
-                    finish_later(trade, late)
-
-    def finish_later(trade: Trade, refund: Refund) -> None:
-        async def finish() -> None:
-            store.finish_refund(trade, refund)
-
-        retrier.later(f"epay-v2-refund-{refund.refund_no}", REFUND_LATE_MINUTES, finish)
-
-    async def aclose() -> None:
-        await retrier.aclose()
-        await client.aclose()
+    flow = TradeFlow(
+        "epay-v2",
+        store,
+        Retrier(NOTIFY_OFFSETS_MINUTES, time_scale),
+        httpx.AsyncClient(transport=http_transport, timeout=10),
+        notify_request=lambda client, trade: client.build_request(
+            "GET", _with_query(trade.notify_url, store.notify_fields(trade))
+        ),
+        acknowledges=lambda body: any(marker in body for marker in ACK_MARKERS),
+        unpaid=lambda trade: trade.status == 0,
+        refund_task=lambda trade, refund: f"epay-v2-refund-{refund.refund_no}",
+    )
+    attempt, pay, finish_later = flow.attempt, flow.pay, flow.finish_later
+    resume, aclose = flow.resume, flow.aclose
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -209,7 +125,7 @@ def create_app(
 
     @app.api_route("/api/pay/submit", methods=["GET", "POST"])
     async def submit(request: Request) -> Response:
-        fields = await _fields(request)
+        fields = await request_fields(request)
         try:
             pid = store.check_request(fields)
             trade = store.create_or_reuse(pid, fields, client_ip(request))
@@ -221,7 +137,7 @@ def create_app(
 
     @app.post("/api/pay/create")
     async def create(request: Request) -> JSONResponse:
-        fields = await _fields(request)
+        fields = await request_fields(request)
         try:
             pid = store.check_request(fields)
             trade = store.create_or_reuse(pid, fields, client_ip(request))
@@ -240,7 +156,7 @@ def create_app(
 
     @app.post("/api/pay/query")
     async def query(request: Request) -> JSONResponse:
-        fields = await _fields(request)
+        fields = await request_fields(request)
         try:
             trade = store.find(store.check_request(fields), fields)
         except Refused as exc:
@@ -249,7 +165,7 @@ def create_app(
 
     @app.post("/api/pay/refund")
     async def refund(request: Request) -> Response:
-        fields = await _fields(request)
+        fields = await request_fields(request)
         try:
             trade = store.find(store.check_request(fields), fields)
             before = len(trade.refunds)
@@ -275,7 +191,7 @@ def create_app(
 
     @app.post("/api/pay/refundquery")
     async def refund_query(request: Request) -> JSONResponse:
-        fields = await _fields(request)
+        fields = await request_fields(request)
         try:
             trade, done = store.find_refund(store.check_request(fields), fields)
         except Refused as exc:
@@ -302,7 +218,7 @@ def create_app(
         """The order list for 对账: newest first, ``limit`` at most 50 from
         ``offset``, optional ``status`` (0 unpaid, 1 paid). ``data`` is an array,
         so the platform's signature does not cover it (V2 signs scalars only)."""
-        fields = await _fields(request)
+        fields = await request_fields(request)
         try:
             pid = store.check_request(fields)
             offset, limit = int(fields.get("offset", "")), int(fields.get("limit", ""))
@@ -330,7 +246,7 @@ def create_app(
         trade = store.get(trade_no)
         if trade is None:
             return _page("站点提示信息", "<p>该订单号不存在</p>", 404)
-        fields = await _fields(request)
+        fields = await request_fields(request)
         if fields.get("refund_outcome") in REFUND_OUTCOMES:
             trade.refund_outcome = fields["refund_outcome"]
         if not await pay(trade, fields.get("outcome", "notify")):
@@ -373,7 +289,7 @@ def create_app(
         trade = lookup(key)
         if trade is None:
             return missing()
-        outcome = (await _fields(request)).get("outcome", "notify")
+        outcome = (await request_fields(request)).get("outcome", "notify")
         if outcome not in OUTCOMES:
             return JSONResponse({"code": -1, "msg": f"outcome: one of {sorted(OUTCOMES)}"}, 422)
         paid_now = await pay(trade, outcome)
@@ -385,7 +301,7 @@ def create_app(
         trade = lookup(key)
         if trade is None:
             return missing()
-        outcome = (await _fields(request)).get("outcome", "")
+        outcome = (await request_fields(request)).get("outcome", "")
         if outcome not in REFUND_OUTCOMES:
             return JSONResponse({"error": f"outcome must be one of {sorted(REFUND_OUTCOMES)}"}, 422)
         trade.refund_outcome = outcome

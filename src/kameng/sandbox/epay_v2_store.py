@@ -11,25 +11,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from kameng.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from kameng.sandbox import rsa_sign
 from kameng.sandbox.persist import JsonFile
+from kameng.sandbox.trade_flow import CST, Attempt
 
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 NOTIFY_OFFSETS_MINUTES = (0, 1, 3, 19, 55)  # same cron schedule as V1
 MAX_SKEW_SECONDS = 300
-PAY_LATER_MINUTES = 2.0
 ACK_MARKERS = ("success", "SUCCESS", "Success")
-OUTCOMES = {
-    "notify": "支付并通知",
-    "later": "稍后支付（2 分钟后）",
-    "silent": "支付但不通知（留给主动查单）",
-    "twice": "支付并通知两次",
-    "wrong_amount": "支付，通知金额多 0.01",
-}
 
 
 REFUND_OUTCOMES = {
@@ -37,7 +29,6 @@ REFUND_OUTCOMES = {
     "refund_late": "退款稍后成功（应答丢失，1 分钟后查询为成功）",
     "refund_fails": "退款失败（商户余额不足，不退钱）",
 }
-REFUND_LATE_MINUTES = 1
 
 
 class Refused(Exception):
@@ -58,15 +49,6 @@ def signing_string(params: Mapping[str, Any]) -> str:
 
 def wall(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
-
-
-@dataclass
-class Attempt:
-    at: str
-    http_status: int | None
-    error: str | None
-    acked: bool
-    body: str
 
 
 @dataclass

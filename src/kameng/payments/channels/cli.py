@@ -7,16 +7,14 @@ keys). ``list`` never prints a secret: only whether it is set.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from kameng.config import Settings, get_settings
+from kameng.cli_common import in_transaction, keyed_settings
 
 T = TypeVar("T")
 
@@ -32,42 +30,6 @@ SetFileOption = Annotated[
     list[str] | None,
     typer.Option("--set-file", help="key=path: the value is the file's content (PEM keys)."),
 ]
-
-
-def _settings() -> Settings:
-    """The settings, or exit 2 saying what to set (the secret seals channel keys)."""
-    from kameng.config_check import key_problems, refusal
-
-    settings = get_settings()
-    found = key_problems(settings)
-    if found:
-        typer.echo(refusal(found, "channel"), err=True)
-        raise typer.Exit(2)
-    return settings
-
-
-def _in_transaction(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(conn)`` in one transaction; a domain error is a clear message, exit 1."""
-    from kameng.db.connection import make_pool, transaction
-    from kameng.db.embedded import resolve_database_url
-    from kameng.kit.errors import DomainError
-    from kameng.kit.i18n import locale_from_env, translator
-
-    async def run() -> T:
-        url, _server = resolve_database_url(settings.database_url, settings.data_dir)
-        pool = make_pool(url, size=1)
-        await pool.open()
-        try:
-            async with transaction(pool) as conn:
-                return await work(conn)
-        finally:
-            await pool.close()
-
-    try:
-        return asyncio.run(run())
-    except DomainError as exc:
-        typer.echo(exc.translated(translator(locale_from_env())), err=True)
-        raise typer.Exit(1) from None
 
 
 def parse_values(pairs: list[str] | None, files: list[str] | None) -> dict[str, str]:
@@ -105,13 +67,13 @@ def add(
 
     channel_kind = _kind(kind)
     values = parse_values(set_, set_file)
-    settings = _settings()
+    settings = keyed_settings("channel")
     draft = service.ChannelDraft(
         name=name, kind=channel_kind, values=values, enabled=not disabled,
         label_zh=label_zh, label_en=label_en, sort_order=sort,
     )  # fmt: skip
     cipher = settings.card_key_cipher()
-    _in_transaction(settings, lambda conn: service.add(conn, draft, cipher=cipher, now=clock.now()))
+    in_transaction(settings, lambda conn: service.add(conn, draft, cipher=cipher, now=clock.now()))
     state = "disabled" if disabled else "enabled"
     typer.echo(f"channel {name} ({channel_kind.value}) added, {state}; notify URL "
                f"{settings.public_url.rstrip('/')}/notify/{name}")  # fmt: skip
@@ -164,9 +126,9 @@ def _change(name: str, **changes: Any) -> None:
     from kameng.kit import clock
     from kameng.payments.channels import service
 
-    settings = _settings()
+    settings = keyed_settings("channel")
     cipher = settings.card_key_cipher()
-    _in_transaction(
+    in_transaction(
         settings,
         lambda conn: service.change(conn, name, cipher=cipher, now=clock.now(), **changes),
     )
@@ -177,9 +139,9 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Channels with their plain settings; secrets only as set or missing."""
     from kameng.payments.channels import service
 
-    settings = _settings()
+    settings = keyed_settings("channel")
     cipher = settings.card_key_cipher()
-    found = _in_transaction(settings, lambda conn: service.summaries(conn, cipher=cipher))
+    found = in_transaction(settings, lambda conn: service.summaries(conn, cipher=cipher))
     rows: list[dict[str, Any]] = [
         {
             "name": c.name,

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from datetime import date, timedelta
 from typing import Any
+
+import httpx
 
 from kameng.kit.money import MoneyFormatError, parse_yuan
 from kameng.payments.gateways.base import BillLine, GatewayUnavailable, VerifiedNotify
@@ -69,3 +72,30 @@ def older_than(row: dict[str, Any], day: date) -> bool:
         return date.fromisoformat(str(row.get("addtime") or "")[:10]) < day - timedelta(days=1)
     except ValueError:
         return False
+
+
+async def json_object(sent: Awaitable[httpx.Response]) -> dict[str, Any]:
+    """The JSON object an epay API answered; no answer, or one that is not a JSON
+    object, is GatewayUnavailable (the job asks again later)."""
+    try:
+        response = await sent
+        answer: Any = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(answer, dict):
+        raise GatewayUnavailable("answer is not a JSON object")
+    return answer
+
+
+def collect_bill_page(answer: dict[str, Any], pid: str, day: date, lines: list[BillLine]) -> bool:
+    """Add the lines of ``day`` in one page of the order list (newest first) to
+    ``lines``; True when no later page can hold any (short page, or all older)."""
+    rows = answer.get("data") or []
+    if not isinstance(rows, list):
+        raise GatewayUnavailable("orders: data is not a list")
+    for row in rows:
+        line = bill_line(row, pid)
+        if line is not None and line.paid_on == day:
+            lines.append(line)
+    dicts = [r for r in rows if isinstance(r, dict)]
+    return len(rows) < BILL_PAGE or all(older_than(r, day) for r in dicts)

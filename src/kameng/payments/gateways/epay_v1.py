@@ -149,13 +149,9 @@ class EpayV1Gateway:
             # Explicit timeouts, no transport retries: the job asks again later.
             self._http = httpx.AsyncClient(transport=self._transport, timeout=10.0)
         params = {"act": "order", "pid": self.pid, "key": self._key, "out_trade_no": order_no}
-        try:
-            response = await self._http.get(f"{self.base_url}api.php", params=params)
-            answer: Any = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(answer, dict):
-            raise GatewayUnavailable("answer is not a JSON object")
+        answer = await epay_query.json_object(
+            self._http.get(f"{self.base_url}api.php", params=params)
+        )
         if answer.get("code") != 1:
             if "不存在" in str(answer.get("msg", "")):
                 return None
@@ -184,15 +180,7 @@ class EpayV1Gateway:
                 raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
             if not isinstance(answer, dict) or answer.get("code") != 1:
                 raise GatewayUnavailable(f"orders answered {str(answer)[:200]}")
-            rows = answer.get("data") or []
-            if not isinstance(rows, list):
-                raise GatewayUnavailable("orders: data is not a list")
-            for row in rows:
-                line = epay_query.bill_line(row, self.pid)
-                if line is not None and line.paid_on == day:
-                    lines.append(line)
-            added = [r for r in rows if isinstance(r, dict)]
-            if len(rows) < BILL_PAGE or all(epay_query.older_than(r, day) for r in added):
+            if epay_query.collect_bill_page(answer, self.pid, day, lines):
                 return lines
         raise GatewayUnavailable(f"more than {BILL_MAX_PAGES} pages of orders")
 

@@ -174,16 +174,8 @@ class EpayV2Gateway:
 
     async def query(self, order_no: str) -> VerifiedNotify | None:
         """api/pay/query; the answer is signed by the platform (unlike V1's)."""
-        if self._http is None:
-            self._http = httpx.AsyncClient(transport=self._transport, timeout=10.0)
         form = self._signed({"pid": self.pid, "out_trade_no": order_no})
-        try:
-            response = await self._http.post(f"{self.base_url}api/pay/query", data=form)
-            answer: Any = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(answer, dict):
-            raise GatewayUnavailable("answer is not a JSON object")
+        answer = await self._post("api/pay/query", form)
         if answer.get("code") != 0:
             if "不存在" in str(answer.get("msg", "")):
                 return None
@@ -213,38 +205,19 @@ class EpayV2Gateway:
                 raise GatewayUnavailable(f"orders: code {answer.get('code')}: {answer.get('msg')}")
             if not self._verifies(answer):
                 raise GatewayUnavailable("the answer's signature does not verify")
-            rows = answer.get("data") or []
-            if not isinstance(rows, list):
-                raise GatewayUnavailable("orders: data is not a list")
-            for row in rows:
-                line = epay_query.bill_line(row, self.pid)
-                if line is not None and line.paid_on == day:
-                    lines.append(line)
-            dicts = [r for r in rows if isinstance(r, dict)]
-            if len(rows) < epay_query.BILL_PAGE or all(
-                epay_query.older_than(r, day) for r in dicts
-            ):
+            if epay_query.collect_bill_page(answer, self.pid, day, lines):
                 return lines
         raise GatewayUnavailable(f"more than {epay_query.BILL_MAX_PAGES} pages of orders")
 
     async def _post(self, path: str, form: dict[str, str]) -> dict[str, Any]:
         if self._http is None:
             self._http = httpx.AsyncClient(transport=self._transport, timeout=10.0)
-        try:
-            response = await self._http.post(f"{self.base_url}{path}", data=form)
-            answer: Any = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(answer, dict):
-            raise GatewayUnavailable("answer is not a JSON object")
-        return answer
+        return await epay_query.json_object(self._http.post(f"{self.base_url}{path}", data=form))
 
     # -- refunds -----------------------------------------------------------------
 
     async def refund(self, request: RefundRequest) -> RefundAnswer:
         """api/pay/refund, idempotent by out_refund_no; the answer is signed."""
-        if self._http is None:
-            self._http = httpx.AsyncClient(transport=self._transport, timeout=10.0)
         form = self._signed(
             {
                 "pid": self.pid,
@@ -253,13 +226,7 @@ class EpayV2Gateway:
                 "out_refund_no": request.refund_no,
             }
         )
-        try:
-            response = await self._http.post(f"{self.base_url}api/pay/refund", data=form)
-            answer: Any = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(answer, dict):
-            raise GatewayUnavailable("answer is not a JSON object")
+        answer = await self._post("api/pay/refund", form)
         if answer.get("code") != 0:
             return RefundAnswer(RefundOutcome.REFUSED, detail=f"{answer.get('msg')}"[:200])
         if not self._verifies(answer):
