@@ -29,18 +29,19 @@ from kameng.cardkeys.importer import import_card_keys
 from kameng.catalog import repository as catalog
 from kameng.catalog.repository import ProductRow
 from kameng.config import Settings
-from kameng.db.connection import Conn
+from kameng.db.connection import Conn, fetch_all
 from kameng.db.engine import libpq_url
 from kameng.kit import clock
 from kameng.kit.money import format_yuan
 from kameng.kit.passwords import QueryPasswords
-from kameng.models.vocabulary import ProductKind
+from kameng.models.vocabulary import Actor, ProductKind
 from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
 from kameng.orders.repository import OrderRow
 from kameng.payments import service as payments
 from kameng.payments.gateways import epay_sign
 from kameng.payments.gateways.registry import from_settings
+from kameng.payments.refunds.service import request_refund
 
 Sessions = async_sessionmaker[AsyncSession]
 Target = AsyncConnectionPool[Conn] | Sessions | str
@@ -305,3 +306,23 @@ async def csrf_form(client: httpx.AsyncClient, fields: dict[str, Any]) -> dict[s
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert found is not None
     return {**fields, "csrf": found.group(1)}
+
+
+async def ask_refund(
+    pool: Any, order_no: str, amount: int | None, key: str, *, reason: str = "test"
+) -> int:
+    """An operator's refund of ``amount`` (None: the rest) for ``order_no``; its id."""
+    async with transaction(pool) as conn:
+        rows = await fetch_all(
+            conn, "SELECT id FROM orders WHERE order_no = %(n)s", {"n": order_no}
+        )
+        refund = await request_refund(
+            conn,
+            order_id=rows[0][0],
+            amount_cents=amount,
+            reason=reason,
+            idempotency_key=key,
+            actor=Actor.OPERATOR,
+            now=clock.now(),
+        )
+    return refund.id

@@ -7,11 +7,8 @@ from typing import Any
 
 from kameng.config import Settings
 from kameng.db.connection import fetch_all
-from kameng.kit import clock
-from kameng.models.vocabulary import Actor
 from kameng.payments.gateways.alipay import AlipayGateway
 from kameng.payments.gateways.base import RefundOutcome, RefundRequest
-from kameng.payments.refunds.service import request_refund
 from tests.e2e.test_alipay_roundtrip import (  # noqa: F401 - the fixture
     Wired,
     open_cashier,
@@ -19,24 +16,7 @@ from tests.e2e.test_alipay_roundtrip import (  # noqa: F401 - the fixture
     wait_for,
     wired,
 )
-from tests.factories import Sessions, add_keys, create_product, place_order, transaction
-
-
-async def ask(pool: Any, order_no: str, amount: int | None, key: str) -> int:
-    async with transaction(pool) as conn:
-        rows = await fetch_all(
-            conn, "SELECT id FROM orders WHERE order_no = %(n)s", {"n": order_no}
-        )
-        refund = await request_refund(
-            conn,
-            order_id=rows[0][0],
-            amount_cents=amount,
-            reason="退款测试",
-            idempotency_key=key,
-            actor=Actor.OPERATOR,
-            now=clock.now(),
-        )
-    return refund.id
+from tests.factories import Sessions, add_keys, ask_refund, create_product, place_order, transaction
 
 
 async def states(pool: Any) -> list[tuple[str, str, int]]:
@@ -65,10 +45,10 @@ async def test_partial_then_full_refund_through_alipay(
 
     await wait_for(delivered)
     no = order["order_no"]
-    await ask(pool, no, 50, "part")
+    await ask_refund(pool, no, 50, "part", reason="退款测试")
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "succeeded", 1)]
-    await ask(pool, no, None, "rest")
+    await ask_refund(pool, no, None, "rest", reason="退款测试")
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "succeeded", 1), (f"{no}R02", "succeeded", 1)]
     trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()

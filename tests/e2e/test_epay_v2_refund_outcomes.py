@@ -11,11 +11,9 @@ from zoneinfo import ZoneInfo
 from kameng.db.connection import fetch_all
 from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
-from kameng.models.vocabulary import Actor
 from kameng.payments.gateways.base import RefundOutcome, RefundRequest
 from kameng.payments.reconcile import repository
 from kameng.payments.reconcile.service import reconcile
-from kameng.payments.refunds.service import request_refund
 from kameng.payments.refunds.tasks import settle_submitted
 from tests.e2e.test_epay_v2_roundtrip import (  # noqa: F401 - the fixture
     Wired,
@@ -23,7 +21,7 @@ from tests.e2e.test_epay_v2_roundtrip import (  # noqa: F401 - the fixture
     wait_for,
     wired,
 )
-from tests.factories import Sessions, add_keys, create_product, place_order, transaction
+from tests.factories import Sessions, add_keys, ask_refund, create_product, place_order, transaction
 
 
 async def paid(w: Wired, db: Sessions, settings: Any, refund_outcome: str) -> tuple[str, str]:
@@ -41,21 +39,6 @@ async def paid(w: Wired, db: Sessions, settings: Any, refund_outcome: str) -> tu
 
     await wait_for(delivered)
     return no, trade_no
-
-
-async def ask(pool: Any, no: str, amount: int | None, key: str) -> int:
-    async with transaction(pool) as conn:
-        rows = await fetch_all(conn, "SELECT id FROM orders WHERE order_no = %(n)s", {"n": no})
-        refund = await request_refund(
-            conn,
-            order_id=rows[0][0],
-            amount_cents=amount,
-            reason="test",
-            idempotency_key=key,
-            actor=Actor.OPERATOR,
-            now=clock.now(),
-        )
-    return refund.id
 
 
 async def states(pool: Any) -> list[tuple[str, str, int, int]]:
@@ -80,7 +63,7 @@ async def test_refused_refund_is_retried_under_a_new_number(
 ) -> None:
     w = wired
     no, trade_no = await paid(w, db, settings, "refund_fails")
-    refund_id = await ask(pool, no, None, "all")
+    refund_id = await ask_refund(pool, no, None, "all")
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "failed", 1, 1050)]
     assert await sandbox_refunds(w, trade_no) == []
@@ -108,7 +91,7 @@ async def test_lost_answer_then_refundquery_finds_it_done(
 ) -> None:
     w = wired
     no, trade_no = await paid(w, db, settings, "refund_late")
-    refund_id = await ask(pool, no, 300, "part")
+    refund_id = await ask_refund(pool, no, 300, "part")
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "submitted", 1, 300)]
 
@@ -135,7 +118,7 @@ async def test_reconciliation_compares_refunded_totals(
     no, trade_no = await paid(w, db, settings, "refund_succeeds")
     gateway = worker_runtime.gateways.get("epay_v2")
     day = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    await ask(pool, no, 300, "a")
+    await ask_refund(pool, no, 300, "a")
     await run_jobs()
     run_id = await reconcile(pool, gateway, day, clock.now())
     async with transaction(pool) as conn:

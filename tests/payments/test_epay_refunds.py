@@ -14,13 +14,11 @@ from kameng.config import Settings
 from kameng.db.connection import fetch_all
 from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
-from kameng.models.vocabulary import Actor
 from kameng.payments import service as payments
 from kameng.payments.gateways.registry import from_settings
-from kameng.payments.refunds.service import request_refund
 from kameng.payments.refunds.tasks import settle_submitted
 from kameng.sandbox.epay import create_app as create_sandbox
-from tests.factories import make_stocked_product, place_order, transaction
+from tests.factories import ask_refund, make_stocked_product, place_order, transaction
 
 SANDBOX = "http://epay.sandbox.test"
 
@@ -63,23 +61,6 @@ async def paid_order(client: httpx.AsyncClient, sandbox: Any, settings: Settings
     return order
 
 
-async def ask(pool: Any, order_no: str, amount: int | None, key: str) -> int:
-    async with transaction(pool) as conn:
-        rows = await fetch_all(
-            conn, "SELECT id FROM orders WHERE order_no = %(n)s", {"n": order_no}
-        )
-        refund = await request_refund(
-            conn,
-            order_id=rows[0][0],
-            amount_cents=amount,
-            reason="test",
-            idempotency_key=key,
-            actor=Actor.OPERATOR,
-            now=clock.now(),
-        )
-    return refund.id
-
-
 async def refunds(pool: Any) -> list[tuple[str, str, int]]:
     async with transaction(pool) as conn:
         rows = await fetch_all(
@@ -107,11 +88,11 @@ async def test_partial_then_full_refund(
     registry = from_settings(settings, transport=httpx.ASGITransport(app=sandbox))
     monkeypatch.setattr(worker_runtime, "gateways", registry)
     no = order["order_no"]
-    await ask(pool, no, 250, "a")
+    await ask_refund(pool, no, 250, "a")
     await run_jobs()
     trade = await sandbox_trade(sandbox, order["trade_no"])
     assert (trade["refunded_cents"], trade["status"]) == (250, 1)
-    await ask(pool, no, None, "b")
+    await ask_refund(pool, no, None, "b")
     await run_jobs()
     assert await refunds(pool) == [(f"{no}R01", "succeeded", 250), (f"{no}R02", "succeeded", 750)]
     trade = await sandbox_trade(sandbox, order["trade_no"])
@@ -136,7 +117,7 @@ async def test_an_unanswered_refund_is_never_sent_again(
 
     registry = from_settings(settings, transport=httpx.MockTransport(broken))
     monkeypatch.setattr(worker_runtime, "gateways", registry)
-    refund_id = await ask(pool, order["order_no"], None, "a")
+    refund_id = await ask_refund(pool, order["order_no"], None, "a")
     await run_jobs()
     await settle_submitted(pool, registry, refund_id)
     await run_jobs()
@@ -169,7 +150,7 @@ async def test_refused_refund_is_retried(
     monkeypatch.setattr(worker_runtime, "gateways", registry)
     no, trade_no = order["order_no"], order["trade_no"]
     await set_refund_outcome(sandbox, trade_no, "refund_fails")
-    refund_id = await ask(pool, no, None, "a")
+    refund_id = await ask_refund(pool, no, None, "a")
     await run_jobs()
     assert await refunds(pool) == [(f"{no}R01", "failed", 1000)]
     assert (await sandbox_trade(sandbox, trade_no))["refunded_cents"] == 0
@@ -201,7 +182,7 @@ async def test_a_late_refund_whose_answer_was_lost_waits_for_an_operator(
     monkeypatch.setattr(worker_runtime, "gateways", registry)
     no, trade_no = order["order_no"], order["trade_no"]
     await set_refund_outcome(sandbox, trade_no, "refund_late")
-    refund_id = await ask(pool, no, 400, "a")
+    refund_id = await ask_refund(pool, no, 400, "a")
     await run_jobs()
     await settle_submitted(pool, registry, refund_id)  # V1 cannot be asked
     await run_jobs()

@@ -99,9 +99,7 @@ async def find(conn: Conn, ticket_no: str) -> TicketRow | None:
 async def reply(conn: Conn, ticket_no: str, text: str, *, now: datetime) -> TicketRow:
     """Support's answer: on the ticket and, word for word, on the order's timeline."""
     body = _text(text)
-    ticket = await repository.lock_by_number(conn, ticket_no)
-    if ticket is None:
-        raise TicketNotFound(ticket_no=ticket_no[:20])
+    ticket = await _locked(conn, ticket_no)
     await transition(
         conn,
         ticket,
@@ -116,9 +114,7 @@ async def reply(conn: Conn, ticket_no: str, text: str, *, now: datetime) -> Tick
 
 
 async def close(conn: Conn, ticket_no: str, *, now: datetime) -> TicketRow:
-    ticket = await repository.lock_by_number(conn, ticket_no)
-    if ticket is None:
-        raise TicketNotFound(ticket_no=ticket_no[:20])
+    ticket = await _locked(conn, ticket_no)
     await transition(
         conn,
         ticket,
@@ -127,6 +123,13 @@ async def close(conn: Conn, ticket_no: str, *, now: datetime) -> TicketRow:
         actor=Actor.OPERATOR,
         now=now,
     )
+    return ticket
+
+
+async def _locked(conn: Conn, ticket_no: str) -> TicketRow:
+    ticket = await repository.lock_by_number(conn, ticket_no)
+    if ticket is None:
+        raise TicketNotFound(ticket_no=ticket_no[:20])
     return ticket
 
 

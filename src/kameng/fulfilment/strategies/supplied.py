@@ -17,13 +17,18 @@ from kameng.orders.repository import OrderRow
 from kameng.orders.service import CardKeyItem, GoodsKind
 
 
-class TopupStrategy:
-    kind = ProductKind.TOPUP
+class _SuppliedStrategy:
+    """Goods an upstream supplier provides: paying starts the supply engine,
+    which delivers (or refunds) later, never within the payment."""
 
     async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> bool:
         if order.status == OrderStatus.PAID:
             await engine.start(conn, order, now=now)
         return False
+
+
+class TopupStrategy(_SuppliedStrategy):
+    kind = ProductKind.TOPUP
 
     async def goods_of(
         self, conn: Conn, order: OrderRow, *, cipher: CardKeyCipher
@@ -36,13 +41,8 @@ class TopupStrategy:
         return [CardKeyItem(number=str(voucher), password="", kind=GoodsKind.TOPUP_RECEIPT)]
 
 
-class UpstreamCardStrategy:
+class UpstreamCardStrategy(_SuppliedStrategy):
     kind = ProductKind.UPSTREAM_CARD
-
-    async def fulfil(self, conn: Conn, order: OrderRow, *, now: datetime) -> bool:
-        if order.status == OrderStatus.PAID:
-            await engine.start(conn, order, now=now)
-        return False
 
     async def goods_of(
         self, conn: Conn, order: OrderRow, *, cipher: CardKeyCipher
