@@ -16,7 +16,7 @@ from kameng.kit import clock
 from kameng.payments.reconcile import repository
 from kameng.payments.reconcile.service import reconcile
 from kameng.payments.refunds.tasks import settle_submitted
-from tests.e2e.test_alipay_refunds import ask, states
+from tests.e2e.test_alipay_refunds import states
 from tests.e2e.test_alipay_roundtrip import (  # noqa: F401 - the fixture
     Wired,
     open_cashier,
@@ -24,7 +24,14 @@ from tests.e2e.test_alipay_roundtrip import (  # noqa: F401 - the fixture
     wait_for,
     wired,
 )
-from tests.factories import Sessions, add_keys, create_product, place_order, transaction
+from tests.factories import (
+    Sessions,
+    add_keys,
+    ask_refund,
+    create_product,
+    place_order,
+    transaction,
+)
 
 
 async def paid(w: Wired, db: Sessions, refund_outcome: str) -> tuple[str, str]:
@@ -65,7 +72,7 @@ async def test_refused_refund_is_retried_under_a_new_request_number(
 ) -> None:
     w = wired
     no, trade_no = await paid(w, db, "refund_fails")
-    refund_id = await ask(pool, no, None, "all")
+    refund_id = await ask_refund(pool, no, None, "all", reason="退款测试")
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "failed", 1)]
     assert await sandbox_refunds(w, trade_no) == []  # no money moved
@@ -103,7 +110,7 @@ async def test_late_refund_is_found_by_the_refund_query(
 ) -> None:
     w = wired
     no, trade_no = await paid(w, db, "refund_late")
-    refund_id = await ask(pool, no, 300, "part")
+    refund_id = await ask_refund(pool, no, 300, "part", reason="退款测试")
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "submitted", 1)]
     async with transaction(pool) as conn:
@@ -144,7 +151,7 @@ async def test_reconciliation_compares_the_bills_refunds(
     gateway = worker_runtime.gateways.get("alipay")
     day = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
-    first = await ask(pool, no, 300, "a")
+    first = await ask_refund(pool, no, 300, "a", reason="退款测试")
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "succeeded", 1)]
     run_id = await reconcile(pool, gateway, day, clock.now())
@@ -160,7 +167,7 @@ async def test_reconciliation_compares_the_bills_refunds(
     assert answer["code"] == "10000"
     async with transaction(pool) as conn:
         await conn.execute("UPDATE refunds SET amount_cents = 200 WHERE id = %(i)s", {"i": first})
-    second = await ask(pool, no, 50, "b")
+    second = await ask_refund(pool, no, 50, "b", reason="退款测试")
     async with transaction(pool) as conn:
         await conn.execute(
             "UPDATE refunds SET state = 'succeeded', attempts = 1, succeeded_at = %(now)s "
