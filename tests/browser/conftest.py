@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from kameng.config import Settings
+from kameng.config import PROJECT_ROOT, Settings
 from tests.factories import make_stocked_product
 from tests.support import run_sync
 
@@ -71,3 +71,14 @@ def stranger(browser: Browser, live_shop: str) -> Iterator[Page]:
 def stocked(database_url: str, settings: Settings) -> list[tuple[str, str]]:
     """Product GAME-10 (¥10.00) with three card keys, imported."""
     return run_sync(make_stocked_product(database_url, settings, 3, key_prefix="GAME10")).keys
+
+
+SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
+
+
+def shot(page: Page, name: str) -> Path:
+    """A full-page screenshot of what the phone shows now, var/screenshots/NAME.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -24,10 +24,12 @@ QUERY_PASSWORD = "phone-1234"
 SCREENSHOT = PROJECT_ROOT / "var" / "screenshots" / "order-delivered.png"
 
 
-def buy(page: Page, *, quantity: int = 1, password: str = QUERY_PASSWORD) -> str:
-    """Order GAME-10 from the home page; returns the order number."""
+def buy(
+    page: Page, *, quantity: int = 1, password: str = QUERY_PASSWORD, sku: str = "GAME-10"
+) -> str:
+    """Order ``sku`` from the home page; returns the order number."""
     page.goto("/")
-    card = page.locator(".card").filter(has=page.locator("input[name=product][value='GAME-10']"))
+    card = page.locator(".card").filter(has=page.locator(f"input[name=product][value='{sku}']"))
     card.get_by_label("数量").fill(str(quantity))
     card.locator("input[name=contact]").fill("buyer@example.com")
     card.locator("input[name=query_password]").fill(password)

@@ -9,6 +9,15 @@
       if (navigator.clipboard) navigator.clipboard.writeText(number);
     });
   }
+  // The keys live inside #live, which htmx replaces: listen on the document.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("#copy-keys") : null;
+    var source = document.getElementById("keys-text");
+    if (!button || !source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.value).then(function () {
+      button.textContent = button.getAttribute("data-copied");
+    });
+  });
   try {
     var k = "kameng_orders";
     var a = JSON.parse(localStorage.getItem(k) || "[]");
