@@ -11,12 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg_pool import AsyncConnectionPool
 from typer.testing import CliRunner
 
 from kameng.cli import app
 from kameng.config import Settings, get_settings, load_settings
 from kameng.config_check import problems
+from kameng.db.connection import Conn, transaction
 from kameng.demo_secrets import demo_secrets_path, load_or_create
+from kameng.kit import clock
+from kameng.models.vocabulary import ChannelKind
+from kameng.payments.channels import service
+from kameng.payments.channels.service import ChannelDraft
 
 GOOD_SECRET = "x" * 40
 LIVE = {
@@ -126,8 +132,21 @@ def test_the_generated_demo_secret_is_refused_outside_demo_mode(tmp_path: Path) 
     ]
 
 
-def test_without_epay_only_the_secret_matters() -> None:
-    assert problems(settings_of(secret_key=GOOD_SECRET, epay_enabled="false")) == []
+def test_without_any_payment_channel_the_shop_is_refused() -> None:
+    found = problems(settings_of(secret_key=GOOD_SECRET, epay_enabled="false"))
+    assert [p.setting for p in found] == ["payment channel"]
+    assert "kameng channel add" in found[0].message and "KAMENG_EPAY_URL" in found[0].message
+    assert problems(settings_of(secret_key=GOOD_SECRET, epay_enabled="false"), enabled_channels=0)
+
+
+def test_with_channels_in_the_database_no_gateway_variable_is_needed() -> None:
+    assert problems(settings_of(secret_key=GOOD_SECRET), enabled_channels=1) == []
+    assert (
+        problems(settings_of(secret_key=GOOD_SECRET, epay_enabled="false"), enabled_channels=2)
+        == []
+    )
+    # The keys still matter.
+    assert [p.setting for p in problems(settings_of(), enabled_channels=1)] == ["KAMENG_SECRET_KEY"]
 
 
 # -- commands ------------------------------------------------------------------
@@ -263,3 +282,37 @@ def test_live_gateways_must_use_https(tmp_path: Path) -> None:
     )
     plain = [p.setting for p in problems(settings) if "is not https" in p.message]
     assert plain == ["KAMENG_WECHATPAY_API_URL", "KAMENG_ALIPAY_GATEWAY_URL"]
+
+
+async def test_check_accepts_enabled_channels_in_the_database_instead_of_variables(
+    env: pytest.MonkeyPatch, pool: AsyncConnectionPool[Conn], settings: Settings
+) -> None:
+    env.setenv("DATABASE_URL", str(settings.database_url))
+    env.setenv("KAMENG_SECRET_KEY", GOOD_SECRET)
+    refused = CliRunner().invoke(app, ["check"])
+    assert refused.exit_code == 1, refused.output
+    assert [line.split(":")[0] for line in refused.output.splitlines() if "✗" in line] == [
+        "✗ KAMENG_EPAY_URL",
+        "✗ KAMENG_EPAY_PID",
+        "✗ KAMENG_EPAY_KEY",
+    ]
+    values = {"url": "https://pay.example.com/", "pid": "2002", "key": "a-live-key-of-some-length"}
+    async with transaction(pool) as conn:
+        await service.add(
+            conn,
+            ChannelDraft("shop-epay", ChannelKind.EPAY_V1, values),
+            cipher=settings.card_key_cipher(),
+            now=clock.now(),
+        )
+    accepted = CliRunner().invoke(app, ["check"])
+    assert accepted.exit_code == 0, accepted.output
+    assert accepted.output.strip() == "configuration OK"
+    async with transaction(pool) as conn:
+        await service.change(
+            conn, "shop-epay", enabled=False, cipher=settings.card_key_cipher(), now=clock.now()
+        )
+    env.setenv("KAMENG_EPAY_ENABLED", "false")
+    get_settings.cache_clear()
+    neither = CliRunner().invoke(app, ["check"])
+    assert neither.exit_code == 1, neither.output
+    assert "✗ payment channel: none enabled" in neither.output

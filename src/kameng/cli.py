@@ -358,23 +358,35 @@ def _fresh_dir(path: Path) -> Path:
 
 def _safe_settings(command: str, *, keys_only: bool = False) -> Settings:
     """The settings, or exit 2 saying what to set (outside demo mode)."""
-    from kameng.config_check import key_problems, problems, refusal
+    from kameng.config_check import key_problems, refusal
 
     settings = get_settings()
-    found = key_problems(settings) if keys_only else problems(settings)
+    found = key_problems(settings) if keys_only else _problems_with_channels(settings)
     if found:
         typer.echo(refusal(found, command), err=True)
         raise typer.Exit(2)
     return settings
 
 
+def _problems_with_channels(settings: Settings) -> list[Any]:
+    """The configuration's problems; the database is asked for enabled payment
+    channels only when the environment's gateways are all that is missing."""
+    from kameng.config_check import gateway_problems_only, problems
+    from kameng.payments.channels.repository import enabled_count_at
+
+    found = problems(settings)
+    if not gateway_problems_only(found):
+        return found
+    url, _server = database(settings)  # the handle kept while asking
+    return problems(settings, enabled_channels=enabled_count_at(url))
+
+
 @app.command()
 def check() -> None:
     """List every configuration problem at once, starting nothing (exit 1 if any)."""
-    from kameng.config_check import problems
 
     settings = get_settings()
-    found = problems(settings)
+    found = _problems_with_channels(settings)
     if settings.demo:
         typer.echo("demo mode (KAMENG_DEMO=1): generated secrets and the sandbox are allowed")
     for problem in found:

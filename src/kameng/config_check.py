@@ -44,12 +44,27 @@ class Problem:
         return f"{self.setting}: {self.message}"
 
 
-def problems(settings: Settings) -> list[Problem]:
-    """Every configuration problem; empty when the shop may start."""
+NO_CHANNEL = (
+    "none enabled: add one with `kameng channel add NAME --kind epay_v1 --set url=https://… "
+    "--set pid=… --set key=-` (README, Payment channels), or set KAMENG_EPAY_URL, "
+    "KAMENG_EPAY_PID and KAMENG_EPAY_KEY (imported as a channel on first start)"
+)
+
+
+def problems(settings: Settings, *, enabled_channels: int | None = None) -> list[Problem]:
+    """Every configuration problem; empty when the shop may start.
+
+    ``enabled_channels``: enabled rows of ``payment_channels`` (None: not known).
+    With one, the environment's gateway settings are only a first-run import
+    that is over, so they are neither required nor checked."""
     if settings.demo:
         return []
     demo_values = _demo_values(settings)
     found = _secret_problems(settings, demo_values) + _card_key_problems(settings)
+    if enabled_channels:
+        return found
+    if not _env_names_a_gateway(settings):
+        return [*found, Problem("payment channel", NO_CHANNEL)]
     if settings.epay_enabled:
         found += _epay_problems(settings, demo_values)
     if settings.wechatpay_enabled:
@@ -57,6 +72,25 @@ def problems(settings: Settings) -> list[Problem]:
     found += _alipay_and_epay_v2_problems(settings)
     found += _plain_http_problems(settings)
     return found
+
+
+def gateway_problems_only(found: list[Problem]) -> bool:
+    """Every problem is the environment's gateways (a channel in the database
+    would settle them)."""
+    return bool(found) and all(
+        p.setting == "payment channel"
+        or p.setting.startswith(("KAMENG_EPAY_", "KAMENG_WECHATPAY_", "KAMENG_ALIPAY_"))
+        for p in found
+    )
+
+
+def _env_names_a_gateway(settings: Settings) -> bool:
+    return bool(
+        settings.epay_enabled
+        or settings.wechatpay_enabled
+        or settings.alipay_app_id
+        or settings.epay_v2_url
+    )
 
 
 def _plain_http_problems(settings: Settings) -> list[Problem]:
@@ -134,7 +168,10 @@ def _card_key_problems(settings: Settings) -> list[Problem]:
 
 def _epay_problems(settings: Settings, demo_values: set[str]) -> list[Problem]:
     found = []
-    off = " (or KAMENG_EPAY_ENABLED=false to run without 易支付)"
+    off = (
+        " (or KAMENG_EPAY_ENABLED=false to run without 易支付, or add a channel "
+        "with `kameng channel add`)"
+    )
     if not settings.epay_url:
         found.append(
             Problem("KAMENG_EPAY_URL", "not set: the address of your 易支付 gateway" + off)

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.config import Settings, get_settings
-from kameng.config_check import problems, refusal
+from kameng.config_check import gateway_problems_only, problems, refusal
 from kameng.db.connection import Conn, make_pool
 from kameng.db.embedded import resolve_database_url
 from kameng.fulfilment.service import StrategyGoods
@@ -23,6 +23,7 @@ from kameng.limits.service import PASSWORD_PER_ORDER, Limiter, RuleThrottle
 from kameng.orders.live import TimelineHub
 from kameng.payments.channels.env_import import drafts_from_settings
 from kameng.payments.channels.live import LiveGateways
+from kameng.payments.channels.repository import enabled_count_at
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
 from kameng.web.catalogue import catalogue_snapshot, notice_board
@@ -88,6 +89,8 @@ def create_app(
     if settings is None:
         settings = get_settings()
         found = problems(settings)
+        if gateway_problems_only(found) and settings.database_url:
+            found = problems(settings, enabled_channels=enabled_count_at(settings.database_url))
         if found:  # e.g. `uvicorn --factory kameng.web.app:create_app` without configuration
             raise SystemExit(refusal(found, "web"))
 

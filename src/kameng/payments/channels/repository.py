@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from kameng.db.connection import Conn, execute, fetch_all_as, fetch_one, fetch_one_as
@@ -37,6 +38,18 @@ _COLUMNS = (
 # The trigger of migration 0017 NOTIFYs this channel on every change (after commit).
 CHANGES_CHANNEL = "payment_channels"
 _VERSION = "coalesce((SELECT version FROM payment_channels_version WHERE id = 1), 0)"
+
+
+def enabled_count_at(url: str) -> int | None:
+    """Enabled channels in the database at ``url`` (the start-up configuration
+    check, before any pool exists); None when it cannot be asked (unreachable,
+    or not migrated yet)."""
+    try:
+        with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM payment_channels WHERE enabled").fetchone()
+    except psycopg.Error:
+        return None
+    return None if row is None else int(row[0])
 
 
 async def version(conn: Conn) -> int:
