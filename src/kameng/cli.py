@@ -359,42 +359,29 @@ def _fresh_dir(path: Path) -> Path:
 def _safe_settings(command: str, *, keys_only: bool = False) -> Settings:
     """The settings, or exit 2 saying what to set (outside demo mode)."""
     from kameng.config_check import key_problems, refusal
+    from kameng.payments.channels.env_import import problems_with_channels
 
     settings = get_settings()
-    found = key_problems(settings) if keys_only else _problems_with_channels(settings)
+    found = key_problems(settings) if keys_only else problems_with_channels(settings, database)
     if found:
         typer.echo(refusal(found, command), err=True)
         raise typer.Exit(2)
     return settings
 
 
-def _problems_with_channels(settings: Settings) -> list[Any]:
-    """The configuration's problems; the database is asked for enabled payment
-    channels only when the environment's gateways are all that is missing."""
-    from kameng.config_check import gateway_problems_only, problems
-    from kameng.payments.channels.repository import enabled_count_at
-
-    found = problems(settings)
-    if not gateway_problems_only(found):
-        return found
-    url, _server = database(settings)  # the handle kept while asking
-    return problems(settings, enabled_channels=enabled_count_at(url))
-
-
 @app.command()
 def check() -> None:
     """List every configuration problem at once, starting nothing (exit 1 if any)."""
+    from kameng.payments.channels.env_import import problems_with_channels
 
     settings = get_settings()
-    found = _problems_with_channels(settings)
+    found = problems_with_channels(settings, database)
     if settings.demo:
         typer.echo("demo mode (KAMENG_DEMO=1): generated secrets and the sandbox are allowed")
     for problem in found:
         typer.echo(f"✗ {problem}")
     if found:
-        typer.echo(
-            f"{len(found)} configuration problem(s); kameng web and kameng worker refuse to start"
-        )
+        typer.echo(f"{len(found)} configuration problem(s); kameng web and worker refuse to start")
         raise typer.Exit(1)
     typer.echo("configuration OK")
 

@@ -5,9 +5,12 @@ under the names their notify URLs always had (epay, wechatpay, alipay, epay_v2).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kameng.config import Settings
+from kameng.config_check import Problem, gateway_problems_only, problems
 from kameng.models.vocabulary import ChannelKind
 from kameng.payments.channels.service import ChannelDraft
 
@@ -100,3 +103,18 @@ def _disabled(draft: ChannelDraft) -> ChannelDraft:
         enabled=False,
         sort_order=draft.sort_order,
     )
+
+
+def problems_with_channels(
+    settings: Settings, database: Callable[[Settings], tuple[str, Any]]
+) -> list[Problem]:
+    """The configuration's problems (``kameng check``, ``web``, ``worker``); the
+    database is asked for enabled channels only when the environment's gateways
+    are all that is missing (they are then only a first-run import)."""
+    from kameng.payments.channels.repository import enabled_count_at
+
+    found = problems(settings)
+    if not gateway_problems_only(found):
+        return found
+    url, _server = database(settings)  # the handle kept while asking
+    return problems(settings, enabled_channels=enabled_count_at(url))
