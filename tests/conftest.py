@@ -14,10 +14,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from kameng.kit import clock as clock_module
 from kameng.kit.clock import FrozenClock
 from tests.support.databases import TestDatabases, start_server
+
+# No per-example time limit: on a loaded 2-core CI machine one signed example
+# sometimes takes over Hypothesis's 200 ms default (speed lives in make bench).
+hypothesis_settings.register_profile("kameng", deadline=None)
+hypothesis_settings.load_profile("kameng")
 
 # Imported where used: under pytest-xdist the controlling process loads this
 # file too, and needs none of the application to hand out tests.
