@@ -33,8 +33,16 @@ def test_copy_the_keys_on_a_phone(
     assert phone.evaluate("navigator.clipboard.readText()") == ""
     copy = live.locator("#copy-keys")
     expect(copy).to_have_text("复制卡密")
-    copy.click()
-    expect(copy).to_have_text("已复制")
+    # A late duplicate fragment (stream and poll both deliver the last state)
+    # re-renders the panel and its button; click again on the fresh one.
+    for attempt in range(3):
+        copy.click()
+        try:
+            expect(copy).to_have_text("已复制", timeout=3_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     (n1, p1), (n2, p2) = stocked[:2]
     assert phone.evaluate("navigator.clipboard.readText()") == f"{n1} {p1}\n{n2} {p2}"
 
