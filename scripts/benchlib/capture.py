@@ -60,10 +60,12 @@ class RecordingCursor(psycopg.AsyncCursor[Any]):
     async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> RecordingCursor:
         await super().execute(query, params, **kwargs)
         request = _Recording.current
+        if request is None:
+            return self
         sql = query if isinstance(query, str) else query.as_string(self.connection)
         # The payment-channel refresh is the process's cache keeping up with the
         # table (LISTEN-driven, at most one read a second), not the request's work.
-        if request is not None and "payment_channels" not in sql:
+        if "payment_channels" not in sql:
             rows = None
             if self.description is not None:  # read the rows, then rewind for the app
                 factory = self.row_factory
