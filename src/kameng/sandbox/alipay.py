@@ -23,8 +23,7 @@ Trades persist in a JSON file; keys come from ``keys.ensure_keypair``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -47,7 +46,8 @@ from kameng.sandbox.alipay_store import (
 )
 from kameng.sandbox.persist import JsonFile
 from kameng.sandbox.retry import Retrier
-from kameng.sandbox.trade_flow import CST, OUTCOMES, TradeFlow, outcome_options, request_fields
+from kameng.sandbox.trade_flow import CST, TradeFlow, outcome_options, request_fields
+from kameng.sandbox.trade_routes import add_inspection_routes, flow_app, page, with_query
 
 BILL_METHOD = "alipay.data.dataservice.bill.downloadurl.query"
 PAY_METHODS = {"alipay.trade.page.pay", "alipay.trade.wap.pay"}
@@ -71,25 +71,16 @@ def signed_json(store: AlipayStore, method: str, body: dict[str, Any]) -> Respon
     return Response(raw.encode(), media_type="application/json;charset=utf-8")
 
 
-def _page(title: str, body: str) -> HTMLResponse:
-    return HTMLResponse(
-        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>body{{font:16px/1.6 sans-serif;max-width:"
-        "440px;margin:24px auto;padding:0 12px}.money{font-size:32px;color:#1677ff}"
-        "button{width:100%;padding:12px;font-size:17px;background:#1677ff;color:#fff;"
-        "border:0;border-radius:6px}label{display:block;padding:6px 0}</style></head>"
-        f"<body>{body}</body></html>"
-    )
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return page(title, body, money_color="#1677ff", status=status)
 
 
 def _error_page(sub_code: str, sub_msg: str) -> HTMLResponse:
-    page = _page(
+    return _page(
         "支付宝 - 错误",
         f"<h1>支付宝（沙箱）</h1><p>错误代码 {escape(sub_code)}</p><p>{escape(sub_msg)}</p>",
+        400,
     )
-    page.status_code = 400
-    return page
 
 
 def _cashier(trade: Trade) -> HTMLResponse:
@@ -136,23 +127,9 @@ def create_app(
         unpaid=lambda trade: trade.status == "WAIT_BUYER_PAY",
         refund_task=lambda trade, refund: f"alipay-refund-{trade.trade_no}-{refund.out_request_no}",
     )
-    attempt, pay, finish_later = flow.attempt, flow.pay, flow.finish_later
-    resume, aclose = flow.resume, flow.aclose
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        resume()
-        try:
-            yield
-        finally:
-            await aclose()
-
-    app = FastAPI(
-        title="支付宝 沙箱", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
-    )
+    pay, finish_later = flow.pay, flow.finish_later
+    app = flow_app("支付宝 沙箱", flow)
     app.state.alipay = store
-    app.state.resume = resume  # tests without a lifespan call these two themselves
-    app.state.aclose = aclose
 
     def check_common(fields: dict[str, str]) -> tuple[str, dict[str, Any]]:
         """The open API's common checks, in Alipay's order; returns (method, biz)."""
@@ -280,64 +257,21 @@ def create_app(
         if not await pay(trade, fields.get("outcome", "notify")):
             return _error_page("ACQ.TRADE_HAS_SUCCESS", "交易已被支付")
         if trade.return_url and trade.status != "WAIT_BUYER_PAY":
-            query = urlencode(store.return_fields(trade))
-            sep = "&" if "?" in trade.return_url else "?"
-            return RedirectResponse(f"{trade.return_url}{sep}{query}", status_code=302)
+            url = with_query(trade.return_url, store.return_fields(trade))
+            return RedirectResponse(url, status_code=302)
         return _page("支付宝", f"<h1>{'付款成功' if trade.paid_at else '稍后付款'}</h1>")
 
-    def sandbox_json(trade: Trade) -> dict[str, Any]:
-        return {
-            **trade.query_json(),
-            "outcome": trade.outcome,
-            "notify_state": trade.notify_state,
-            "notify_url": trade.notify_url,
-            "notify_attempts": [vars(a) for a in trade.attempts],
-            "refunds": [vars(r) for r in trade.refunds],
-            "refund_outcome": trade.refund_outcome,
-        }
-
-    def missing() -> JSONResponse:
-        return JSONResponse({"code": "40004", "sub_code": "ACQ.TRADE_NOT_EXIST"}, 404)
-
-    @app.get("/sandbox/trades/{trade_no}")
-    async def sandbox_trade(trade_no: str) -> JSONResponse:
-        trade = store.get(trade_no) or store.get(store.by_out.get(trade_no, ""))
-        return JSONResponse(sandbox_json(trade)) if trade else missing()
-
-    @app.post("/sandbox/trades/{trade_no}/pay")
-    async def sandbox_pay(trade_no: str, request: Request) -> JSONResponse:
-        """Pay by script: ``outcome`` = notify / later / silent / twice / wrong_amount."""
-        trade = store.get(trade_no) or store.get(store.by_out.get(trade_no, ""))
-        if trade is None:
-            return missing()
-        outcome = (await request_fields(request)).get("outcome", "notify")
-        if outcome not in OUTCOMES:
-            return JSONResponse({"error": f"outcome must be one of {sorted(OUTCOMES)}"}, 422)
-        paid_now = await pay(trade, outcome)
-        return JSONResponse({"paid_now": paid_now, **sandbox_json(trade)})
-
-    @app.post("/sandbox/trades/{trade_no}/refund-outcome")
-    async def sandbox_refund_outcome(trade_no: str, request: Request) -> JSONResponse:
-        """What the trade's next refunds do: refund_succeeds / refund_late / refund_fails."""
-        trade = store.get(trade_no) or store.get(store.by_out.get(trade_no, ""))
-        if trade is None:
-            return missing()
-        outcome = (await request_fields(request)).get("outcome", "")
-        if outcome not in REFUND_OUTCOMES:
-            return JSONResponse({"error": f"outcome must be one of {sorted(REFUND_OUTCOMES)}"}, 422)
-        trade.refund_outcome = outcome
-        store.save()
-        return JSONResponse(sandbox_json(trade))
-
-    @app.post("/sandbox/trades/{trade_no}/renotify")
-    async def sandbox_renotify(trade_no: str) -> JSONResponse:
-        trade = store.get(trade_no)
-        if trade is None:
-            return missing()
-        if trade.status == "WAIT_BUYER_PAY":
-            return JSONResponse({"error": "交易未支付"}, 409)
-        acked = await attempt(trade)
-        return JSONResponse({"acked": acked, **sandbox_json(trade)})
+    add_inspection_routes(
+        app,
+        flow,
+        find=lambda key: store.get(key) or store.get(store.by_out.get(key, "")),
+        find_to_renotify=store.get,
+        describe=Trade.query_json,
+        refund_outcomes=REFUND_OUTCOMES,
+        missing={"code": "40004", "sub_code": "ACQ.TRADE_NOT_EXIST"},
+        not_paid={"error": "交易未支付"},
+        bad_outcome=lambda names: {"error": f"outcome must be one of {names}"},
+    )
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:

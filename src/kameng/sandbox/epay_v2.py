@@ -15,12 +15,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from fastapi import FastAPI, Request
@@ -38,24 +36,12 @@ from kameng.sandbox.epay_v2_store import (
 )
 from kameng.sandbox.persist import JsonFile
 from kameng.sandbox.retry import Retrier
-from kameng.sandbox.trade_flow import OUTCOMES, TradeFlow, outcome_options, request_fields
+from kameng.sandbox.trade_flow import TradeFlow, outcome_options, request_fields
+from kameng.sandbox.trade_routes import add_inspection_routes, flow_app, page, with_query
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>body{{font:16px/1.6 sans-serif;max-width:"
-        "440px;margin:24px auto;padding:0 12px}.money{font-size:32px;color:#e4393c}"
-        "button{width:100%;padding:12px;font-size:17px;background:#1677ff;color:#fff;"
-        "border:0;border-radius:6px}label{display:block;padding:6px 0}</style></head>"
-        f"<body>{body}</body></html>",
-        status_code=status,
-    )
-
-
-def _with_query(url: str, fields: Mapping[str, Any]) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(fields)}"
+    return page(title, body, money_color="#e4393c", status=status)
 
 
 def _cashier(trade: Trade) -> HTMLResponse:
@@ -93,29 +79,15 @@ def create_app(
         Retrier(NOTIFY_OFFSETS_MINUTES, time_scale),
         httpx.AsyncClient(transport=http_transport, timeout=10),
         notify_request=lambda client, trade: client.build_request(
-            "GET", _with_query(trade.notify_url, store.notify_fields(trade))
+            "GET", with_query(trade.notify_url, store.notify_fields(trade))
         ),
         acknowledges=lambda body: any(marker in body for marker in ACK_MARKERS),
         unpaid=lambda trade: trade.status == 0,
         refund_task=lambda trade, refund: f"epay-v2-refund-{refund.refund_no}",
     )
-    attempt, pay, finish_later = flow.attempt, flow.pay, flow.finish_later
-    resume, aclose = flow.resume, flow.aclose
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        resume()
-        try:
-            yield
-        finally:
-            await aclose()
-
-    app = FastAPI(
-        title="易支付 V2 沙箱", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
-    )
+    pay, finish_later = flow.pay, flow.finish_later
+    app = flow_app("易支付 V2 沙箱", flow)
     app.state.epay_v2 = store
-    app.state.resume = resume
-    app.state.aclose = aclose
 
     def signed(fields: dict[str, Any]) -> JSONResponse:
         return JSONResponse(store.sign(fields))
@@ -252,21 +224,9 @@ def create_app(
         if not await pay(trade, fields.get("outcome", "notify")):
             return _page("站点提示信息", "<p>该订单已完成支付，请勿重复发起支付</p>", 400)
         if trade.return_url and trade.status == 1:
-            query = urlencode(store.notify_fields(trade))
-            sep = "&" if "?" in trade.return_url else "?"
-            return RedirectResponse(f"{trade.return_url}{sep}{query}", status_code=302)
+            url = with_query(trade.return_url, store.notify_fields(trade))
+            return RedirectResponse(url, status_code=302)
         return _page("支付", f"<h1>{'支付成功' if trade.status else '稍后支付'}</h1>")
-
-    def sandbox_json(trade: Trade) -> dict[str, Any]:
-        return {
-            **trade.order_json(),
-            "outcome": trade.outcome,
-            "notify_state": trade.notify_state,
-            "notify_url": trade.notify_url,
-            "notify_attempts": [vars(a) for a in trade.attempts],
-            "refunds": [vars(r) for r in trade.refunds],
-            "refund_outcome": trade.refund_outcome,
-        }
 
     def lookup(key: str) -> Trade | None:
         found = store.get(key)
@@ -275,48 +235,16 @@ def create_app(
             found = matches[0] if len(matches) == 1 else None
         return found
 
-    def missing() -> JSONResponse:
-        return JSONResponse({"code": -1, "msg": "订单号不存在"}, 404)
-
-    @app.get("/sandbox/trades/{key}")
-    async def sandbox_trade(key: str) -> JSONResponse:
-        trade = lookup(key)
-        return JSONResponse(sandbox_json(trade)) if trade else missing()
-
-    @app.post("/sandbox/trades/{key}/pay")
-    async def sandbox_pay(key: str, request: Request) -> JSONResponse:
-        """Pay by script: ``outcome`` = notify / later / silent / twice / wrong_amount."""
-        trade = lookup(key)
-        if trade is None:
-            return missing()
-        outcome = (await request_fields(request)).get("outcome", "notify")
-        if outcome not in OUTCOMES:
-            return JSONResponse({"code": -1, "msg": f"outcome: one of {sorted(OUTCOMES)}"}, 422)
-        paid_now = await pay(trade, outcome)
-        return JSONResponse({"paid_now": paid_now, **sandbox_json(trade)})
-
-    @app.post("/sandbox/trades/{key}/refund-outcome")
-    async def sandbox_refund_outcome(key: str, request: Request) -> JSONResponse:
-        """What the trade's next refunds do: refund_succeeds / refund_late / refund_fails."""
-        trade = lookup(key)
-        if trade is None:
-            return missing()
-        outcome = (await request_fields(request)).get("outcome", "")
-        if outcome not in REFUND_OUTCOMES:
-            return JSONResponse({"error": f"outcome must be one of {sorted(REFUND_OUTCOMES)}"}, 422)
-        trade.refund_outcome = outcome
-        store.save()
-        return JSONResponse(sandbox_json(trade))
-
-    @app.post("/sandbox/trades/{key}/renotify")
-    async def sandbox_renotify(key: str) -> JSONResponse:
-        trade = lookup(key)
-        if trade is None:
-            return missing()
-        if trade.status == 0:
-            return JSONResponse({"code": -1, "msg": "订单尚未支付"}, 409)
-        acked = await attempt(trade)
-        return JSONResponse({"acked": acked, **sandbox_json(trade)})
+    add_inspection_routes(
+        app,
+        flow,
+        find=lookup,
+        describe=Trade.order_json,
+        refund_outcomes=REFUND_OUTCOMES,
+        missing={"code": -1, "msg": "订单号不存在"},
+        not_paid={"code": -1, "msg": "订单尚未支付"},
+        bad_outcome=lambda names: {"code": -1, "msg": f"outcome: one of {names}"},
+    )
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:

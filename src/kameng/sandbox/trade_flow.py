@@ -97,6 +97,9 @@ class TradeFlow(Generic[T]):
         self._unpaid = unpaid
         self._refund_task = refund_task
 
+    def unpaid(self, trade: T) -> bool:
+        return self._unpaid(trade)
+
     async def attempt(self, trade: T) -> bool:
         """Send the notify once; True when the merchant acknowledged it."""
         request = self._notify_request(self.client, trade)
