@@ -6,7 +6,9 @@ with ours."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,37 +19,22 @@ from kameng.payments.reconcile import repository
 from kameng.payments.reconcile.service import reconcile
 from kameng.payments.refunds.tasks import settle_submitted
 from tests.e2e.test_alipay_refunds import states
-from tests.e2e.test_alipay_roundtrip import (  # noqa: F401 - the fixture
+from tests.e2e.test_alipay_roundtrip import (
     Wired,
     open_cashier,
-    order_status,
-    wait_for,
-    wired,
+    wired,  # noqa: F401 - the fixture
 )
+from tests.e2e.wiring import order_status, paid_on_cashier, wait_for
 from tests.factories import (
     Sessions,
-    add_keys,
     ask_refund,
-    create_product,
-    place_order,
     transaction,
 )
 
 
-async def paid(w: Wired, db: Sessions, refund_outcome: str) -> tuple[str, str]:
-    await add_keys(db, w.settings, await create_product(db, price_cents=1050), 1)
-    order = await place_order(w.shop, gateway="alipay")
-    trade_no = await open_cashier(w, order)
-    # The demo's way: the refund outcome is picked on the cashier with the payment.
-    await w.alipay.post(
-        f"/sandbox/pay/{trade_no}", data={"outcome": "notify", "refund_outcome": refund_outcome}
-    )
-
-    async def delivered() -> bool:
-        return (await order_status(w.shop, order["order_no"]))["status"] == "delivered"
-
-    await wait_for(delivered)
-    return order["order_no"], trade_no
+def paid(w: Wired, db: Sessions, refund_outcome: str) -> Awaitable[tuple[str, str]]:
+    cashier = partial(open_cashier, w)
+    return paid_on_cashier(db, w.settings, w.shop, w.alipay, "alipay", cashier, refund_outcome)
 
 
 async def sandbox_refunds(w: Wired, trade_no: str) -> list[tuple[str, int, bool]]:

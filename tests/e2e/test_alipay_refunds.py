@@ -9,13 +9,12 @@ from kameng.config import Settings
 from kameng.db.connection import fetch_all
 from kameng.payments.gateways.alipay import AlipayGateway
 from kameng.payments.gateways.base import RefundOutcome, RefundRequest
-from tests.e2e.test_alipay_roundtrip import (  # noqa: F401 - the fixture
+from tests.e2e.test_alipay_roundtrip import (
     Wired,
     open_cashier,
-    order_status,
-    wait_for,
-    wired,
+    wired,  # noqa: F401 - the fixture
 )
+from tests.e2e.wiring import order_status, wait_delivered
 from tests.factories import Sessions, add_keys, ask_refund, create_product, place_order, transaction
 
 
@@ -40,10 +39,7 @@ async def test_partial_then_full_refund_through_alipay(
     trade_no = await open_cashier(w, order)
     await w.alipay.post(f"/sandbox/pay/{trade_no}", data={"outcome": "notify"})
 
-    async def delivered() -> bool:
-        return (await order_status(w.shop, order["order_no"]))["status"] == "delivered"
-
-    await wait_for(delivered)
+    await wait_delivered(w.shop, order["order_no"])
     no = order["order_no"]
     await ask_refund(pool, no, 50, "part", reason="退款测试")
     await run_jobs()

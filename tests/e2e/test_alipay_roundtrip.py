@@ -4,7 +4,6 @@ signed with the sandbox's platform key, and alipay.trade.query for a lost notify
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,10 +15,9 @@ import pytest
 from sqlalchemy import text
 
 from kameng.config import Settings
-from kameng.payments.gateways.registry import from_settings
 from kameng.sandbox.alipay import create_app as create_sandbox
 from kameng.sandbox.persist import JsonFile
-from kameng.web.app import create_app
+from tests.e2e.wiring import order_status, shop_and_sandbox, wait_delivered, wait_for
 from tests.factories import Sessions, add_keys, count, create_product, place_order
 from tests.rsa_keys import keypair
 
@@ -58,38 +56,24 @@ async def wired(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Wired]:
     shop_settings = alipay_settings(settings)
-    shop = create_app(shop_settings, pool=pool)
-    shop_transport = httpx.ASGITransport(
-        app=shop, client=("127.0.0.1", 40002), raise_app_exceptions=False
-    )
-    sandbox = create_sandbox(
-        app_id=APP_ID,
-        app_public_pem=keypair("alipay_app").public_pem(),
-        alipay_private_pem=keypair("alipay_platform").private_pem(),
-        seller_id=SELLER_ID,
-        time_scale=0.00001,
-        state_file=JsonFile(tmp_path / "alipay.json"),
-        http_transport=shop_transport,
-    )
-    registry = from_settings(shop_settings, transport=httpx.ASGITransport(app=sandbox))
-    monkeypatch.setattr(worker_runtime, "gateways", registry)
-    async with (
-        httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test") as buyer_shop,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as buyer,
-    ):
+    async with shop_and_sandbox(
+        shop_settings,
+        pool,
+        worker_runtime,
+        monkeypatch,
+        client_port=40002,
+        sandbox_url=SANDBOX,
+        make_sandbox=lambda shop_transport: create_sandbox(
+            app_id=APP_ID,
+            app_public_pem=keypair("alipay_app").public_pem(),
+            alipay_private_pem=keypair("alipay_platform").private_pem(),
+            seller_id=SELLER_ID,
+            time_scale=0.00001,
+            state_file=JsonFile(tmp_path / "alipay.json"),
+            http_transport=shop_transport,
+        ),
+    ) as (buyer_shop, buyer, sandbox):
         yield Wired(buyer_shop, buyer, sandbox, shop_settings)
-    await sandbox.state.aclose()
-
-
-async def wait_for(predicate: Any) -> None:
-    async with asyncio.timeout(5):
-        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
-            await asyncio.sleep(0.02)
-
-
-async def order_status(shop: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
-    body: dict[str, Any] = (await shop.get(f"/api/shop/orders/{order_no}")).json()
-    return body
 
 
 async def open_cashier(w: Wired, order: dict[str, Any]) -> str:
@@ -117,10 +101,7 @@ async def test_pay_through_the_alipay_sandbox_delivers(
         f"{settings.public_url}/o/{order['order_no']}/return?"
     )
 
-    async def delivered() -> bool:
-        return (await order_status(w.shop, order["order_no"]))["status"] == "delivered"
-
-    await wait_for(delivered)
+    await wait_delivered(w.shop, order["order_no"])
     body = await order_status(w.shop, order["order_no"])
     assert [(g["number"], g["password"]) for g in body["goods"]] == keys[:1]
     trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()

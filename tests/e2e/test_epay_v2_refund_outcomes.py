@@ -4,7 +4,9 @@ done by api/pay/refundquery; 对账 compares each trade's refundmoney with ours.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,30 +17,18 @@ from kameng.payments.gateways.base import RefundOutcome, RefundRequest
 from kameng.payments.reconcile import repository
 from kameng.payments.reconcile.service import reconcile
 from kameng.payments.refunds.tasks import settle_submitted
-from tests.e2e.test_epay_v2_roundtrip import (  # noqa: F401 - the fixture
+from tests.e2e.test_epay_v2_roundtrip import (
     Wired,
     open_cashier,
-    wait_for,
-    wired,
+    wired,  # noqa: F401 - the fixture
 )
-from tests.factories import Sessions, add_keys, ask_refund, create_product, place_order, transaction
+from tests.e2e.wiring import paid_on_cashier, wait_for
+from tests.factories import Sessions, ask_refund, transaction
 
 
-async def paid(w: Wired, db: Sessions, settings: Any, refund_outcome: str) -> tuple[str, str]:
-    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
-    order = await place_order(w.shop, gateway="epay_v2")
-    trade_no = await open_cashier(w, order)
-    await w.epay.post(
-        f"/sandbox/pay/{trade_no}", data={"outcome": "notify", "refund_outcome": refund_outcome}
-    )
-    no = order["order_no"]
-
-    async def delivered() -> bool:
-        body = (await w.shop.get(f"/api/shop/orders/{no}")).json()
-        return bool(body["status"] == "delivered")
-
-    await wait_for(delivered)
-    return no, trade_no
+def paid(w: Wired, db: Sessions, settings: Any, refund_outcome: str) -> Awaitable[tuple[str, str]]:
+    cashier = partial(open_cashier, w)
+    return paid_on_cashier(db, settings, w.shop, w.epay, "epay_v2", cashier, refund_outcome)
 
 
 async def states(pool: Any) -> list[tuple[str, str, int, int]]:

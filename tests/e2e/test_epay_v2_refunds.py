@@ -10,12 +10,12 @@ from kameng.kit import clock
 from kameng.models.vocabulary import Actor
 from kameng.payments.gateways.base import RefundOutcome, RefundRequest
 from kameng.payments.refunds.service import request_refund
-from tests.e2e.test_epay_v2_roundtrip import (  # noqa: F401 - the fixture
+from tests.e2e.test_epay_v2_roundtrip import (
     Wired,
     open_cashier,
-    wait_for,
-    wired,
+    wired,  # noqa: F401 - the fixture
 )
+from tests.e2e.wiring import wait_delivered
 from tests.factories import Sessions, add_keys, create_product, place_order, transaction
 
 
@@ -34,11 +34,7 @@ async def test_partial_then_full_refund_through_epay_v2(
     await w.epay.post(f"/sandbox/pay/{trade_no}", data={"outcome": "notify"})
     no = order["order_no"]
 
-    async def delivered() -> bool:
-        body = (await w.shop.get(f"/api/shop/orders/{no}")).json()
-        return bool(body["status"] == "delivered")
-
-    await wait_for(delivered)
+    await wait_delivered(w.shop, no)
     for amount, key in ((50, "a"), (None, "b")):
         async with transaction(pool) as conn:
             rows = await fetch_all(conn, "SELECT id FROM orders WHERE order_no = %(n)s", {"n": no})

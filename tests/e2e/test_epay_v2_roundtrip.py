@@ -4,7 +4,6 @@ GET notify delivers; api/pay/query finds a payment whose notify never came."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,10 +15,9 @@ import pytest
 from sqlalchemy import text
 
 from kameng.config import Settings
-from kameng.payments.gateways.registry import from_settings
 from kameng.sandbox.epay_v2 import create_app as create_sandbox
 from kameng.sandbox.persist import JsonFile
-from kameng.web.app import create_app
+from tests.e2e.wiring import order_status, shop_and_sandbox, wait_delivered, wait_for
 from tests.factories import Sessions, add_keys, count, create_product, place_order
 from tests.rsa_keys import keypair
 
@@ -61,30 +59,20 @@ async def wired(
     worker_runtime: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Wired]:
-    shop_settings = epay_v2_settings(settings)
-    shop = create_app(shop_settings, pool=pool)
-    shop_transport = httpx.ASGITransport(
-        app=shop, client=("127.0.0.1", 40004), raise_app_exceptions=False
-    )
-    sandbox = sandbox_app(
-        time_scale=0.00001,
-        state_file=JsonFile(tmp_path / "epay_v2.json"),
-        http_transport=shop_transport,
-    )
-    registry = from_settings(shop_settings, transport=httpx.ASGITransport(app=sandbox))
-    monkeypatch.setattr(worker_runtime, "gateways", registry)
-    async with (
-        httpx.AsyncClient(transport=shop_transport, base_url="http://shop.test") as buyer_shop,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX) as buyer,
-    ):
+    async with shop_and_sandbox(
+        epay_v2_settings(settings),
+        pool,
+        worker_runtime,
+        monkeypatch,
+        client_port=40004,
+        sandbox_url=SANDBOX,
+        make_sandbox=lambda shop_transport: sandbox_app(
+            time_scale=0.00001,
+            state_file=JsonFile(tmp_path / "epay_v2.json"),
+            http_transport=shop_transport,
+        ),
+    ) as (buyer_shop, buyer, _):
         yield Wired(buyer_shop, buyer)
-    await sandbox.state.aclose()
-
-
-async def wait_for(predicate: Any) -> None:
-    async with asyncio.timeout(5):
-        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
-            await asyncio.sleep(0.02)
 
 
 async def open_cashier(w: Wired, order: dict[str, Any]) -> str:
@@ -110,12 +98,8 @@ async def test_pay_through_the_epay_v2_sandbox_delivers(
     paid = await w.epay.post(f"/sandbox/pay/{trade_no}", data={"outcome": "notify"})
     assert paid.status_code == 302
 
-    async def delivered() -> bool:
-        body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
-        return bool(body["status"] == "delivered")
-
-    await wait_for(delivered)
-    body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
+    await wait_delivered(w.shop, order["order_no"])
+    body = await order_status(w.shop, order["order_no"])
     assert [(g["number"], g["password"]) for g in body["goods"]] == keys[:1]
     trade = (await w.epay.get(f"/sandbox/trades/{trade_no}")).json()
     assert trade["notify_state"] == "acked" and len(trade["notify_attempts"]) == 1
@@ -177,7 +161,7 @@ async def test_silent_payment_is_found_by_the_signed_query(
     clock.advance(seconds=1)
     await query_pending.defer_async(timestamp=0)
     await run_jobs()
-    body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
+    body = await order_status(w.shop, order["order_no"])
     assert body["status"] == "delivered"
     async with db() as s:
         row = (
@@ -216,7 +200,7 @@ async def test_return_url_asks_epay_v2_at_once_and_nothing_is_paid_twice(
     back = await w.shop.get(f"/o/{order['order_no']}/return?trade_status=TRADE_SUCCESS")
     assert (back.status_code, back.headers["location"]) == (303, f"/o/{order['order_no']}")
     await run_jobs()
-    body = (await w.shop.get(f"/api/shop/orders/{order['order_no']}")).json()
+    body = await order_status(w.shop, order["order_no"])
     assert body["status"] == "delivered"
     for _ in range(2):  # back again, and the minute sweep: paid, nobody asks
         clock.advance(minutes=1)
