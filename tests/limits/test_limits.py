@@ -15,7 +15,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.config import Settings
-from kameng.db.connection import Conn
+from kameng.db.connection import Conn, autocommit
 from kameng.db.engine import libpq_url
 from kameng.limits.service import Limiter, Rule
 from tests.factories import Sessions, add_keys, create_product, signed_notify
@@ -50,6 +50,26 @@ async def test_a_new_limiter_on_the_same_database_sees_the_counts(
         assert await Limiter(other).hit(RULE, "x", T0 + timedelta(minutes=1)) == 2
     finally:
         await other.close()
+
+
+async def test_a_count_commits_without_waiting_for_the_disk_and_leaves_the_connection_durable(
+    database_url: str,
+) -> None:
+    """The counter's statement turns synchronous commit off for itself only: the
+    same pooled connection commits the next write (an order, a payment) durably."""
+    one = AsyncConnectionPool[Conn](
+        libpq_url(database_url), min_size=1, max_size=1, open=False, configure=autocommit
+    )
+    await one.open()
+    try:
+        limiter = Limiter(one)
+        assert await limiter.hit(RULE, "durable", T0) == 1
+        assert await limiter.hit_and_count(RULE, "durable", T0, [(RULE, "other")]) == (2, [0])
+        async with one.connection() as conn:
+            setting = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+            assert setting == ("on",)
+    finally:
+        await one.close()
 
 
 SERVER = (

@@ -24,7 +24,7 @@ from kameng.orders.schemas import (
 from kameng.payments.active_query.service import Visit
 from kameng.web import captcha, shared
 from kameng.web.deps import language, runtime, token_for, translator_for
-from kameng.web.query.views import explained, lookup_out, run_contact_lookup, run_lookup
+from kameng.web.query.views import run_contact_lookup, run_explained_lookup
 from kameng.web.responses import FastJSONResponse, model_response
 
 router = APIRouter(prefix="/api/shop", tags=["shop"])
@@ -133,15 +133,14 @@ async def lookup_order(
     request: Request,
     q: Annotated[str, Query(max_length=500)] = "",
     x_altcha: Annotated[str | None, Header(max_length=4000)] = None,
-) -> LookupOut:
+) -> Response:
     """Find an order with whatever the buyer holds: its number (spaces, dashes,
     full-width digits, letters for digits, typos and a pasted label tolerated), the
     payment platform's trade number (state and masked number only, unless this
     browser placed the order), a card key received by mistake, a courier number."""
     rt = runtime(request)
     t = translator_for(request)
-    result = await run_lookup(request, rt, q, solution=x_altcha)
-    return lookup_out(result, t, await explained(rt, result, t))
+    return model_response(await run_explained_lookup(request, rt, q, t, solution=x_altcha))
 
 
 @router.post("/lookup", response_model=LookupOut, responses=LOOKUP_ERRORS)
@@ -149,15 +148,15 @@ async def lookup_with_proof(
     body: LookupIn,
     request: Request,
     x_altcha: Annotated[str | None, Header(max_length=4000)] = None,
-) -> LookupOut:
+) -> Response:
     """As ``GET /lookup``, with the query password or the contact: a trade number
     then opens its order in full."""
     rt = runtime(request)
     t = translator_for(request)
-    result = await run_lookup(
-        request, rt, body.q, password=body.password, contact=body.contact, solution=x_altcha
+    answer = await run_explained_lookup(
+        request, rt, body.q, t, password=body.password, contact=body.contact, solution=x_altcha
     )
-    return lookup_out(result, t, await explained(rt, result, t))
+    return model_response(answer)
 
 
 @router.post("/lookup/contact", response_model=ContactOrdersOut, responses=LOOKUP_ERRORS)

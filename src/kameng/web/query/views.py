@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from kameng.db.connection import transaction
+from kameng.db.connection import Conn, single_statements
 from kameng.kit import clock
 from kameng.kit.i18n import Translator
 from kameng.kit.tokens import check_order_token
@@ -18,6 +18,7 @@ from kameng.lookup.service import (
 )
 from kameng.lookup.texts import message
 from kameng.models.vocabulary import OrderStatus
+from kameng.notices.repository import NoticeRow
 from kameng.orders import service as orders
 from kameng.orders.explain import explain
 from kameng.orders.repository import OrderRow
@@ -55,16 +56,18 @@ def proof(
     )
 
 
-async def explained(rt: Runtime, result: LookupResult, t: Translator) -> ExplanationOut | None:
-    """The explanation of the order the lookup opened (none when it opened none)."""
+async def explained(
+    conn: Conn, rt: Runtime, result: LookupResult, t: Translator, board: list[NoticeRow]
+) -> ExplanationOut | None:
+    """The explanation of the order the lookup opened (none when it opened none).
+    ``board`` is ``rt.notices.get()``, read before ``conn`` was taken (a snapshot
+    rebuild takes a connection of its own)."""
     order = result.order
     if order is None:
         return None
-    board = await rt.notices.get()
-    async with transaction(rt.pool) as conn:
-        timeline = await orders.timeline_of(conn, order.id)
-        touching = await shared.notices_touching(conn, board, order)
-        await rt.gateways.refresh(conn)
+    timeline = await orders.timeline_of(conn, order.id)
+    touching = await shared.notices_touching(conn, board, order)
+    await rt.gateways.refresh(conn)
     why = explain(
         order,
         timeline,
@@ -110,13 +113,53 @@ async def run_lookup(
     solution: str | None = None,
 ) -> LookupResult:
     """The lookup within the address's and the identifier's budgets."""
+    result, _ = await _lookup_within_budget(
+        request, rt, q, password=password, contact=contact, solution=solution
+    )
+    return result
+
+
+async def run_explained_lookup(
+    request: Request,
+    rt: Runtime,
+    q: str,
+    t: Translator,
+    *,
+    password: str | None = None,
+    contact: str | None = None,
+    solution: str | None = None,
+) -> LookupOut:
+    """The lookup's JSON answer: the lookup and the explanation of the order it
+    opened on one pooled connection (``run_lookup`` and ``explained``)."""
+    result, why = await _lookup_within_budget(
+        request, rt, q, password=password, contact=contact, solution=solution, explain_in=t
+    )
+    return lookup_out(result, t, why)
+
+
+async def _lookup_within_budget(
+    request: Request,
+    rt: Runtime,
+    q: str,
+    *,
+    password: str | None,
+    contact: str | None,
+    solution: str | None,
+    explain_in: Translator | None = None,
+) -> tuple[LookupResult, ExplanationOut | None]:
     identifier = " ".join(q.split())[:200] if (password or contact) else None
     await limits.before(rt, request, identifier=identifier, solution=solution)
     given = proof(request, rt, password=password, contact=contact)
-    async with transaction(rt.pool) as conn:
+    board = await rt.notices.get() if explain_in is not None else []
+    # Reads only, each its own statement (no BEGIN/COMMIT round trips): a
+    # lookup and its order's timeline seen a moment apart explain no worse.
+    async with single_statements(rt.pool) as conn:
         result = await lookup(conn, q, given, fingerprint=rt.cipher.fingerprint)
+        why = None
+        if explain_in is not None:
+            why = await explained(conn, rt, result, explain_in, board)
     await limits.after(rt, request, result, identifier=identifier)
-    return result
+    return result, why
 
 
 async def run_contact_lookup(
@@ -124,7 +167,7 @@ async def run_contact_lookup(
 ) -> tuple[list[OrderRow], bool]:
     identifier = "contact:" + normalize_contact(contact)
     await limits.before(rt, request, identifier=identifier, solution=solution)
-    async with transaction(rt.pool) as conn:
+    async with single_statements(rt.pool) as conn:
         found, more = await orders_of_contact(
             conn, contact, password, check_password(rt), page=page
         )
