@@ -31,6 +31,7 @@ from kameng.catalog.repository import ProductRow
 from kameng.config import Settings
 from kameng.db.connection import Conn, fetch_all
 from kameng.db.engine import libpq_url
+from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
 from kameng.kit.money import format_yuan
 from kameng.kit.passwords import QueryPasswords
@@ -326,3 +327,13 @@ async def ask_refund(
             now=clock.now(),
         )
     return refund.id
+
+
+async def refund_due_now(pool: Any, refund_id: int) -> None:
+    """As if the refund's back-off had passed: due now, its job deferred."""
+    async with transaction(pool) as conn:
+        await conn.execute(
+            "UPDATE refunds SET next_attempt_at = %(now)s WHERE id = %(i)s",
+            {"now": clock.now(), "i": refund_id},
+        )
+        await defer(conn, JobName.EXECUTE_REFUND, refund_id=refund_id)

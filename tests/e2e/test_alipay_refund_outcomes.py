@@ -13,7 +13,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kameng.db.connection import fetch_all
-from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
 from kameng.payments.reconcile import repository
 from kameng.payments.reconcile.service import reconcile
@@ -28,6 +27,7 @@ from tests.e2e.wiring import order_status, paid_on_cashier, wait_for
 from tests.factories import (
     Sessions,
     ask_refund,
+    refund_due_now,
     transaction,
 )
 
@@ -40,15 +40,6 @@ def paid(w: Wired, db: Sessions, refund_outcome: str) -> Awaitable[tuple[str, st
 async def sandbox_refunds(w: Wired, trade_no: str) -> list[tuple[str, int, bool]]:
     trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()
     return [(r["out_request_no"], r["cents"], r["processing"]) for r in trade["refunds"]]
-
-
-async def due_now(pool: Any, refund_id: int) -> None:
-    async with transaction(pool) as conn:  # the back-off has passed
-        await conn.execute(
-            "UPDATE refunds SET next_attempt_at = %(now)s WHERE id = %(i)s",
-            {"now": clock.now(), "i": refund_id},
-        )
-        await defer(conn, JobName.EXECUTE_REFUND, refund_id=refund_id)
 
 
 async def test_refused_refund_is_retried_under_a_new_request_number(
@@ -74,7 +65,7 @@ async def test_refused_refund_is_retried_under_a_new_request_number(
         f"/sandbox/trades/{trade_no}/refund-outcome", data={"outcome": "refund_succeeds"}
     )
     assert changed.status_code == 200
-    await due_now(pool, refund_id)
+    await refund_due_now(pool, refund_id)
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "succeeded", 2)]
     assert await sandbox_refunds(w, trade_no) == [(f"{no}R01-2", 1050, False)]

@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kameng.db.connection import fetch_all
-from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
 from kameng.payments.gateways.base import RefundOutcome, RefundRequest
 from kameng.payments.reconcile import repository
@@ -23,7 +22,7 @@ from tests.e2e.test_epay_v2_roundtrip import (
     wired,  # noqa: F401 - the fixture
 )
 from tests.e2e.wiring import paid_on_cashier, wait_for
-from tests.factories import Sessions, ask_refund, transaction
+from tests.factories import Sessions, ask_refund, refund_due_now, transaction
 
 
 def paid(w: Wired, db: Sessions, settings: Any, refund_outcome: str) -> Awaitable[tuple[str, str]]:
@@ -60,12 +59,7 @@ async def test_refused_refund_is_retried_under_a_new_number(
     await w.epay.post(
         f"/sandbox/trades/{trade_no}/refund-outcome", data={"outcome": "refund_succeeds"}
     )
-    async with transaction(pool) as conn:
-        await conn.execute(
-            "UPDATE refunds SET next_attempt_at = %(now)s WHERE id = %(i)s",
-            {"now": clock.now(), "i": refund_id},
-        )
-        await defer(conn, JobName.EXECUTE_REFUND, refund_id=refund_id)
+    await refund_due_now(pool, refund_id)
     await run_jobs()
     assert await states(pool) == [(f"{no}R01", "succeeded", 2, 1050)]
     assert await sandbox_refunds(w, trade_no) == [(f"{no}R01-2", 1050, False)]

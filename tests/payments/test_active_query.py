@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,66 +19,27 @@ from kameng.kit.clock import FrozenClock
 from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
 from kameng.payments.gateways.registry import from_settings
-from kameng.sandbox.epay import create_app as create_sandbox
 from tests.factories import Sessions, count, make_product, make_stocked_product, place_order
-
-
-def lost(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(502, text="bad gateway")  # every notify is lost on the way
+from tests.payments.epay_sandbox import (
+    buyer,
+    gateways,
+    open_cashier,
+    sandbox,  # noqa: F401 - the fixture
+)
 
 
 @pytest.fixture
 async def epay(
-    settings: Settings, worker_runtime: Any, monkeypatch: pytest.MonkeyPatch
+    sandbox: Any,  # noqa: F811 - the fixture imported above
+    settings: Settings,
+    worker_runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    sandbox = create_sandbox(
-        merchants={settings.epay_pid: settings.epay_key},
-        time_scale=0.0001,
-        http_transport=httpx.MockTransport(lost),
-    )
-    registry = from_settings(settings, transport=httpx.ASGITransport(app=sandbox))
-    monkeypatch.setattr(worker_runtime, "gateways", registry)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sandbox), base_url="http://epay.sandbox.test"
-    ) as buyer:
-        yield buyer
-    await sandbox.state.epay.aclose()
-
-
-async def open_cashier(epay: httpx.AsyncClient, order: dict[str, Any]) -> str:
-    cashier = await epay.get(order["pay_url"].removeprefix("http://epay.sandbox.test"))
-    found = re.search(r'action="[^"]*/pay/(\d+)"', cashier.text)
-    assert found is not None
-    return found.group(1)
-
-
-async def run_query_job(run_jobs: Any) -> None:
-    from procrastinate.exceptions import AlreadyEnqueued
-
-    from kameng.payments.active_query.tasks import query_pending
-
-    # The worker's periodic deferrer may have left this minute's sweep waiting
-    # (same queueing lock): that one does the same work.
-    with contextlib.suppress(AlreadyEnqueued):
-        await query_pending.defer_async(timestamp=0)
-    await run_jobs()
-
-
-async def status(client: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
-    body: dict[str, Any] = (await client.get(f"/api/shop/orders/{order_no}")).json()
-    return body
-
-
-async def schedule(db: Sessions, order_no: str) -> tuple[Any, int]:
-    """(next_query_at, query_attempts) of the order."""
-    async with db() as s:
-        row = (
-            await s.execute(
-                text("SELECT next_query_at, query_attempts FROM orders WHERE order_no = :n"),
-                {"n": order_no},
-            )
-        ).one()
-    return row[0], int(row[1])
+    """The buyer's client to the sandbox, whose notifies are all lost; the
+    worker's gateways ask it."""
+    monkeypatch.setattr(worker_runtime, "gateways", gateways(settings, sandbox))
+    async with buyer(sandbox) as client:
+        yield client
 
 
 QUERY_ORDER_JOBS = (
@@ -86,198 +47,215 @@ QUERY_ORDER_JOBS = (
 )
 
 
+@dataclass
+class Shop:
+    """A buyer's clients to the shop and to the sandbox (whose notifies are all
+    lost), the database, the frozen clock and the worker."""
+
+    client: httpx.AsyncClient
+    epay: httpx.AsyncClient
+    db: Sessions
+    settings: Settings
+    clock: FrozenClock
+    pool: Any
+    run_jobs: Any
+
+    async def at_cashier(self) -> tuple[dict[str, Any], str]:
+        """An order placed and its sandbox cashier opened; the trade number."""
+        order = await place_order(self.client)
+        return order, await open_cashier(self.epay, order)
+
+    async def run_query_job(self) -> None:
+        from procrastinate.exceptions import AlreadyEnqueued
+
+        from kameng.payments.active_query.tasks import query_pending
+
+        # The worker's periodic deferrer may have left this minute's sweep waiting
+        # (same queueing lock): that one does the same work.
+        with contextlib.suppress(AlreadyEnqueued):
+            await query_pending.defer_async(timestamp=0)
+        await self.run_jobs()
+
+    async def status(self, order_no: str) -> dict[str, Any]:
+        body: dict[str, Any] = (await self.client.get(f"/api/shop/orders/{order_no}")).json()
+        return body
+
+    async def schedule(self, order_no: str) -> tuple[Any, int]:
+        """(next_query_at, query_attempts) of the order."""
+        async with self.db() as s:
+            row = (
+                await s.execute(
+                    text("SELECT next_query_at, query_attempts FROM orders WHERE order_no = :n"),
+                    {"n": order_no},
+                )
+            ).one()
+        return row[0], int(row[1])
+
+    async def count(self, sql: str) -> int:
+        return await count(self.db, sql)
+
+
+@pytest.fixture
+def shop(
+    client: httpx.AsyncClient,
+    epay: httpx.AsyncClient,
+    db: Sessions,
+    settings: Settings,
+    clock: FrozenClock,
+    pool: Any,
+    run_jobs: Any,
+) -> Shop:
+    return Shop(client, epay, db, settings, clock, pool, run_jobs)
+
+
 class TestActiveQuery:
-    async def test_lost_notify_is_found_by_the_schedule(
-        self,
-        client: httpx.AsyncClient,
-        epay: httpx.AsyncClient,
-        db: Sessions,
-        settings: Settings,
-        clock: FrozenClock,
-        run_jobs: Any,
-    ) -> None:
-        keys = (await make_stocked_product(db, settings, 1)).keys
-        order = await place_order(client)
-        trade_no = await open_cashier(epay, order)
-        assert (await epay.post(f"/pay/{trade_no}")).status_code == 302
+    async def test_lost_notify_is_found_by_the_schedule(self, shop: Shop) -> None:
+        keys = (await make_stocked_product(shop.db, shop.settings, 1)).keys
+        order, trade_no = await shop.at_cashier()
+        assert (await shop.epay.post(f"/pay/{trade_no}")).status_code == 302
         # Never opened here: not asked about (junk orders cost nothing).
-        assert await schedule(db, order["order_no"]) == (None, 0)
-        await run_query_job(run_jobs)
-        assert await count(db, "SELECT count(*) FROM payment_notifies") == 0
+        assert await shop.schedule(order["order_no"]) == (None, 0)
+        await shop.run_query_job()
+        assert await shop.count("SELECT count(*) FROM payment_notifies") == 0
 
-        started = clock.now()
-        assert (await client.get(f"/o/{order['order_no']}")).status_code == 200
-        assert await schedule(db, order["order_no"]) == (started + timedelta(seconds=15), 0)
+        started = shop.clock.now()
+        assert (await shop.client.get(f"/o/{order['order_no']}")).status_code == 200
+        assert await shop.schedule(order["order_no"]) == (started + timedelta(seconds=15), 0)
 
-        clock.advance(seconds=14)  # not due yet: the gateway is not asked
-        await run_query_job(run_jobs)
-        assert await count(db, "SELECT count(*) FROM payment_notifies") == 0
-        assert (await status(client, order["order_no"]))["status"] == "unpaid"
+        shop.clock.advance(seconds=14)  # not due yet: the gateway is not asked
+        await shop.run_query_job()
+        assert await shop.count("SELECT count(*) FROM payment_notifies") == 0
+        assert (await shop.status(order["order_no"]))["status"] == "unpaid"
 
-        clock.advance(seconds=1)  # due: asked, found paid, delivered
-        await run_query_job(run_jobs)
-        body = await status(client, order["order_no"])
+        shop.clock.advance(seconds=1)  # due: asked, found paid, delivered
+        await shop.run_query_job()
+        body = await shop.status(order["order_no"])
         assert body["status"] == "delivered"
         assert [(g["number"], g["password"]) for g in body["goods"]] == keys
         assert "主动向支付平台查询确认" in body["timeline"][1]["label"]
-        async with db() as s:
+        async with shop.db() as s:
             logged = (
                 await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
             ).all()
         assert [tuple(r) for r in logged] == [("QUERY", "accepted", trade_no)]
-        assert await count(db, "SELECT count(*) FROM payments") == 1
+        assert await shop.count("SELECT count(*) FROM payments") == 1
 
         # Paid: out of the schedule; visits and sweeps ask nothing any more.
-        clock.advance(minutes=5)
-        assert (await client.get(f"/o/{order['order_no']}/return")).status_code == 303
-        await run_query_job(run_jobs)
-        assert await count(db, "SELECT count(*) FROM payment_notifies") == 1
-        assert await count(db, "SELECT count(*) FROM payments") == 1
+        shop.clock.advance(minutes=5)
+        assert (await shop.client.get(f"/o/{order['order_no']}/return")).status_code == 303
+        await shop.run_query_job()
+        assert await shop.count("SELECT count(*) FROM payment_notifies") == 1
+        assert await shop.count("SELECT count(*) FROM payments") == 1
 
-    async def test_return_url_asks_at_once(
-        self,
-        client: httpx.AsyncClient,
-        epay: httpx.AsyncClient,
-        db: Sessions,
-        settings: Settings,
-        clock: FrozenClock,
-        run_jobs: Any,
-    ) -> None:
-        await make_stocked_product(db, settings, 1)
-        order = await place_order(client)
-        trade_no = await open_cashier(epay, order)
-        paid = await epay.post(f"/pay/{trade_no}")
+    async def test_return_url_asks_at_once(self, shop: Shop) -> None:
+        await make_stocked_product(shop.db, shop.settings, 1)
+        order, trade_no = await shop.at_cashier()
+        paid = await shop.epay.post(f"/pay/{trade_no}")
         back = paid.headers["location"]  # the sandbox sends the buyer to the return URL
-        assert back.startswith(f"{settings.public_url}/o/{order['order_no']}/return?")
-        answer = await client.get(back.removeprefix(settings.public_url))
+        assert back.startswith(f"{shop.settings.public_url}/o/{order['order_no']}/return?")
+        answer = await shop.client.get(back.removeprefix(shop.settings.public_url))
         assert (answer.status_code, answer.headers["location"]) == (303, f"/o/{order['order_no']}")
-        assert await schedule(db, order["order_no"]) == (clock.now(), 0)
-        assert await count(db, QUERY_ORDER_JOBS) == 1
+        assert await shop.schedule(order["order_no"]) == (shop.clock.now(), 0)
+        assert await shop.count(QUERY_ORDER_JOBS) == 1
         # Coming back again at once adds nothing (debounced; one job waits already).
-        assert (await client.get(back.removeprefix(settings.public_url))).status_code == 303
-        assert await count(db, QUERY_ORDER_JOBS) == 1
-        await run_jobs()
-        assert (await status(client, order["order_no"]))["status"] == "delivered"
-        assert await count(db, "SELECT count(*) FROM payments") == 1
+        assert (
+            await shop.client.get(back.removeprefix(shop.settings.public_url))
+        ).status_code == 303
+        assert await shop.count(QUERY_ORDER_JOBS) == 1
+        await shop.run_jobs()
+        assert (await shop.status(order["order_no"]))["status"] == "delivered"
+        assert await shop.count("SELECT count(*) FROM payments") == 1
 
-    async def test_order_page_pulls_the_query_forward_debounced(
-        self,
-        client: httpx.AsyncClient,
-        epay: httpx.AsyncClient,
-        db: Sessions,
-        clock: FrozenClock,
-        pool: Any,
-    ) -> None:
+    async def test_order_page_pulls_the_query_forward_debounced(self, shop: Shop) -> None:
         from kameng.payments.active_query import service
 
-        await make_product(db)
-        order = await place_order(client)
+        await make_product(shop.db)
+        order = await place_order(shop.client)
         number = order["order_no"]
-        start = clock.now()
-        await client.get(f"/o/{number}")  # starts the schedule
-        clock.advance(seconds=10)
-        await client.get(f"/o/{number}")  # within the debounce: nothing
-        await client.get(f"/api/shop/orders/{number}")
-        assert await schedule(db, number) == (start + timedelta(seconds=15), 0)
+        start = shop.clock.now()
+        await shop.client.get(f"/o/{number}")  # starts the schedule
+        shop.clock.advance(seconds=10)
+        await shop.client.get(f"/o/{number}")  # within the debounce: nothing
+        await shop.client.get(f"/api/shop/orders/{number}")
+        assert await shop.schedule(number) == (start + timedelta(seconds=15), 0)
         # One job for the first ask (a step shorter than the minute sweep).
-        assert await count(db, QUERY_ORDER_JOBS) == 1
-        clock.advance(seconds=5)  # the first ask (as the worker does it): next in 30 s
-        async with transaction(pool) as conn:
-            assert len(await service.claim_due(conn, now=clock.now(), limit=10)) == 1
-        assert await schedule(db, number) == (clock.now() + timedelta(seconds=30), 1)
-        assert await count(db, QUERY_ORDER_JOBS) == 2  # its own job for the 30 s step
-        clock.advance(seconds=16)  # 31 s after the first visit: pulled forward to now
-        await client.get(f"/api/shop/orders/{number}")
-        assert await schedule(db, number) == (clock.now(), 1)
-        assert await count(db, QUERY_ORDER_JOBS) == 3
-        await client.get(f"/o/{number}")  # due already: nothing more
-        assert await count(db, QUERY_ORDER_JOBS) == 3
+        assert await shop.count(QUERY_ORDER_JOBS) == 1
+        shop.clock.advance(seconds=5)  # the first ask (as the worker does it): next in 30 s
+        async with transaction(shop.pool) as conn:
+            assert len(await service.claim_due(conn, now=shop.clock.now(), limit=10)) == 1
+        assert await shop.schedule(number) == (shop.clock.now() + timedelta(seconds=30), 1)
+        assert await shop.count(QUERY_ORDER_JOBS) == 2  # its own job for the 30 s step
+        shop.clock.advance(seconds=16)  # 31 s after the first visit: pulled forward to now
+        await shop.client.get(f"/api/shop/orders/{number}")
+        assert await shop.schedule(number) == (shop.clock.now(), 1)
+        assert await shop.count(QUERY_ORDER_JOBS) == 3
+        await shop.client.get(f"/o/{number}")  # due already: nothing more
+        assert await shop.count(QUERY_ORDER_JOBS) == 3
 
-    async def test_back_off_until_expiry_then_one_last_ask(
-        self,
-        client: httpx.AsyncClient,
-        epay: httpx.AsyncClient,
-        db: Sessions,
-        settings: Settings,
-        clock: FrozenClock,
-        pool: Any,
-    ) -> None:
+    async def test_back_off_until_expiry_then_one_last_ask(self, shop: Shop) -> None:
         from kameng.payments.active_query import service
 
-        await make_product(db)
-        order = await place_order(client)
-        await open_cashier(epay, order)  # at the cashier, never paid
-        await client.get(f"/o/{order['order_no']}")
+        await make_product(shop.db)
+        order, _ = await shop.at_cashier()  # at the cashier, never paid
+        await shop.client.get(f"/o/{order['order_no']}")
         created = datetime.fromisoformat(order["expires_at"]) - timedelta(
-            seconds=settings.unpaid_ttl_seconds
+            seconds=shop.settings.unpaid_ttl_seconds
         )
         asked_at: list[int] = []
         while True:
-            due, attempts = await schedule(db, order["order_no"])
+            due, attempts = await shop.schedule(order["order_no"])
             if due is None:
                 break
-            clock.advance(seconds=(due - clock.now()).total_seconds())
+            shop.clock.advance(seconds=(due - shop.clock.now()).total_seconds())
             asked_at.append(int((due - created).total_seconds()))
-            async with transaction(pool) as conn:
-                claimed = await service.claim_due(conn, now=clock.now(), limit=10)
+            async with transaction(shop.pool) as conn:
+                claimed = await service.claim_due(conn, now=shop.clock.now(), limit=10)
             assert [c.order_no for c in claimed] == [order["order_no"]]
         # 15 s, +30 s, +1, +2, +5 min (the next step, 10 min, would pass the
         # 15 min expiry), then a minute after expiry; then the schedule is over.
-        assert settings.unpaid_ttl_seconds == 900
+        assert shop.settings.unpaid_ttl_seconds == 900
         assert asked_at == [15, 45, 105, 225, 525, 960]
         assert attempts == 6
 
-    async def test_unpaid_at_the_gateway_changes_nothing(
-        self,
-        client: httpx.AsyncClient,
-        epay: httpx.AsyncClient,
-        db: Sessions,
-        clock: FrozenClock,
-        run_jobs: Any,
-    ) -> None:
-        await make_product(db)
-        opened = await place_order(client)
-        await open_cashier(epay, opened)  # at the cashier, never paid
-        never_opened = await place_order(client)  # unknown to the gateway
+    async def test_unpaid_at_the_gateway_changes_nothing(self, shop: Shop) -> None:
+        await make_product(shop.db)
+        opened, _ = await shop.at_cashier()  # at the cashier, never paid
+        never_opened = await place_order(shop.client)  # unknown to the gateway
         for order in (opened, never_opened):
-            await client.get(f"/o/{order['order_no']}")
-        clock.advance(minutes=2)
-        await run_query_job(run_jobs)
+            await shop.client.get(f"/o/{order['order_no']}")
+        shop.clock.advance(minutes=2)
+        await shop.run_query_job()
         for order in (opened, never_opened):
-            assert (await status(client, order["order_no"]))["status"] == "unpaid"
-            assert (await schedule(db, order["order_no"]))[1] == 1  # asked once
-        assert await count(db, "SELECT count(*) FROM payment_notifies") == 0
+            assert (await shop.status(order["order_no"]))["status"] == "unpaid"
+            assert (await shop.schedule(order["order_no"]))[1] == 1  # asked once
+        assert await shop.count("SELECT count(*) FROM payment_notifies") == 0
 
     async def test_gateway_down_changes_nothing(
-        self,
-        client: httpx.AsyncClient,
-        db: Sessions,
-        settings: Settings,
-        clock: FrozenClock,
-        run_jobs: Any,
-        worker_runtime: Any,
-        monkeypatch: pytest.MonkeyPatch,
+        self, shop: Shop, worker_runtime: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         def down(request: httpx.Request) -> httpx.Response:
             raise httpx.ConnectError("connection refused", request=request)
 
-        registry = from_settings(settings, transport=httpx.MockTransport(down))
+        registry = from_settings(shop.settings, transport=httpx.MockTransport(down))
         monkeypatch.setattr(worker_runtime, "gateways", registry)
-        await make_product(db)
-        order = await place_order(client)
-        await client.get(f"/o/{order['order_no']}/return")
-        await run_query_job(run_jobs)
-        assert (await status(client, order["order_no"]))["status"] == "unpaid"
+        await make_product(shop.db)
+        order = await place_order(shop.client)
+        await shop.client.get(f"/o/{order['order_no']}/return")
+        await shop.run_query_job()
+        assert (await shop.status(order["order_no"]))["status"] == "unpaid"
         # The failed ask moved the order to its next step (no hammering a down gateway).
-        assert await schedule(db, order["order_no"]) == (clock.now() + timedelta(seconds=30), 1)
+        assert await shop.schedule(order["order_no"]) == (
+            shop.clock.now() + timedelta(seconds=30),
+            1,
+        )
         # The jobs themselves ran to the end (the worker may also have run the periodic one).
         jobs = (
             "SELECT count(*) FROM procrastinate_jobs WHERE task_name IN "
             "('payments.query_pending', 'payments.query_order')"
         )
-        assert await count(db, jobs + " AND status = 'succeeded'") >= 2
+        assert await shop.count(jobs + " AND status = 'succeeded'") >= 2
         # (the next ask's own job waits its 30 s)
-        assert await count(db, jobs + " AND status NOT IN ('succeeded', 'todo')") == 0
+        assert await shop.count(jobs + " AND status NOT IN ('succeeded', 'todo')") == 0
 
 
 GATEWAY = EpayV1Gateway(name="epay", base_url="http://epay.test/", pid="1001", key="k")

@@ -4,8 +4,6 @@ amount and a payment the gateway does not know are flagged with evidence."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,50 +13,26 @@ import pytest
 
 from kameng.config import Settings
 from kameng.kit import clock
-from kameng.payments.gateways.registry import from_settings
 from kameng.payments.reconcile import repository
 from kameng.payments.reconcile.service import reconcile
-from kameng.sandbox.epay import create_app as create_sandbox
-from tests.factories import count, make_order, make_stocked_product, pay, place_order, transaction
-
-SANDBOX = "http://epay.sandbox.test"
-
-
-def lost(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(502, text="bad gateway")  # every notify is lost
-
-
-@pytest.fixture
-async def sandbox(settings: Settings) -> AsyncIterator[Any]:
-    app = create_sandbox(
-        merchants={settings.epay_pid: settings.epay_key},
-        time_scale=0.0001,
-        http_transport=httpx.MockTransport(lost),
-    )
-    yield app
-    await app.state.epay.aclose()
-
-
-async def paid_at_gateway(client: httpx.AsyncClient, sandbox: Any) -> dict[str, Any]:
-    order = await place_order(client)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sandbox), base_url=SANDBOX
-    ) as buyer:
-        cashier = await buyer.get(order["pay_url"].removeprefix(SANDBOX))
-        found = re.search(r'action="[^"]*/pay/(\d+)"', cashier.text)
-        assert found is not None
-        assert (await buyer.post(f"/pay/{found.group(1)}")).status_code == 302
-    order["trade_no"] = found.group(1)
-    return order
+from tests.factories import count, make_order, make_stocked_product, pay, transaction
+from tests.payments.epay_sandbox import (
+    gateways,
+    paid_at_gateway,
+    sandbox,  # noqa: F401 - the fixture
+)
 
 
 async def test_reconcile_repairs_and_flags(
-    client: httpx.AsyncClient, sandbox: Any, settings: Settings, pool: Any
+    client: httpx.AsyncClient,
+    sandbox: Any,  # noqa: F811 - the fixture imported above
+    settings: Settings,
+    pool: Any,
 ) -> None:
     await make_stocked_product(pool, settings, keys=3, price_cents=1000)
     unknown_here = await paid_at_gateway(client, sandbox)
     mismatched = await paid_at_gateway(client, sandbox)
-    gateway = from_settings(settings, transport=httpx.ASGITransport(app=sandbox)).get("epay")
+    gateway = gateways(settings, sandbox).get("epay")
     assert gateway is not None
     # The shop knows the second payment, but (as if tampered with) for another amount.
     row = await make_order(pool)

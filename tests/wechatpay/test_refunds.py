@@ -11,12 +11,11 @@ import pytest
 
 from kameng.config import Settings
 from kameng.db.connection import fetch_all
-from kameng.db.jobs import JobName, defer
 from kameng.kit import clock
 from kameng.models.vocabulary import Actor
 from kameng.payments.refunds.service import request_refund
 from kameng.payments.refunds.tasks import settle_submitted
-from tests.factories import Sessions, add_keys, count, create_product, transaction
+from tests.factories import Sessions, add_keys, count, create_product, refund_due_now, transaction
 from tests.wechatpay.conftest import DESKTOP, Wired
 
 
@@ -150,12 +149,7 @@ async def test_refused_refund_is_retried_under_a_new_number(
     await wired.phone.post(
         f"/sandbox/trades/{no}/refund-outcome", params={"outcome": "refund_succeeds"}
     )
-    async with transaction(pool) as conn:  # the back-off has passed
-        await conn.execute(
-            "UPDATE refunds SET next_attempt_at = %(now)s WHERE id = %(i)s",
-            {"now": clock.now(), "i": refund_id},
-        )
-        await defer(conn, JobName.EXECUTE_REFUND, refund_id=refund_id)
+    await refund_due_now(pool, refund_id)
     await run_jobs()
     await settle(wired, pool, refund_id, no)
     assert await refund_state(pool, refund_id) == ("succeeded", 2)
