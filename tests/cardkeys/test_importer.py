@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +14,11 @@ from kameng.cardkeys.cli import import_cards_command
 from kameng.cardkeys.errors import ImportRejected, MalformedLineError, UnknownProduct
 from kameng.cardkeys.importer import MAX_REPORTED_ERRORS, import_card_keys, parse_line
 from kameng.config import Settings
-from kameng.db.engine import libpq_url
 from kameng.kit.clock import FrozenClock
 from kameng.kit.crypto import CardKeyCipher
 from kameng.kit.i18n import translator
+from tests.cardkeys.conftest import Conn
 from tests.factories import Sessions, make_product
-
-Conn = psycopg.AsyncConnection[Any]
-
-
-@pytest.fixture
-async def conn(db: Sessions, database_url: str) -> AsyncIterator[Conn]:
-    async with await psycopg.AsyncConnection.connect(
-        libpq_url(database_url), autocommit=True
-    ) as connection:
-        yield connection
 
 
 @pytest.fixture
@@ -385,11 +375,15 @@ class TestCommand:
     def operator_language(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("KAMENG_LANG", "zh_CN")
 
-    async def run_cli(self, sku: str, file: Path, database_url: str, settings: Settings) -> int:
-        # In a thread: the command runs its own event loop, like from a shell.
-        return await asyncio.to_thread(
-            import_cards_command, sku, file, database_url, settings=settings
-        )
+    @pytest.fixture
+    def cli(self, database_url: str, settings: Settings) -> Callable[..., Awaitable[int]]:
+        """``kameng import-cards`` on this database, or on ``url``; its exit code."""
+
+        async def run(sku: str, file: Path, url: str = database_url) -> int:
+            # In a thread: the command runs its own event loop, like from a shell.
+            return await asyncio.to_thread(import_cards_command, sku, file, url, settings=settings)
+
+        return run
 
     async def test_imports_and_prints_the_report(
         self,
@@ -397,8 +391,7 @@ class TestCommand:
         db: Sessions,
         cipher: CardKeyCipher,
         tmp_path: Path,
-        database_url: str,
-        settings: Settings,
+        cli: Callable[..., Awaitable[int]],
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         product_id = (await make_product(db, sku="GAME-10")).id
@@ -406,7 +399,7 @@ class TestCommand:
         file = tmp_path / "cards.txt"
         file.write_bytes("\ufeffK1 p1\r\nK2,p2\nK1 p1\n\nK9 p9\nK3，密码3\n".encode())
 
-        code = await self.run_cli("GAME-10", file, database_url, settings)
+        code = await cli("GAME-10", file)
 
         out = capsys.readouterr().out
         assert code == 0
@@ -426,8 +419,7 @@ class TestCommand:
         conn: Conn,
         db: Sessions,
         tmp_path: Path,
-        database_url: str,
-        settings: Settings,
+        cli: Callable[..., Awaitable[int]],
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         await make_product(db, sku="GAME-10")
@@ -435,7 +427,7 @@ class TestCommand:
         # line 3 is GBK, not UTF-8: a common mistake with files from Windows
         file.write_bytes(b"K1 p1\nK2\n" + "K3 密码".encode("gbk") + b"\n[red]x y z\n")
 
-        code = await self.run_cli("GAME-10", file, database_url, settings)
+        code = await cli("GAME-10", file)
 
         out = capsys.readouterr().out
         assert code == 1
@@ -452,8 +444,7 @@ class TestCommand:
         db: Sessions,
         cipher: CardKeyCipher,
         tmp_path: Path,
-        database_url: str,
-        settings: Settings,
+        cli: Callable[..., Awaitable[int]],
         capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
@@ -466,13 +457,13 @@ class TestCommand:
         good = tmp_path / "good.txt"
         good.write_text("K1 p1\nK1 p1\nK9 p9\n", encoding="utf-8")
 
-        assert await self.run_cli("GAME-10", bad, database_url, settings) == 1
+        assert await cli("GAME-10", bad) == 1
         assert capsys.readouterr().out == (
             f"{bad}: 1 malformed line, nothing imported\n"
             "  line 2: missing password: K2\n"
             "Format: one “number password” per line (separated by a space, a tab or a comma)\n"
         )
-        assert await self.run_cli("GAME-10", good, database_url, settings) == 0
+        assert await cli("GAME-10", good) == 0
         assert capsys.readouterr().out == (
             f"{good} → GAME-10: imported 1; duplicates within the file: 1; already in stock: 1\n"
             "Duplicates within the file (skipped):\n"
@@ -488,13 +479,12 @@ class TestCommand:
         conn: Conn,
         db: Sessions,
         tmp_path: Path,
-        database_url: str,
-        settings: Settings,
+        cli: Callable[..., Awaitable[int]],
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         file = tmp_path / "cards.txt"
         file.write_text("K1 p1\n", encoding="utf-8")
-        assert await self.run_cli("NOPE", file, database_url, settings) == 2
+        assert await cli("NOPE", file) == 2
         assert capsys.readouterr().err.endswith("\n没有商品 NOPE\n")
         assert await scalar(conn, "SELECT count(*) FROM card_keys") == 0
 
@@ -503,31 +493,30 @@ class TestCommand:
         conn: Conn,
         db: Sessions,
         tmp_path: Path,
-        database_url: str,
-        settings: Settings,
+        cli: Callable[..., Awaitable[int]],
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         await make_product(db, sku="GAME-10")
         missing = tmp_path / "missing.txt"
-        assert await self.run_cli("GAME-10", missing, database_url, settings) == 2
+        assert await cli("GAME-10", missing) == 2
         assert capsys.readouterr().err.startswith(f"无法读取文件 {missing}：")
 
         utf16 = tmp_path / "utf16.txt"
         utf16.write_text("K1 p1\n", encoding="utf-16")
-        assert await self.run_cli("GAME-10", utf16, database_url, settings) == 2
+        assert await cli("GAME-10", utf16) == 2
         assert capsys.readouterr().err.startswith(f"{utf16}: 文件是 UTF-16 编码，请另存为 UTF-8")
 
-        assert await self.run_cli("GAME-10", tmp_path, database_url, settings) == 2
+        assert await cli("GAME-10", tmp_path) == 2
         assert await scalar(conn, "SELECT count(*) FROM card_keys") == 0
 
     async def test_unreachable_database_exits_3(
         self,
         tmp_path: Path,
-        settings: Settings,
+        cli: Callable[..., Awaitable[int]],
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         file = tmp_path / "cards.txt"
         file.write_text("K1 p1\n", encoding="utf-8")
         url = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
-        assert await self.run_cli("GAME-10", file, url, settings) == 3
+        assert await cli("GAME-10", file, url) == 3
         assert capsys.readouterr().err.startswith("数据库错误，未导入任何卡密：")

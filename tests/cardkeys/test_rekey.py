@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -17,16 +15,14 @@ from kameng.cardkeys.rekey import rekey_all, rekey_batch
 from kameng.cardkeys.repository import claim_keys
 from kameng.cli import app
 from kameng.config import Settings, get_settings
-from kameng.db.engine import libpq_url
 from kameng.fulfilment.service import StrategyGoods
 from kameng.kit import clock
 from kameng.kit.crypto import CardKeyCipher, CardKeyUnreadable, seal_legacy
 from kameng.kit.passwords import QueryPasswords
 from kameng.orders import repository as orders_repo
 from kameng.orders import service as orders
+from tests.cardkeys.conftest import Conn
 from tests.factories import Sessions, create_product
-
-Conn = psycopg.AsyncConnection[Any]
 
 SECRET_A = "secret-A-" + "a" * 40
 SECRET_B = "secret-B-" + "b" * 40
@@ -34,14 +30,6 @@ SECRET_B = "secret-B-" + "b" * 40
 
 def configured(database_url: str, **values: str) -> Settings:
     return Settings(_env_file=None, database_url=database_url, **values)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def conn(db: Sessions, database_url: str) -> AsyncIterator[Conn]:
-    async with await psycopg.AsyncConnection.connect(
-        libpq_url(database_url), autocommit=True
-    ) as connection:
-        yield connection
 
 
 async def all_keys(conn: Conn, cipher: CardKeyCipher) -> list[tuple[str, str]]:
