@@ -1,7 +1,8 @@
 """Announcements and support tickets in a real browser on a phone: a notice shows
 on the order it touches and not on another; the order page's "contact support"
-opens a prefilled form whose ticket number the lookup box finds (the order
-masked for a stranger, in full for the browser that placed it)."""
+opens a prefilled form; the buyer writes again on the ticket page; the lookup
+box finds the ticket number (the order masked for a stranger, in full for the
+browser that placed it)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,14 @@ def test_notice_on_the_touched_order_and_a_ticket_the_lookup_box_finds(
     assert re.fullmatch(r"T\d{13}", ticket_no), ticket_no
     expect(phone.locator("#ticket-status")).to_have_text("等待客服处理")
     expect(phone.locator("#ticket-order")).to_have_text(order_no)  # this browser placed it
+    # The buyer writes again from the ticket page (two lines, as a phone sends them).
+    phone.locator("#follow-up textarea[name=message]").fill("订单号已核对\n付款截图已发到邮箱")
+    phone.get_by_role("button", name="发送", exact=True).click()
+    phone.wait_for_url(re.compile(r"/t/T\d{13}\?added=1#ticket-messages$"))
+    expect(phone.locator("#follow-up-added")).to_have_text("留言已补充到工单，客服会在这里回复。")
+    expect(phone.locator("#ticket-messages li")).to_have_count(2)
+    expect(phone.locator("#ticket-messages li").last).to_contain_text("付款截图已发到邮箱")
+    expect(phone.locator("#ticket-status")).to_have_text("等待客服处理")
     phone.screenshot(path=str(SCREENSHOTS / "ticket.png"), full_page=True)
 
     # The lookup box finds the ticket; a stranger sees the order masked only.

@@ -39,6 +39,9 @@ def test_api_answers_every_input_without_5xx(api_product: None, live_shop: str) 
         "POST /api/shop/lookup",
         "POST /api/shop/lookup/contact",
         "GET /api/shop/captcha",
+        "POST /api/shop/orders/{order_no}/tickets",
+        "GET /api/shop/tickets/{ticket_no}",
+        "POST /api/shop/tickets/{ticket_no}/messages",
     }
     for operation in operations:
 

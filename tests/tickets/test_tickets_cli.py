@@ -30,6 +30,11 @@ async def _open_ticket(url: str) -> tuple[str, str]:
     return ticket.ticket_no, order.order_no
 
 
+async def _follow_up(url: str, ticket_no: str, text: str) -> None:
+    async with transaction(url) as conn:
+        await tickets.follow_up(conn, ticket_no, text, now=clock.now())
+
+
 def test_list_show_reply_close(cli_env: None, database_url: str) -> None:  # noqa: F811
     ticket_no, order_no = run_sync(_open_ticket(database_url))
     runner = CliRunner()
@@ -45,6 +50,19 @@ def test_list_show_reply_close(cli_env: None, database_url: str) -> None:  # noq
     assert replied.exit_code == 0 and replied.output == f"{ticket_no} answered\n"
     text = runner.invoke(app, ["tickets", "show", ticket_no]).output
     assert f"order {order_no}" in text and "operator: 请先付款" in text
+    run_sync(_follow_up(database_url, ticket_no, "已付款，截图见邮件"))
+    shown = json.loads(runner.invoke(app, ["tickets", "show", ticket_no, "--json"]).output)
+    assert shown["status"] == "open"  # the buyer wrote again: back in the operator's list
+    assert [(m["author"], m["body"]) for m in shown["messages"]] == [
+        ("buyer", "卡密没到"),
+        ("operator", "请先付款"),
+        ("buyer", "已付款，截图见邮件"),
+    ]
+    text = runner.invoke(app, ["tickets", "show", ticket_no]).output
+    assert text.splitlines()[-1].endswith("] buyer: 已付款，截图见邮件")
+    assert [
+        r["ticket_no"] for r in json.loads(runner.invoke(app, ["tickets", "list", "--json"]).output)
+    ] == [ticket_no]
     closed = runner.invoke(app, ["tickets", "close", ticket_no])
     assert closed.exit_code == 0 and closed.output == f"{ticket_no} closed\n"
     assert runner.invoke(app, ["tickets", "list"]).output == "no tickets\n"

@@ -55,6 +55,9 @@ class OrderEventType(StrEnum):
     TICKET_OPENED = "ticket_opened"  # the buyer asked support (kameng.tickets)
     TICKET_REPLIED = "ticket_replied"  # support answered; params carry the reply
     TICKET_CLOSED = "ticket_closed"
+    TICKET_FOLLOWED_UP = (
+        "ticket_followed_up"  # the buyer wrote again (the words stay on the ticket)
+    )
     RISK_HELD = "risk_held"  # paid, held for review by a risk rule (kameng.fulfilment.review)
     REVIEW_APPROVED = "review_approved"  # an operator let it through: fulfilled now
     REVIEW_REJECTED = "review_rejected"  # an operator refused it: refunded

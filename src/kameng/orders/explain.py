@@ -253,6 +253,7 @@ EVENT_RULES: dict[OrderEventType, Rule | None] = {
     OrderEventType.TICKET_OPENED: None,
     OrderEventType.TICKET_REPLIED: None,
     OrderEventType.TICKET_CLOSED: None,
+    OrderEventType.TICKET_FOLLOWED_UP: None,
     OrderEventType.RISK_HELD: None,
     OrderEventType.REVIEW_APPROVED: None,
     OrderEventType.REVIEW_REJECTED: None,
@@ -272,7 +273,12 @@ STOCK_LATE = Rule(
 
 # Timeline entries of the support conversation (kameng.tickets).
 CONVERSATION = frozenset(
-    {OrderEventType.TICKET_OPENED, OrderEventType.TICKET_REPLIED, OrderEventType.TICKET_CLOSED}
+    {
+        OrderEventType.TICKET_OPENED,
+        OrderEventType.TICKET_REPLIED,
+        OrderEventType.TICKET_CLOSED,
+        OrderEventType.TICKET_FOLLOWED_UP,
+    }
 )
 
 GENERIC = Rule(

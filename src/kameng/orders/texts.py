@@ -64,6 +64,7 @@ EVENT_LABELS: dict[OrderEventType, str] = {
     OrderEventType.TICKET_OPENED: N_("Support ticket %(ticket)s opened"),
     OrderEventType.TICKET_REPLIED: N_("Support replied (ticket %(ticket)s): %(reply)s"),
     OrderEventType.TICKET_CLOSED: N_("Support ticket %(ticket)s closed"),
+    OrderEventType.TICKET_FOLLOWED_UP: N_("A message was added to support ticket %(ticket)s"),
     OrderEventType.RISK_HELD: N_(
         "Payment received; held for a security check (%(reason)s) before delivery, "
         "decided by %(until)s"
@@ -75,7 +76,12 @@ EVENT_LABELS: dict[OrderEventType, str] = {
 }
 
 _TICKET_EVENTS = frozenset(
-    {OrderEventType.TICKET_OPENED, OrderEventType.TICKET_REPLIED, OrderEventType.TICKET_CLOSED}
+    {
+        OrderEventType.TICKET_OPENED,
+        OrderEventType.TICKET_REPLIED,
+        OrderEventType.TICKET_CLOSED,
+        OrderEventType.TICKET_FOLLOWED_UP,
+    }
 )
 
 # What a product is, as the buyer calls it (the support form names it).

@@ -31,3 +31,19 @@ class TooManyTickets(DomainError):
     status = 429
     code = "too_many_tickets"
     message = N_("Too many tickets from here; please try again in %(minutes)s minutes")
+
+
+class TicketClosedToBuyer(TicketClosed):
+    """A follow-up on a closed ticket: what the buyer can do instead."""
+
+    code = "ticket_closed_to_messages"
+    message = N_(
+        "Ticket %(ticket_no)s is closed and takes no more messages. If you still need help, "
+        "open a new ticket from the order page"
+    )
+
+
+class TooManyTicketMessages(DomainError):
+    status = 429
+    code = "too_many_messages"
+    message = N_("Too many messages; please try again in %(minutes)s minutes")

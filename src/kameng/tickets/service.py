@@ -1,8 +1,12 @@
-"""Opening, answering and closing support tickets. Services never commit.
+"""Opening, following up, answering and closing support tickets. Services never
+commit.
 
 A ticket is opened from the order page: the order number, payment time and
 product type come from the order, the cause from the explanation engine at that
 moment (``kameng.orders.explain``), the message and a contact from the buyer.
+The buyer may write again until the ticket is closed (``follow_up``); the
+operator answers (``reply``) and closes. How often each may happen from one
+address, for one order or one ticket: ``kameng.tickets.limits``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,13 @@ from kameng.orders.explain import Explanation
 from kameng.orders.repository import OrderRow
 from kameng.orders.states import append_event
 from kameng.tickets import numbers, repository
-from kameng.tickets.errors import TicketContactInvalid, TicketMessageInvalid, TicketNotFound
+from kameng.tickets.errors import (
+    TicketClosed,
+    TicketClosedToBuyer,
+    TicketContactInvalid,
+    TicketMessageInvalid,
+    TicketNotFound,
+)
 from kameng.tickets.repository import MessageRow, TicketRow
 from kameng.tickets.states import transition
 
@@ -34,10 +44,11 @@ class TicketView:
 
 
 def _text(value: str) -> str:
-    text = value.strip()
+    # Browsers send a textarea's line breaks as CRLF: one line break each.
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not 1 <= len(text) <= MAX_MESSAGE or not all(c.isprintable() or c in "\n\t" for c in text):
         raise TicketMessageInvalid(max=MAX_MESSAGE)
-    return text.replace("\r\n", "\n")
+    return text
 
 
 def _contact(value: str | None) -> str | None:
@@ -94,6 +105,27 @@ async def view(conn: Conn, ticket_no: str) -> TicketView:
 
 async def find(conn: Conn, ticket_no: str) -> TicketRow | None:
     return await repository.by_number(conn, ticket_no)
+
+
+async def follow_up(conn: Conn, ticket_no: str, text: str, *, now: datetime) -> TicketRow:
+    """The buyer's further message: kept on the ticket (the order's timeline only
+    says one was added, never its words); an answered ticket is open again, so it
+    is back in the operator's list. A closed ticket refuses it."""
+    body = _text(text)
+    ticket = await _locked(conn, ticket_no)
+    try:
+        await transition(
+            conn,
+            ticket,
+            to=TicketStatus.OPEN,
+            event=OrderEventType.TICKET_FOLLOWED_UP,
+            actor=Actor.BUYER,
+            now=now,
+        )
+    except TicketClosed:
+        raise TicketClosedToBuyer(ticket_no=ticket.ticket_no) from None
+    await repository.insert_message(conn, ticket.id, TicketAuthor.BUYER, body, now)
+    return ticket
 
 
 async def reply(conn: Conn, ticket_no: str, text: str, *, now: datetime) -> TicketRow:

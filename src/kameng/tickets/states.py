@@ -18,7 +18,8 @@ from kameng.tickets.errors import TicketClosed
 from kameng.tickets.repository import TicketRow
 
 ALLOWED: dict[TicketStatus, frozenset[TicketStatus]] = {
-    TicketStatus.OPEN: frozenset({TicketStatus.ANSWERED, TicketStatus.CLOSED}),
+    # The buyer may write again while waiting (open stays open).
+    TicketStatus.OPEN: frozenset({TicketStatus.OPEN, TicketStatus.ANSWERED, TicketStatus.CLOSED}),
     # Support may write again; the buyer's follow-up reopens it.
     TicketStatus.ANSWERED: frozenset(
         {TicketStatus.ANSWERED, TicketStatus.OPEN, TicketStatus.CLOSED}

@@ -26,6 +26,7 @@ from kameng.payments.channels.live import LiveGateways
 from kameng.payments.channels.repository import enabled_count_at
 from kameng.web import errors
 from kameng.web.api_v1.shop import router as shop_api
+from kameng.web.api_v1.tickets import router as tickets_api
 from kameng.web.catalogue import catalogue_snapshot, notice_board
 from kameng.web.middleware import ShopMiddleware
 from kameng.web.notify.gateways import router as notify_router
@@ -134,6 +135,7 @@ def create_app(
     app.add_middleware(ShopMiddleware)
     app.include_router(metrics_router)
     app.include_router(shop_api)
+    app.include_router(tickets_api)
     app.include_router(supplier_notify_router)
     app.include_router(notify_router)
     app.include_router(storefront_pages)

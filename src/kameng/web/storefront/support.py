@@ -1,45 +1,34 @@
 """Contact support: the ticket form of an order (``/o/{no}/support``) and the
-ticket's page (``/t/{ticket_no}``).
+ticket's page (``/t/{ticket_no}``), where the buyer may write again until the
+ticket is closed.
 
 The form is filled in from the order (number, payment time, product type) and
 the explanation engine's current cause; the buyer adds a message and a
-contact. Opening tickets is rate-limited per address and per order (counters
-in PostgreSQL, ``kameng.limits``). The ticket page shows what a ticket number
-proves: the ticket and its conversation, the order number masked unless this
-browser placed the order (as for a trade number alone).
+contact. Who may do what, and the budgets per address, order and ticket
+(counters in PostgreSQL), are the JSON API's too: ``web.support_steps``. The
+ticket page shows what a ticket number proves: the ticket and its
+conversation, the order number masked unless this browser placed the order (as
+for a trade number alone).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kameng.db.connection import transaction
-from kameng.kit import clock
 from kameng.kit.errors import DomainError
-from kameng.limits.service import Rule
-from kameng.lookup.service import mask
-from kameng.lookup.texts import TICKET_STATUSES
-from kameng.orders import service as orders
-from kameng.orders.explain import explain
-from kameng.orders.service import OrderDetail
 from kameng.orders.texts import kind_label
-from kameng.tickets import numbers
 from kameng.tickets import service as tickets
-from kameng.tickets.errors import TicketNotFound, TooManyTickets
-from kameng.web import csrf, shared
+from kameng.tickets.errors import TicketClosedToBuyer
+from kameng.web import csrf, shared, support_steps
 from kameng.web.deps import runtime, translator_for
-from kameng.web.query.limits import address
-from kameng.web.query.views import browser_owns
 from kameng.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
-TICKETS_PER_ADDRESS = Rule("ticket-address", 5, timedelta(hours=1))
-TICKETS_PER_ORDER = Rule("ticket-order", 5, timedelta(days=1))
 MAX_MESSAGE = tickets.MAX_MESSAGE
 
 
@@ -80,33 +69,6 @@ async def support_form(request: Request, order_no: str) -> Response:
     return await _form(request, order_no)
 
 
-async def _within_limits(request: Request, order_no: str) -> None:
-    rt = runtime(request)
-    now = clock.now()
-    for rule, subject in ((TICKETS_PER_ADDRESS, address(request)), (TICKETS_PER_ORDER, order_no)):
-        if await rt.limiter.exceeded(rule, subject, now):
-            raise TooManyTickets(minutes=rule.minutes)
-
-
-async def _open(rt_request: Request, detail: OrderDetail, message: str, contact: str) -> str:
-    """Open the ticket in one transaction with the order's current explanation."""
-    rt = runtime(rt_request)
-    t = translator_for(rt_request)
-    now = clock.now()
-    async with transaction(rt.pool) as conn:
-        timeline = await orders.timeline_of(conn, detail.order.id)
-        why = explain(detail.order, timeline, t, now=now, zone_name=rt.settings.display_timezone)
-        ticket = await tickets.open_ticket(
-            conn, order=detail.order, why=why, message=message, contact=contact, now=now
-        )
-    for rule, subject in (
-        (TICKETS_PER_ADDRESS, address(rt_request)),
-        (TICKETS_PER_ORDER, detail.order.order_no),
-    ):
-        await rt.limiter.hit(rule, subject, now)
-    return ticket.ticket_no
-
-
 @router.post("/o/{order_no}/support")
 async def open_ticket(
     request: Request,
@@ -116,14 +78,11 @@ async def open_ticket(
     csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:
     csrf.check(request, csrf_field)
-    rt = runtime(request)
     t = translator_for(request)
-    async with transaction(rt.pool) as conn:
-        detail = await shared.detail(conn, rt, request, order_no, password=None, token=None)
     try:
-        await _within_limits(request, detail.order.order_no)
-        ticket_no = await _open(request, detail, message, contact)
+        ticket_no = await support_steps.open_for_order(request, order_no, message, contact)
     except DomainError as exc:
+        # An unknown or mistyped order fails again in _form, as its own error page.
         return await _form(
             request,
             order_no,
@@ -135,26 +94,55 @@ async def open_ticket(
     return RedirectResponse(f"/t/{ticket_no}?new=1", status_code=303)
 
 
-@router.get("/t/{ticket_no}")
-async def ticket_page(request: Request, ticket_no: str) -> Response:
-    rt = runtime(request)
+async def _ticket(
+    request: Request,
+    ticket_no: str,
+    *,
+    message: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The ticket as the JSON API shows it to this request (``support_steps.ticket_out``)."""
     t = translator_for(request)
-    number = numbers.find_in(ticket_no)
-    if number is None or not numbers.is_valid(number):
-        raise TicketNotFound(ticket_no=ticket_no[:20])
-    async with transaction(rt.pool) as conn:
-        found = await tickets.view(conn, number)
-    owner = browser_owns(request, rt, found.order.order_no)
+    ticket = support_steps.ticket_out(await support_steps.shown(request, ticket_no), t)
     return templates.TemplateResponse(
         request,
         "ticket.html",
         {
-            "ticket": found.ticket,
-            "status_label": t(TICKET_STATUSES[found.ticket.status]),
-            "messages": found.messages,
-            "order_no": found.order.order_no if owner else None,
-            "masked_order_no": mask(found.order.order_no),
-            "kind": kind_label(found.order.product_kind, t),
+            "ticket": ticket,
             "is_new": request.query_params.get("new") == "1",
+            "is_added": request.query_params.get("added") == "1",
+            "closed_text": None
+            if ticket.may_follow_up
+            else t(TicketClosedToBuyer.message, ticket_no=ticket.ticket_no),
+            "message": message,
+            "max_message": MAX_MESSAGE,
+            "error": error,
         },
+        status_code=status,
     )
+
+
+@router.get("/t/{ticket_no}")
+async def ticket_page(request: Request, ticket_no: str) -> Response:
+    return await _ticket(request, ticket_no)
+
+
+@router.post("/t/{ticket_no}/messages")
+async def add_message(
+    request: Request,
+    ticket_no: str,
+    message: Annotated[str, Form(max_length=4000)] = "",
+    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
+) -> Response:
+    """The buyer writes again (CSRF); a closed ticket refuses, saying what to do."""
+    csrf.check(request, csrf_field)
+    t = translator_for(request)
+    try:
+        ticket = await support_steps.follow_up(request, ticket_no, message)
+    except DomainError as exc:
+        # An unknown ticket fails again in _ticket, as its own error page.
+        return await _ticket(
+            request, ticket_no, message=message, error=exc.translated(t), status=exc.status
+        )
+    return RedirectResponse(f"/t/{ticket.ticket_no}?added=1#ticket-messages", status_code=303)
