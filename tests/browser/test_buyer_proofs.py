@@ -11,6 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from kameng.config import Settings
+from kameng.kit.i18n import translator
+from kameng.web import captcha
 from tests.browser.conftest import CHROMIUM, shot
 from tests.browser.test_lookup_page import ask
 from tests.browser.test_order_page import QUERY_PASSWORD, buy, pay
@@ -18,6 +20,23 @@ from tests.factories import make_stocked_product
 from tests.support import run_sync
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"chromium is missing ({CHROMIUM})")
+CHALLENGE = "**/api/shop/captcha"
+
+
+def plain(markup: str) -> str:
+    """What a catalogue text carrying a link reads as on the page."""
+    return re.sub(r"<[^>]+>", "", markup)
+
+
+def rerender(page: Page, order_no: str) -> None:
+    """Replace #live with a fresh fragment, as a pushed or polled update does."""
+    page.evaluate("document.getElementById('live').dataset.stale = '1'")
+    page.evaluate(
+        "n => htmx.ajax('GET', '/o/' + n + '/live', {target: '#live', swap: 'outerHTML'})",
+        order_no,
+    )
+    expect(page.locator("#live[data-stale]")).to_have_count(0)
+    expect(page.locator("#live")).to_have_count(1)
 
 
 def test_copy_the_keys_on_a_phone(
@@ -28,27 +47,30 @@ def test_copy_the_keys_on_a_phone(
     pay(live_shop, settings, order_no, 2000)
     live = phone.locator("#live")
     expect(live.locator(".status")).to_contain_text("已发货", timeout=10_000)
-    # Created, paid, issued: the last pushed fragment is in, so no swap resets the button.
+    # Created, paid, issued: the keys are shown.
     expect(live.locator("ol.timeline li")).to_have_count(3)
     assert phone.evaluate("navigator.clipboard.readText()") == ""
     copy = live.locator("#copy-keys")
     expect(copy).to_have_text("复制卡密")
-    # A late duplicate fragment (stream and poll both deliver the last state)
-    # re-renders the panel and its button; click again on the fresh one.
-    for attempt in range(3):
-        copy.click()
-        try:
-            expect(copy).to_have_text("已复制", timeout=3_000)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
+    copy.click()
+    expect(copy).to_have_text("已复制")
+    # The panel re-rendered with the same keys (a pushed or polled fragment):
+    # the fresh button still says they were copied.
+    rerender(phone, order_no)
+    expect(copy).to_have_text("已复制")
     (n1, p1), (n2, p2) = stocked[:2]
     assert phone.evaluate("navigator.clipboard.readText()") == f"{n1} {p1}\n{n2} {p2}"
 
     phone.get_by_role("button", name="复制订单号").click()
     assert phone.evaluate("navigator.clipboard.readText()") == order_no
     shot(phone, "order-delivered-copied")
+    # The tab remembers a fingerprint of the copied keys, not the keys...
+    remembered = phone.evaluate("k => sessionStorage.getItem(k)", f"kameng_copied:{order_no}")
+    assert remembered is not None and all(k not in remembered for pair in stocked for k in pair)
+    # ...and what was copied were other keys: the fresh button offers to copy these.
+    phone.evaluate("k => sessionStorage.setItem(k, 'other goods')", f"kameng_copied:{order_no}")
+    rerender(phone, order_no)
+    expect(copy).to_have_text("复制卡密")
 
 
 def test_proof_of_work_after_repeated_misses(
@@ -58,14 +80,45 @@ def test_proof_of_work_after_repeated_misses(
     for _ in range(5):
         ask(stranger, "12345")  # not a number of ours: a miss
         expect(stranger.locator("#lookup-message")).to_be_visible()
+    zh = captcha.widget(translator("zh_CN"))["strings"]
+    # No challenge reaches the widget at first: it stays on its label and shows its error.
+    stranger.route(CHALLENGE, lambda route: route.abort())
     ask(stranger, order_no)
     expect(stranger.locator("#lookup-refused")).to_be_visible()
     assert "/o/" not in stranger.url
-    # auto="onload": the widget fetches a challenge and solves it in the page.
-    expect(stranger.locator("altcha-widget [data-state=verified]")).to_have_count(1, timeout=30_000)
+    widget = stranger.locator("altcha-widget")
+    expect(widget.locator("[data-state=error]")).to_have_count(1)
+    expect(widget.locator(".altcha-checkbox-wrap label")).to_have_text(zh["label"])
+    expect(widget.locator(".altcha-error")).to_have_text(zh["error"])
+    expect(widget.locator(".altcha-footer")).to_have_text(plain(zh["footer"]))
+    assert plain(zh["footer"]) == "由 ALTCHA 提供保护"
+    shot(stranger, "lookup-captcha-zh")
+    stranger.unroute(CHALLENGE)
+    # Ticking the box again fetches a challenge and solves it in the page.
+    widget.locator(".altcha-checkbox-wrap label").click()
+    expect(widget.locator("[data-state=verified]")).to_have_count(1, timeout=30_000)
+    expect(widget.locator(".altcha-checkbox-wrap label")).to_have_text(zh["verified"])
     shot(stranger, "lookup-captcha-solved")
     stranger.locator("textarea[name=q]").fill(order_no)
     stranger.get_by_role("button", name="查询").first.click()
+    stranger.wait_for_url(re.compile(f"/o/{order_no}$"))
+    expect(stranger.locator("#order-no")).to_have_text(order_no)
+
+    # The same on an English page: its own texts, and auto="onload" solves it.
+    en = captcha.widget(translator("en"))["strings"]
+    stranger.route(CHALLENGE, lambda route: route.abort())
+    stranger.goto("/query?lang=en")
+    stranger.locator("textarea[name=q]").fill(order_no)
+    stranger.get_by_role("button", name="Find").first.click()
+    expect(stranger.locator("#lookup-refused")).to_be_visible()
+    expect(widget.locator(".altcha-checkbox-wrap label")).to_have_text(en["label"])
+    expect(widget.locator(".altcha-error")).to_have_text(en["error"])
+    expect(widget.locator(".altcha-footer")).to_have_text("Protected by ALTCHA")
+    stranger.unroute(CHALLENGE)
+    stranger.reload()  # the form is re-sent: still refused, now with a challenge to solve
+    expect(widget.locator("[data-state=verified]")).to_have_count(1, timeout=30_000)
+    expect(widget.locator(".altcha-checkbox-wrap label")).to_have_text(en["verified"])
+    stranger.get_by_role("button", name="Find").first.click()
     stranger.wait_for_url(re.compile(f"/o/{order_no}$"))
     expect(stranger.locator("#order-no")).to_have_text(order_no)
 

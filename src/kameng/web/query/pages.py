@@ -19,7 +19,7 @@ from kameng.lookup.errors import CaptchaRequired, TooManyLookups, TooManyProofs
 from kameng.lookup.service import LookupKind, LookupResult
 from kameng.orders import repository as orders_repo
 from kameng.orders.schemas import summary
-from kameng.web import csrf
+from kameng.web import captcha, csrf
 from kameng.web.deps import remembered_orders, runtime, translator_for
 from kameng.web.query.views import lookup_out, proof, run_contact_lookup, run_lookup
 from kameng.web.templating import templates
@@ -63,7 +63,7 @@ async def _answer(
             "q": q,
             "result": lookup_out(result, t) if result else None,
             "refused": refused.translated(t) if refused else None,
-            "captcha": isinstance(refused, CaptchaRequired),
+            "captcha": captcha.widget(t) if isinstance(refused, CaptchaRequired) else None,
             "mine": list(remembered_orders(request)),
         },
         status_code=refused.status if refused else 200,
@@ -129,7 +129,7 @@ async def contact_orders(
             "page": page,
             "more": more,
             "refused": refused.translated(t) if refused else None,
-            "captcha": isinstance(refused, CaptchaRequired),
+            "captcha": captcha.widget(t) if isinstance(refused, CaptchaRequired) else None,
         },
         status_code=refused.status if refused else 200,
     )
