@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from kameng import cli_mail
+from kameng import cli_demo, cli_mail
 from kameng.config import Settings, get_settings, load_settings
 from kameng.db.embedded import resolve_database_url
 
@@ -147,21 +147,23 @@ def _run_with_database(
         _echo("loaded demo suppliers SUP-A, SUP-B and the supply demo products")
     shop = f"http://{local}:{port}"
     sandbox = f"http://{local}:{sandbox_port}/"
+    wechatpay = f"http://{local}:{wechatpay_port}"
+    alipay = f"http://{local}:{issue9_ports[0]}/"
+    epay_v2 = f"http://{local}:{issue9_ports[1]}/"
+    gateways = cli_demo.gateway_env(settings, sandbox, wechatpay, alipay, epay_v2, _echo)
+    renewed = asyncio.run(cli_demo.resync_channels(url, gateways))
+    if renewed:
+        _echo(f"demo channels given the sandboxes' current keys: {', '.join(renewed)}")
     env = {
         **os.environ,
         # Children use this very server (no second embedded instance, no handle).
         "DATABASE_URL": url,
         "KAMENG_PUBLIC_URL": shop,
-        "KAMENG_EPAY_URL": sandbox,
         # Children read the same demo secrets (var/demo-secrets.json) as we do.
         "KAMENG_DEMO": "1",
         "PYTHONUNBUFFERED": "1",
+        **gateways,
     }
-    wechatpay = f"http://{local}:{wechatpay_port}"
-    env.update(_wechatpay_demo_env(settings, wechatpay))
-    alipay = f"http://{local}:{issue9_ports[0]}/"
-    epay_v2 = f"http://{local}:{issue9_ports[1]}/"
-    env.update(_demo_gateway_env(settings, alipay, epay_v2))
     supervisor = Supervisor(env=env, echo=_echo)
     supervisor.install_signal_handlers()
     try:
@@ -209,18 +211,6 @@ def _run_with_database(
         _stop_children(supervisor)
 
 
-def _demo_gateway_env(settings: Settings, alipay: str, epay_v2: str) -> dict[str, str]:
-    """Point the shop at the Alipay and epay V2 sandboxes unless real ones are configured."""
-    from kameng.sandbox.demo import alipay_shop_env, epay_v2_shop_env
-
-    env: dict[str, str] = {}
-    if not settings.alipay_app_id:
-        env |= alipay_shop_env(settings.data_dir, f"{alipay}gateway.do")
-    if not settings.epay_v2_url:
-        env |= epay_v2_shop_env(settings.data_dir, epay_v2)
-    return env
-
-
 def _stop_children(supervisor: Supervisor) -> None:
     from kameng.supervisor import describe_exit
 
@@ -254,7 +244,7 @@ def _banner(
         f"  易支付V2沙箱 Epay V2 {issue9[1]}  (keys: {settings.data_dir / 'sandbox' / 'epay_v2'})",
         f"  商户号 Merchant pid  {settings.epay_pid}",
         f"  商户密钥 Key         {settings.epay_key}",
-        f"  微信支付沙箱 WeChat  {wechatpay}/  (keys: {_wechatpay_dir(settings)})",
+        f"  微信支付沙箱 WeChat  {wechatpay}/  (keys: {cli_demo.wechatpay_dir(settings)})",
         f"  密钥文件 Secrets     {demo_secrets_path(settings.data_dir)} (generated, mode 0600)",
         f"  数据 Data            {data}",
         "",
@@ -262,22 +252,6 @@ def _banner(
         "",
     ]
     typer.echo("\n".join(lines))
-
-
-def _wechatpay_demo_env(settings: Settings, api_url: str) -> dict[str, str]:
-    """The shop's WeChat Pay settings, read from the sandbox's files under var/."""
-    from kameng.sandbox.wechatpay import demo
-
-    identity, created = demo.identity(settings.data_dir)
-    if created:
-        _echo(f"WeChat Pay sandbox: generated keys in {identity.directory}")
-    return demo.shop_env(identity, api_url)
-
-
-def _wechatpay_dir(settings: Settings) -> Path:
-    from kameng.sandbox.wechatpay import demo
-
-    return settings.data_dir / demo.SUBDIR
 
 
 def _configure_logging() -> None:
@@ -402,7 +376,7 @@ async def _work(url: str, settings: Settings) -> None:
     # plus the LISTEN/NOTIFY connection.
     from kameng.fulfilment.supply.setup import alerts, supply_config
     from kameng.payments.channels.live import from_database
-    from kameng.worker.app import close_worker, open_worker
+    from kameng.worker.app import close_worker, follow_channels, open_worker
 
     gateways = from_database(settings)
     runtime = await open_worker(
@@ -414,15 +388,13 @@ async def _work(url: str, settings: Settings) -> None:
         alerts=alerts(settings),
         receipts=cli_mail.receipt_config(settings),
     )
-    # Channel changes reach the jobs within half a second (no requests to check on).
-    following = asyncio.create_task(gateways.follow(runtime.pool, interval=0.5))
     try:
         await gateways.refresh_from(runtime.pool, max_age=0)
-        await jobs.run_worker_async(
-            concurrency=WORKER_CONCURRENCY, install_signal_handlers=True, **runtime.options()
-        )
+        async with follow_channels(gateways, runtime.pool):  # by LISTEN/NOTIFY
+            await jobs.run_worker_async(
+                concurrency=WORKER_CONCURRENCY, install_signal_handlers=True, **runtime.options()
+            )
     finally:
-        following.cancel()
         await close_worker(runtime)
 
 

@@ -1,4 +1,5 @@
-"""Demo data for ``make run``: three products, two with card keys, one sold out."""
+"""Demo data for ``make run``: three products, two with card keys, one sold out;
+the demo channels kept in line with the sandboxes' keys."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import secrets
 import string
 from dataclasses import dataclass
 
+import psycopg
 from sqlalchemy import text
 
 from kameng.config import Settings
-from kameng.db.engine import make_engine
+from kameng.db.engine import CONNECT_OPTIONS, libpq_url, make_engine
 from kameng.kit import clock
 from kameng.models.vocabulary import ProductKind
+from kameng.payments.channels import service as channels
+from kameng.payments.channels.env_import import drafts_from_settings
 
 # Any constant works; it only has to be the same for every process loading demo data.
 _DEMO_LOCK = 0x6B616D656E67
@@ -119,3 +123,24 @@ async def load_demo(database_url: str, settings: Settings) -> bool:
             return True
     finally:
         await engine.dispose()
+
+
+async def resync_channels(database_url: str, settings: Settings) -> list[str]:
+    """Demo mode only: the channels pointing at this machine's sandboxes get the
+    keys the sandboxes hold now (``settings`` as the shop's processes get them
+    from ``kameng run``). Channels are imported from the environment only into
+    an empty table, so without this a kept database would hold the keys of
+    sandboxes generated anew (``var/sandbox`` deleted, ``var/pg`` kept) and
+    every demo payment would fail its signature check. The names changed."""
+    if not settings.demo:
+        return []
+    drafts = drafts_from_settings(settings)
+    async with (
+        await psycopg.AsyncConnection.connect(
+            libpq_url(database_url), options=CONNECT_OPTIONS
+        ) as conn,
+        conn.transaction(),
+    ):
+        return await channels.resync_sandbox(
+            conn, drafts, cipher=settings.card_key_cipher(), now=clock.now()
+        )

@@ -11,7 +11,13 @@ since notifications sent meanwhile were lost.
 The same connection carries other NOTIFY channels for whoever registers a
 ``Follower`` (the payment channels' version, ``kameng.payments.channels.live``):
 one connection per process for all of them. A follower is told when the
-connection is up (after its LISTEN, so nothing later is missed) and down.
+connection is up (after its LISTEN, so nothing later is missed) and down. The
+worker holds one too, for its followers only (``timelines=False``).
+
+A peer that vanishes without closing the connection (a server host lost, a
+network cut) is noticed by TCP keepalives within about half a minute, so a
+process that reads nothing while the listener is up (the worker) is not left
+waiting for notifications that cannot come.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Protocol
 
 import psycopg
 import structlog
+from psycopg.conninfo import make_conninfo
 
 from kameng.orders import repository
 
@@ -30,6 +37,16 @@ log = structlog.get_logger(__name__)
 
 Wake = asyncio.Queue[None]
 READY_WITHIN = 10.0  # seconds a new subscriber waits for the listener
+# libpq's TCP keepalives on the listening connection: first probe after 10 s of
+# silence, then every 5 s, given up after 3 unanswered (ignored on Unix sockets).
+# Named so that an operator sees it in pg_stat_activity.
+LISTENER_OPTIONS: dict[str, str | int] = {
+    "application_name": "kameng-listener",
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 
 class Follower(Protocol):
@@ -45,8 +62,13 @@ class Follower(Protocol):
 
 
 class TimelineHub:
-    def __init__(self, conninfo: str, followers: Sequence[Follower] = ()) -> None:
+    def __init__(
+        self, conninfo: str, followers: Sequence[Follower] = (), *, timelines: bool = True
+    ) -> None:
+        """``timelines=False``: listen for the followers' channels only (a worker,
+        which opens no live timeline and need not hear every order event)."""
         self._conninfo = conninfo
+        self._timelines = timelines
         self._followers = {f.notify_channel: f for f in followers}
         self._subscribers: dict[int, set[Wake]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -112,11 +134,13 @@ class TimelineHub:
         backoff = 0.5
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+                conninfo = make_conninfo(self._conninfo, **LISTENER_OPTIONS)
+                conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
                 async with conn:
                     for channel in self._followers:
                         await repository.listen_to(conn, channel)
-                    await repository.listen_to_events(conn)
+                    if self._timelines:
+                        await repository.listen_to_events(conn)
                     ready.set()
                     self._wake_all()  # anything sent while we were away
                     self._tell_followers(up=True)

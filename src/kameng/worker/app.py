@@ -7,7 +7,10 @@ passes ``WorkerRuntime`` in the job's context (``kameng.db.jobs.deps``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +21,8 @@ from kameng.db.connection import Conn, make_pool
 from kameng.db.jobs import DEPS, app
 from kameng.fulfilment.alerts import Alerts
 from kameng.fulfilment.supply.config import SupplyConfig
+from kameng.orders.live import TimelineHub
+from kameng.payments.channels.live import LiveGateways
 from kameng.payments.gateways.registry import GatewayRegistry
 from kameng.receipts.tasks import ReceiptConfig
 
@@ -93,3 +98,24 @@ async def open_worker(
 async def close_worker(runtime: WorkerRuntime) -> None:
     await app.close_async()
     await runtime.pool.close()
+
+
+@contextlib.asynccontextmanager
+async def follow_channels(
+    gateways: LiveGateways, pool: AsyncConnectionPool[Conn], *, poll_every: float = 0.5
+) -> AsyncIterator[TimelineHub]:
+    """Channel changes reach the jobs as they reach the web processes: by NOTIFY
+    on a listening connection of the worker's own (the channels' only, not the
+    timelines'), re-read once per notification; while nothing changes, no
+    statement at all. While the listener is down the version is read every
+    ``poll_every`` seconds (``LiveGateways.follow``). Yields the listener."""
+    listener = TimelineHub(str(pool.conninfo), followers=[gateways], timelines=False)
+    listener.start()
+    following = asyncio.create_task(gateways.follow(pool, interval=poll_every))
+    try:
+        yield listener
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+        await listener.close()

@@ -80,6 +80,31 @@ DEFAULT_LABELS: dict[ChannelKind, tuple[str, str]] = {
 }
 
 
+# What the sandboxes of `kameng run` generate (keys and the ids that come with
+# them, under var/sandbox/; the epay V1 merchant key in var/demo-secrets.json).
+# When they are generated anew, a demo channel's copies are brought in line
+# (``service.resync_sandbox``); nothing else of the channel is touched.
+SANDBOX_ISSUED: dict[ChannelKind, tuple[str, ...]] = {
+    ChannelKind.EPAY_V1: ("key",),
+    ChannelKind.EPAY_V2: ("merchant_private_key", "platform_public_key"),
+    ChannelKind.ALIPAY: ("app_private_key", "alipay_public_key"),
+    ChannelKind.WECHATPAY_V3: (
+        "mchid",
+        "appid",
+        "merchant_serial_no",
+        "private_key",
+        "apiv3_key",
+        "platform_public_key",
+        "platform_public_key_id",
+    ),
+}
+
+
+def url_setting(kind: ChannelKind) -> str:
+    """The setting that says where the gateway is (every kind has one)."""
+    return next(s.key for s in SPECS[kind] if s.url)
+
+
 def spec_of(kind: ChannelKind, key: str) -> SettingSpec | None:
     return next((s for s in SPECS[kind] if s.key == key), None)
 

@@ -13,8 +13,13 @@ word still costs at most a second of staleness). While it is down or
 reconnecting, every notify, order creation, order page and pay start reads it
 (one query), as before: correctness never rests on the listener. A change
 is thus seen by every web process within the NOTIFY's delivery (milliseconds)
-and never later than a second. The worker, which has no listener, polls
-(``follow``) twice a second.
+and never later than a second.
+
+The worker, which has no requests, listens the same way (its own listening
+connection, ``kameng.worker.app.follow_channels``) and re-reads in ``follow``:
+once per notification while the listener is up, and nothing at all while
+nothing changes; every ``interval`` (half a second) while it is down, or while
+a re-read after a notification failed.
 
 Fail closed: a channel is served only when enabled, complete and buildable;
 anything else is listed as disabled (its notifies are refused and recorded).
@@ -23,6 +28,7 @@ anything else is listed as disabled (its notifies are refused and recorded).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -75,6 +81,8 @@ class LiveGateways(GatewayRegistry):
         # the gateways are known to reflect: unequal means read the version.
         self._told = 1
         self._caught_up_to = 0
+        # Set on every notification and listener change: wakes ``follow``.
+        self._nudge = asyncio.Event()
 
     @property
     def version(self) -> int | None:
@@ -84,17 +92,24 @@ class LiveGateways(GatewayRegistry):
     def listening(self) -> bool:
         return self._listening
 
+    @property
+    def settled(self) -> bool:
+        """Listening, and every notification so far is read: nothing to re-read."""
+        return self._listening and self._caught_up_to == self._told
+
     # Follower of the process's listening connection (kameng.orders.live.Follower).
     notify_channel = repository.CHANGES_CHANNEL
 
     def set_listening(self, up: bool) -> None:
         self._listening = up
         self._told += 1  # notifications may have been lost: read again
+        self._nudge.set()
         if up:
             self._catch_up_soon()
 
     def notified(self, payload: str) -> None:
         self._told += 1
+        self._nudge.set()
         self._catch_up_soon()
 
     def _catch_up_soon(self) -> None:
@@ -113,7 +128,7 @@ class LiveGateways(GatewayRegistry):
 
     def _fresh(self, max_age: float) -> bool:
         """Checked recently enough not to read the version again."""
-        if self._listening and self._caught_up_to == self._told:
+        if self.settled:
             max_age = max(max_age, RECHECK_SECONDS)
         return time.monotonic() - self._checked_at < max_age
 
@@ -153,13 +168,25 @@ class LiveGateways(GatewayRegistry):
             await self.refresh(conn, max_age)
 
     async def follow(self, pool: AsyncConnectionPool[Conn], interval: float = 0.5) -> None:
-        """Keep refreshing until cancelled (the worker, which has no requests)."""
+        """Keep the channels current until cancelled (the worker, which has no
+        requests to read the version on; built without ``pool``, so this loop is
+        the only reader). While settled it reads nothing and waits for the next
+        notification; otherwise (listener down, or a re-read that failed) it
+        reads the version every ``interval``, and at once when the listener is
+        back."""
         while True:
-            try:
-                await self.refresh_from(pool, max_age=0)
-            except Exception:  # the database is away: keep the last known channels
-                log.warning("payment channels not refreshed", exc_info=True)
-            await asyncio.sleep(interval)
+            self._nudge.clear()  # before the read: a notification during it counts
+            if not self.settled:
+                try:
+                    await self.refresh_from(pool, max_age=0)
+                except Exception:  # the database is away: keep the last known channels
+                    log.warning("payment channels not refreshed", exc_info=True)
+            if self.settled:
+                await self._nudge.wait()
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._nudge.wait()
 
     def _apply(self, version: int, rows: list[ChannelRow]) -> None:
         built: dict[str, Gateway] = {}

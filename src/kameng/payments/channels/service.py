@@ -111,8 +111,12 @@ def _check_values(kind: ChannelKind, values: Mapping[str, str]) -> None:
 
 def _acceptable_url(url: str) -> bool:
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
+    return bool(parts.scheme == "https" and parts.hostname) or _local_http(url)
+
+
+def _local_http(url: str) -> bool:
+    """A plain-http URL on this machine: where `kameng run` serves its sandboxes."""
+    parts = urlsplit(url)
     return parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK
 
 
@@ -247,3 +251,37 @@ async def import_once(
             continue
         added.append(draft.name)
     return added
+
+
+async def resync_sandbox(
+    conn: Conn, drafts: list[ChannelDraft], *, cipher: CardKeyCipher, now: datetime
+) -> list[str]:
+    """Demo mode only (``kameng run``): give the channels that point at the local
+    sandboxes the keys those sandboxes hold now (regenerated when ``var/sandbox``
+    was deleted but the database kept). A draft is followed only when it points
+    at a sandbox on this machine, and only by the channel of its name and kind
+    whose URL is that very sandbox's: a channel the operator pointed elsewhere
+    (a live gateway) is never touched, nor any other setting. Returns the names
+    changed; a channel already in line is not written (no version bump)."""
+    changed = []
+    for draft in drafts:
+        url_key = kinds.url_setting(draft.kind)
+        url = draft.values.get(url_key, "")
+        if not _local_http(url):
+            continue
+        row = await repository.lock(conn, draft.name)
+        if row is None or row.kind != draft.kind or row.settings.get(url_key) != url:
+            continue
+        try:
+            current = values_of(row, cipher)
+        except ChannelUnreadable:  # sealed under another secret: left to the operator
+            continue
+        issued = {
+            k: draft.values[k]
+            for k in kinds.SANDBOX_ISSUED[draft.kind]
+            if draft.values.get(k) and draft.values[k] != current.get(k)
+        }
+        if issued:
+            await change(conn, draft.name, cipher=cipher, now=now, values=issued)
+            changed.append(draft.name)
+    return changed
