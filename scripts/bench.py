@@ -36,13 +36,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import uvloop
 
 from benchlib import capture, load, pgbench, scale, setup
 from benchlib.capture import Request
+from benchlib.fill import notify_query
 from benchlib.load import Client, Phase
 from benchlib.setup import Shop, log
 from kameng.cli import pool_share
@@ -50,8 +50,6 @@ from kameng.config import PROJECT_ROOT
 from kameng.db.connection import make_pool
 from kameng.kit import order_numbers
 from kameng.kit.logs import configure_logging
-from kameng.kit.money import format_yuan
-from kameng.payments.gateways import epay_sign
 from kameng.web.app import create_app
 
 PASSWORD = "bench-Pass-1234"
@@ -103,21 +101,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if min(args.orders, args.concurrency, *args.workers) < 1 or args.seconds <= 0:
         p.error("--orders, --concurrency, --workers must be ≥ 1 and --seconds > 0")
     return args
-
-
-def notify_query(shop: Shop, order_no: str) -> str:
-    params = {
-        "pid": shop.env["KAMENG_EPAY_PID"],
-        "trade_no": f"2026{order_no}",
-        "out_trade_no": order_no,
-        "type": "alipay",
-        "name": setup.PRODUCT_NAME,
-        "money": format_yuan(setup.PRICE_CENTS).rstrip("0").rstrip("."),  # PHP-style, as epay
-        "trade_status": "TRADE_SUCCESS",
-    }
-    params["sign"] = epay_sign.sign(params, shop.env["KAMENG_EPAY_KEY"])
-    params["sign_type"] = "MD5"
-    return urlencode(params)
 
 
 class Captured:

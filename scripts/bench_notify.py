@@ -80,22 +80,7 @@ class RawClient(Client):
     """The bench's keep-alive client, sending a body as given (form or JSON)."""
 
     async def send(self, notify: Signed) -> tuple[int, bytes]:
-        if self.streams is None or self.streams[0].at_eof():
-            self.streams = await asyncio.open_connection(self.host, self.port)
-        reader, writer = self.streams
-        data = notify.body or b""
-        head = f"{notify.method} {notify.path} HTTP/1.1\r\nhost: {self.host}\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in notify.headers.items())
-        if notify.body is not None:
-            head += f"content-length: {len(data)}\r\n"
-        writer.write(head.encode() + b"\r\n" + data)
-        status = int((await reader.readline()).split(b" ", 2)[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        return status, await reader.readexactly(length)
+        return await self.send_bytes(notify.method, notify.path, notify.body, notify.headers)
 
 
 def text_ack(status: int, body: bytes) -> bool:

@@ -215,6 +215,19 @@ async def client(
 
 
 @pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
+    """The environment a ``kameng`` command reads, on the test database, in English."""
+    from kameng.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("KAMENG_SECRET_KEY", "cli-test-secret-" + "s" * 32)
+    monkeypatch.setenv("KAMENG_LANG", "en")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def live_settings(settings: Settings) -> Settings:
     """``settings`` for a live server: public URL on a free port."""
     from tests.support import live

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
@@ -85,15 +85,24 @@ class Client:
     async def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
+        """``body`` (when given) is sent as JSON."""
+        if body is None:
+            return await self.send_bytes(method, path, None, headers or {})
+        json_headers = {**(headers or {}), "content-type": "application/json"}
+        return await self.send_bytes(method, path, json.dumps(body).encode(), json_headers)
+
+    async def send_bytes(
+        self, method: str, path: str, data: bytes | None, headers: Mapping[str, str]
+    ) -> tuple[int, bytes]:
+        """``data`` (when not None) is sent as it is, with its Content-Length."""
         if self.streams is None or self.streams[0].at_eof():
             self.streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self.streams
-        data = b"" if body is None else json.dumps(body).encode()
         head = f"{method} {path} HTTP/1.1\r\nhost: {self.host}\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        if body is not None:
-            head += f"content-type: application/json\r\ncontent-length: {len(data)}\r\n"
-        writer.write(head.encode() + b"\r\n" + data)
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        if data is not None:
+            head += f"content-length: {len(data)}\r\n"
+        writer.write(head.encode() + b"\r\n" + (data or b""))
         status = int((await reader.readline()).split(b" ", 2)[1])
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from kameng.cli import app
-from kameng.config import Settings, get_settings
+from kameng.config import Settings
 from tests.factories import count, make_paid_order, make_stocked_product
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("KAMENG_SECRET_KEY", "cli-test-secret-" + "s" * 32)
-    monkeypatch.setenv("KAMENG_LANG", "en")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 async def invoke(*args: str) -> Any:

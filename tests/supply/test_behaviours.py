@@ -4,8 +4,6 @@ the supplier, and ends delivered or refunded, sent once per supplier."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,16 +21,9 @@ from tests.supply.harness import (
     drive,
     event_types,
     paid_topup,
-    serve_sandbox,
     setup_suppliers,
     supply_config,
 )
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with serve_sandbox(tmp_path) as box:
-        yield box
 
 
 @pytest.fixture

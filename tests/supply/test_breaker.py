@@ -3,10 +3,6 @@ not sent new orders until its breaker's time is up; then one order probes it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.config import Settings
@@ -19,16 +15,9 @@ from tests.supply.harness import (
     attempts,
     drive,
     paid_topup,
-    serve_sandbox,
     setup_suppliers,
     supply_config,
 )
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with serve_sandbox(tmp_path) as box:
-        yield box
 
 
 async def test_a_failing_supplier_is_skipped_until_its_breaker_lets_one_probe_through(

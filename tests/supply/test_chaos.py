@@ -21,7 +21,6 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +36,6 @@ from kameng.orders.repository import OrderRow
 from tests.supply.harness import (
     Sandbox,
     pay_order,
-    serve_sandbox,
     setup_suppliers,
     supply_config,
     unpaid_topup,
@@ -80,12 +78,6 @@ class _Slot:
         if self.process is not None:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait()
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with serve_sandbox(tmp_path) as box:
-        yield box
 
 
 async def _statuses(pool: AsyncConnectionPool[Conn]) -> dict[int, str]:

@@ -3,8 +3,6 @@ manual products; one strategy per kind, no order code per kind."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,16 +22,9 @@ from tests.supply.harness import (
     drive,
     event_types,
     paid_topup,
-    serve_sandbox,
     setup_suppliers,
     supply_config,
 )
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with serve_sandbox(tmp_path) as box:
-        yield box
 
 
 def test_every_kind_has_its_strategy() -> None:

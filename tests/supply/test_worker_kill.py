@@ -12,10 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from kameng.config import PROJECT_ROOT, Settings
@@ -27,18 +26,11 @@ from tests.supply.harness import (
     attempts,
     current,
     paid_topup,
-    serve_sandbox,
     setup_suppliers,
     supply_config,
 )
 
 NOBODY = "http://127.0.0.1:9"  # the shop's public URL: callbacks go nowhere
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with serve_sandbox(tmp_path) as box:
-        yield box
 
 
 def start_worker(
