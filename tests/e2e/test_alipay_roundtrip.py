@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,15 @@ from sqlalchemy import text
 from kameng.config import Settings
 from kameng.sandbox.alipay import create_app as create_sandbox
 from kameng.sandbox.persist import JsonFile
-from tests.e2e.wiring import order_status, shop_and_sandbox, wait_delivered, wait_for
+from tests.e2e.wiring import (
+    check_return_url_asks_at_once,
+    notify_log,
+    order_status,
+    shop_and_sandbox,
+    trade_after_restart,
+    wait_delivered,
+    wait_for,
+)
 from tests.factories import Sessions, add_keys, count, create_product, place_order
 from tests.rsa_keys import keypair
 
@@ -168,35 +177,24 @@ async def test_silent_payment_is_found_by_the_active_query(
     await run_jobs()
     body = await order_status(w.shop, order["order_no"])
     assert body["status"] == "delivered"
-    async with db() as s:
-        row = (
-            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
-        ).one()
-    assert tuple(row) == ("QUERY", "accepted", trade_no)
+    assert await notify_log(db) == [("QUERY", "accepted", trade_no)]
 
 
 async def test_return_url_asks_alipay_at_once_and_nothing_is_paid_twice(
     wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
 ) -> None:
     w = wired
-    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
-    order = await place_order(w.shop, gateway="alipay")
-    trade_no = await open_cashier(w, order)
-    await w.alipay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
-    back = await w.shop.get(f"/o/{order['order_no']}/return?out_trade_no=x&sign=forged")
-    assert (back.status_code, back.headers["location"]) == (303, f"/o/{order['order_no']}")
-    await run_jobs()
-    assert (await order_status(w.shop, order["order_no"]))["status"] == "delivered"
-    for _ in range(2):  # back again, and the minute sweep: paid, nobody asks
-        clock.advance(minutes=1)
-        await w.shop.get(f"/o/{order['order_no']}/return")
-        await run_jobs()
-    async with db() as s:
-        rows = (
-            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
-        ).all()
-    assert [tuple(r) for r in rows] == [("QUERY", "accepted", trade_no)]
-    assert await count(db, "SELECT count(*) FROM payments") == 1
+    await check_return_url_asks_at_once(
+        shop=w.shop,
+        sandbox=w.alipay,
+        channel="alipay",
+        cashier=partial(open_cashier, w),
+        return_query="out_trade_no=x&sign=forged",
+        db=db,
+        settings=settings,
+        run_jobs=run_jobs,
+        clock=clock,
+    )
 
 
 async def test_query_before_payment_changes_nothing(
@@ -226,11 +224,7 @@ async def test_the_sandbox_keeps_its_trades_across_a_restart(
         seller_id=SELLER_ID,
         state_file=JsonFile(tmp_path / "alipay.json"),
     )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=again), base_url=SANDBOX
-    ) as restarted:
-        trade = (await restarted.get(f"/sandbox/trades/{trade_no}")).json()
-    await again.state.aclose()
+    trade = await trade_after_restart(again, SANDBOX, trade_no)
     assert (trade["out_trade_no"], trade["total_amount"], trade["trade_status"]) == (
         order["order_no"],
         "10.50",

@@ -4,7 +4,6 @@ its notify to the shop, and the order page shows the keys."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +15,7 @@ from kameng.config import Settings
 from kameng.sandbox.epay import create_app as create_sandbox
 from kameng.web.app import create_app
 from tests.factories import Sessions, make_product, make_stocked_product, place_order
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -39,12 +39,6 @@ async def wired(
     await sandbox.state.epay.aclose()
     await buyer_shop.aclose()
     await buyer_epay.aclose()
-
-
-async def wait_for(predicate: Any) -> None:
-    async with asyncio.timeout(5):
-        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
-            await asyncio.sleep(0.02)
 
 
 async def test_pay_through_the_sandbox_delivers(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,15 @@ from sqlalchemy import text
 from kameng.config import Settings
 from kameng.sandbox.epay_v2 import create_app as create_sandbox
 from kameng.sandbox.persist import JsonFile
-from tests.e2e.wiring import order_status, shop_and_sandbox, wait_delivered, wait_for
+from tests.e2e.wiring import (
+    check_return_url_asks_at_once,
+    notify_log,
+    order_status,
+    shop_and_sandbox,
+    trade_after_restart,
+    wait_delivered,
+    wait_for,
+)
 from tests.factories import Sessions, add_keys, count, create_product, place_order
 from tests.rsa_keys import keypair
 
@@ -163,11 +172,7 @@ async def test_silent_payment_is_found_by_the_signed_query(
     await run_jobs()
     body = await order_status(w.shop, order["order_no"])
     assert body["status"] == "delivered"
-    async with db() as s:
-        row = (
-            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
-        ).one()
-    assert tuple(row) == ("QUERY", "accepted", trade_no)
+    assert await notify_log(db) == [("QUERY", "accepted", trade_no)]
 
 
 async def test_trades_survive_a_restart(wired: Wired, db: Sessions, tmp_path: Path) -> None:
@@ -176,11 +181,7 @@ async def test_trades_survive_a_restart(wired: Wired, db: Sessions, tmp_path: Pa
     order = await place_order(w.shop, gateway="epay_v2")
     trade_no = await open_cashier(w, order)
     again = sandbox_app(state_file=JsonFile(tmp_path / "epay_v2.json"))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=again), base_url=SANDBOX
-    ) as restarted:
-        trade = (await restarted.get(f"/sandbox/trades/{trade_no}")).json()
-    await again.state.aclose()
+    trade = await trade_after_restart(again, SANDBOX, trade_no)
     assert (trade["out_trade_no"], trade["money"], trade["status"]) == (
         order["order_no"],
         "10.50",
@@ -192,23 +193,15 @@ async def test_return_url_asks_epay_v2_at_once_and_nothing_is_paid_twice(
     wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
 ) -> None:
     w = wired
-    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
-    order = await place_order(w.shop, gateway="epay_v2")
-    trade_no = await open_cashier(w, order)
-    await w.epay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
-    clock.advance(seconds=5)  # the pay page's visit was just now (a 5 s debounce)
-    back = await w.shop.get(f"/o/{order['order_no']}/return?trade_status=TRADE_SUCCESS")
-    assert (back.status_code, back.headers["location"]) == (303, f"/o/{order['order_no']}")
-    await run_jobs()
-    body = await order_status(w.shop, order["order_no"])
-    assert body["status"] == "delivered"
-    for _ in range(2):  # back again, and the minute sweep: paid, nobody asks
-        clock.advance(minutes=1)
-        await w.shop.get(f"/o/{order['order_no']}/return")
-        await run_jobs()
-    async with db() as s:
-        rows = (
-            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
-        ).all()
-    assert [tuple(r) for r in rows] == [("QUERY", "accepted", trade_no)]
-    assert await count(db, "SELECT count(*) FROM payments") == 1
+    await check_return_url_asks_at_once(
+        shop=w.shop,
+        sandbox=w.epay,
+        channel="epay_v2",
+        cashier=partial(open_cashier, w),
+        return_query="trade_status=TRADE_SUCCESS",
+        db=db,
+        settings=settings,
+        run_jobs=run_jobs,
+        clock=clock,
+        debounce_seconds=5,  # the pay page's visit was just now (a 5 s debounce)
+    )

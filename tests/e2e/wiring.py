@@ -5,7 +5,6 @@ never heard of is repaired and the other differences are flagged."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -14,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from kameng.config import Settings
 from kameng.kit import clock
@@ -24,6 +24,7 @@ from kameng.payments.reconcile.service import reconcile
 from kameng.web.app import create_app
 from tests.factories import Sessions, add_keys, count, create_product, make_order, pay, place_order
 from tests.factories import transaction as tx
+from tests.support import wait_for
 
 # Opens the sandbox's cashier for an order (a place_order answer); its trade number.
 Cashier = Callable[[dict[str, Any]], Awaitable[str]]
@@ -59,12 +60,6 @@ async def shop_and_sandbox(
     await sandbox.state.aclose()
 
 
-async def wait_for(predicate: Any) -> None:
-    async with asyncio.timeout(5):
-        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
-            await asyncio.sleep(0.02)
-
-
 async def order_status(shop: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
     body: dict[str, Any] = (await shop.get(f"/api/shop/orders/{order_no}")).json()
     return body
@@ -75,6 +70,59 @@ async def wait_delivered(shop: httpx.AsyncClient, order_no: str) -> None:
         return bool((await order_status(shop, order_no))["status"] == "delivered")
 
     await wait_for(delivered)
+
+
+async def notify_log(db: Sessions) -> list[tuple[Any, ...]]:
+    """(http_method, verdict, trade_no) of every payment_notifies row."""
+    async with db() as s:
+        rows = (
+            await s.execute(text("SELECT http_method, verdict, trade_no FROM payment_notifies"))
+        ).all()
+    return [tuple(r) for r in rows]
+
+
+async def trade_after_restart(app: Any, sandbox_url: str, trade_no: str) -> dict[str, Any]:
+    """The trade as a sandbox ``app`` started again on the same state file shows it."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=sandbox_url
+    ) as restarted:
+        trade: dict[str, Any] = (await restarted.get(f"/sandbox/trades/{trade_no}")).json()
+    await app.state.aclose()
+    return trade
+
+
+async def check_return_url_asks_at_once(
+    *,
+    shop: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    channel: str,
+    cashier: Cashier,
+    return_query: str,
+    db: Sessions,
+    settings: Settings,
+    run_jobs: Any,
+    clock: Any,
+    debounce_seconds: int = 0,
+) -> None:
+    """A silent payment is found as soon as the buyer comes back through the
+    return URL (whatever ``return_query`` the gateway appends, signed or not);
+    coming back again and the minute sweep ask nothing more once it is paid."""
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
+    order = await place_order(shop, gateway=channel)
+    trade_no = await cashier(order)
+    await sandbox.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
+    if debounce_seconds:
+        clock.advance(seconds=debounce_seconds)
+    back = await shop.get(f"/o/{order['order_no']}/return?{return_query}")
+    assert (back.status_code, back.headers["location"]) == (303, f"/o/{order['order_no']}")
+    await run_jobs()
+    assert (await order_status(shop, order["order_no"]))["status"] == "delivered"
+    for _ in range(2):  # back again, and the minute sweep: paid, nobody asks
+        clock.advance(minutes=1)
+        await shop.get(f"/o/{order['order_no']}/return")
+        await run_jobs()
+    assert await notify_log(db) == [("QUERY", "accepted", trade_no)]
+    assert await count(db, "SELECT count(*) FROM payments") == 1
 
 
 def today() -> Any:

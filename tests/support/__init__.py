@@ -16,3 +16,10 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     if any, is left alone."""
     with ThreadPoolExecutor(max_workers=1) as thread:
         return thread.submit(asyncio.run, coroutine).result()
+
+
+async def wait_for(predicate: Any) -> None:
+    """Poll ``predicate`` (an async callable) until it holds; fail after 5 s."""
+    async with asyncio.timeout(5):
+        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
+            await asyncio.sleep(0.02)

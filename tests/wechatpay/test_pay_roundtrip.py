@@ -4,7 +4,6 @@ sandbox signs and encrypts its notify, the shop verifies it and delivers."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import timedelta
 from typing import Any
@@ -14,13 +13,8 @@ from sqlalchemy import text
 
 from kameng.config import Settings
 from tests.factories import Sessions, add_keys, count, create_product
+from tests.support import wait_for
 from tests.wechatpay.conftest import DESKTOP, PHONE, SANDBOX, Wired
-
-
-async def wait_for(predicate: Any) -> None:
-    async with asyncio.timeout(5):
-        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
-            await asyncio.sleep(0.02)
 
 
 async def cashier_action(wired: Wired, page_url: str) -> str:

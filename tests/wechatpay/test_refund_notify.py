@@ -10,9 +10,10 @@ from typing import Any
 
 from kameng.config import Settings
 from kameng.db.connection import fetch_all
-from tests.factories import Sessions, count, transaction
+from tests.factories import Sessions, ask_refund, count, transaction
+from tests.support import wait_for
 from tests.wechatpay.conftest import Wired
-from tests.wechatpay.test_refunds import ask, paid_order, refund_state, timeline, wait_for
+from tests.wechatpay.test_refunds import paid_order, refund_state, timeline
 
 
 async def refund_notifies(db: Sessions) -> list[tuple[str, str]]:
@@ -47,7 +48,7 @@ async def test_the_refund_notify_settles_the_refund(
 ) -> None:
     order = await paid_order(wired, db, settings)
     no = order["order_no"]
-    refund_id = await ask(pool, order["id"], 500, "notify")
+    refund_id = await ask_refund(pool, order["order_no"], 500, "notify", reason="测试退款")
     await run_jobs()  # submitted with our notify_url; nobody asks the sandbox about it
     await settled_by_notify(wired, pool, refund_id, "succeeded")
     assert await refund_state(pool, refund_id) == ("succeeded", 1)
@@ -90,7 +91,7 @@ async def test_an_abnormal_refund_notify_fails_the_refund_for_a_retry(
     await wired.phone.post(
         f"/sandbox/trades/{no}/refund-outcome", params={"outcome": "refund_fails"}
     )
-    refund_id = await ask(pool, order["id"], None, "abnormal")
+    refund_id = await ask_refund(pool, order["order_no"], None, "abnormal", reason="测试退款")
     await run_jobs()
     await settled_by_notify(wired, pool, refund_id, "failed")
     assert await refund_notifies(db) == [("accepted", "refund refused")]
@@ -109,7 +110,7 @@ async def test_forged_or_foreign_refund_notifies_change_nothing(
 ) -> None:
     order = await paid_order(wired, db, settings)
     no = order["order_no"]
-    refund_id = await ask(pool, order["id"], 500, "part")
+    refund_id = await ask_refund(pool, order["order_no"], 500, "part", reason="测试退款")
     await run_jobs()
     await settled_by_notify(wired, pool, refund_id, "succeeded")
     record = sandbox_refund(wired, f"{no}R01")

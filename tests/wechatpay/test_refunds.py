@@ -4,7 +4,6 @@ runs as the worker runs it; settling asks the sandbox (GET …/refunds/{no})."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -12,10 +11,17 @@ import pytest
 from kameng.config import Settings
 from kameng.db.connection import fetch_all
 from kameng.kit import clock
-from kameng.models.vocabulary import Actor
-from kameng.payments.refunds.service import request_refund
 from kameng.payments.refunds.tasks import settle_submitted
-from tests.factories import Sessions, add_keys, count, create_product, refund_due_now, transaction
+from tests.factories import (
+    Sessions,
+    add_keys,
+    ask_refund,
+    count,
+    create_product,
+    refund_due_now,
+    transaction,
+)
+from tests.support import wait_for
 from tests.wechatpay.conftest import DESKTOP, Wired
 
 
@@ -24,12 +30,6 @@ def settled_by_asking(wired: Wired, monkeypatch: pytest.MonkeyPatch) -> None:
     """No refund notify here: these tests settle by asking (GET …/refunds/{no});
     the notify has its own tests (test_refund_notify.py)."""
     monkeypatch.setattr(wired.gateway, "refund_notify_url", "")
-
-
-async def wait_for(predicate: Any) -> None:
-    async with asyncio.timeout(5):
-        while not await predicate():  # noqa: ASYNC110 - polling another app over HTTP
-            await asyncio.sleep(0.02)
 
 
 async def paid_order(wired: Wired, db: Sessions, settings: Settings) -> dict[str, Any]:
@@ -46,26 +46,7 @@ async def paid_order(wired: Wired, db: Sessions, settings: Settings) -> dict[str
         return bool((await wired.status(order["order_no"]))["status"] == "delivered")
 
     await wait_for(delivered)
-    async with transaction(db) as conn:
-        rows = await fetch_all(
-            conn, "SELECT id FROM orders WHERE order_no = %(n)s", {"n": order["order_no"]}
-        )
-    order["id"] = rows[0][0]
     return order
-
-
-async def ask(pool: Any, order_id: int, amount: int | None, key: str) -> int:
-    async with transaction(pool) as conn:
-        refund = await request_refund(
-            conn,
-            order_id=order_id,
-            amount_cents=amount,
-            reason="测试退款",
-            idempotency_key=key,
-            actor=Actor.OPERATOR,
-            now=clock.now(),
-        )
-    return refund.id
 
 
 async def refund_state(pool: Any, refund_id: int) -> tuple[str, int]:
@@ -101,13 +82,13 @@ async def test_partial_then_full_refund(
 ) -> None:
     order = await paid_order(wired, db, settings)
     no = order["order_no"]
-    first = await ask(pool, order["id"], 300, "part")
+    first = await ask_refund(pool, order["order_no"], 300, "part", reason="测试退款")
     await run_jobs()
     assert await refund_state(pool, first) == ("submitted", 1)
     await settle(wired, pool, first, no)
     assert await refund_state(pool, first) == ("succeeded", 1)
 
-    rest = await ask(pool, order["id"], None, "rest")
+    rest = await ask_refund(pool, order["order_no"], None, "rest", reason="测试退款")
     await run_jobs()
     await settle(wired, pool, rest, no)
     assert await refund_state(pool, rest) == ("succeeded", 1)
@@ -136,7 +117,7 @@ async def test_refused_refund_is_retried_under_a_new_number(
         f"/sandbox/trades/{no}/refund-outcome", params={"outcome": "refund_fails"}
     )
     assert fails.status_code == 200
-    refund_id = await ask(pool, order["id"], None, "all")
+    refund_id = await ask_refund(pool, order["order_no"], None, "all", reason="测试退款")
     await run_jobs()
     await settle(wired, pool, refund_id, no)
     assert await refund_state(pool, refund_id) == ("failed", 1)
@@ -175,7 +156,7 @@ async def test_late_refund_stays_pending_until_the_query_finds_it_done(
         f"/sandbox/trades/{no}/refund-outcome", params={"outcome": "refund_late"}
     )
     assert late.status_code == 200
-    refund_id = await ask(pool, order["id"], 500, "late")
+    refund_id = await ask_refund(pool, order["order_no"], 500, "late", reason="测试退款")
     await run_jobs()
     assert await refund_state(pool, refund_id) == ("submitted", 1)
     await settle(wired, pool, refund_id, no)
@@ -193,7 +174,7 @@ async def test_reconciliation_compares_the_bills_refund_rows(
 
     order = await paid_order(wired, db, settings)
     no = order["order_no"]
-    refund_id = await ask(pool, order["id"], 500, "part")
+    refund_id = await ask_refund(pool, order["order_no"], 500, "part", reason="测试退款")
     await run_jobs()
     await settle(wired, pool, refund_id, no)
     trade = (await wired.phone.get(f"/sandbox/trades/{no}")).json()
