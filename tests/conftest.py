@@ -164,9 +164,7 @@ def run_jobs(worker_runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     registry = app.periodic_registry
     every_minute = {
-        key: task
-        for key, task in registry.periodic_tasks.items()
-        if task.cron.split() == ["*"] * 5
+        key: task for key, task in registry.periodic_tasks.items() if task.cron.split() == ["*"] * 5
     }
     monkeypatch.setattr(registry, "periodic_tasks", every_minute)
 
