@@ -267,6 +267,13 @@ async def place_order(
     return body
 
 
+async def notify_verdicts(db: Sessions) -> list[str]:
+    """The verdict of every payment_notifies row, oldest first."""
+    async with db() as s:
+        rows = await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))
+        return [str(v) for v in rows.scalars()]
+
+
 async def count(target: Target, sql: str, **params: Any) -> int:
     """One integer from ``sql`` (``:name`` parameters, as in SQLAlchemy ``text``)."""
     if isinstance(target, async_sessionmaker):

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from kameng.config import Settings
 from kameng.sandbox.alipay import create_app as create_sandbox
@@ -27,7 +26,7 @@ from tests.e2e.wiring import (
     wait_delivered,
     wait_for,
 )
-from tests.factories import Sessions, add_keys, count, create_product, place_order
+from tests.factories import Sessions, add_keys, count, create_product, notify_verdicts, place_order
 from tests.rsa_keys import keypair
 
 APP_ID = "2021000000000001"
@@ -131,9 +130,7 @@ async def test_notify_twice_pays_once(wired: Wired, db: Sessions, settings: Sett
         return sum(a["acked"] for a in trade["notify_attempts"]) == 2
 
     await wait_for(two_acks)
-    async with db() as s:
-        verdicts = (await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))).all()
-    assert [v[0] for v in verdicts] == ["accepted", "duplicate"]
+    assert await notify_verdicts(db) == ["accepted", "duplicate"]
     assert await count(db, "SELECT count(*) FROM card_keys WHERE status = 'sold'") == 1
 
 

@@ -17,7 +17,7 @@ from kameng.payments.gateways.base import InboundNotify, NotifyRejected
 from kameng.sandbox import rsa_sign
 from kameng.web.app import create_app
 from tests.e2e.test_alipay_roundtrip import APP_ID, SELLER_ID, alipay_settings
-from tests.factories import Sessions, add_keys, count, create_product, place_order
+from tests.factories import Sessions, add_keys, count, create_product, notify_verdicts, place_order
 from tests.rsa_keys import keypair
 
 gateway = AlipayGateway(
@@ -154,9 +154,7 @@ class TestOverHttp:
             response = await shop.post("/notify/alipay", data=fields)
             assert (response.status_code, response.text) == (200, "fail")
         assert await count(db, "SELECT count(*) FROM payments") == 0
-        async with db() as s:
-            rows = (await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))).all()
-        assert [r[0] for r in rows] == [
+        assert await notify_verdicts(db) == [
             "bad_signature",
             "amount_mismatch",
             "wrong_merchant",

@@ -19,7 +19,7 @@ from kameng.models.vocabulary import ChannelKind
 from kameng.payments.channels import repository, service
 from kameng.payments.channels.service import ChannelDraft
 from kameng.payments.gateways import epay_sign
-from tests.factories import Sessions, count, make_stocked_product
+from tests.factories import Sessions, count, make_stocked_product, notify_verdicts
 from tests.support import live
 
 
@@ -96,13 +96,7 @@ async def test_a_new_key_is_the_only_one_accepted_by_both_processes(
         assert await count(db, "SELECT count(*) FROM payments") == 2
         assert notify(b, waiting, "new-key-2") == "success"
         assert notify(a, waiting, "new-key-2") == "success"  # a duplicate, acknowledged
-    async with db() as s:
-        from sqlalchemy import text
-
-        verdicts = (
-            await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))
-        ).scalars()
-        assert list(verdicts) == [
-            "accepted", "accepted", "bad_signature", "bad_signature", "accepted", "duplicate",
-        ]  # fmt: skip
+    assert await notify_verdicts(db) == [
+        "accepted", "accepted", "bad_signature", "bad_signature", "accepted", "duplicate",
+    ]  # fmt: skip
     assert await count(db, "SELECT count(*) FROM payments") == 3

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import text
 
 from kameng.config import Settings
 from kameng.payments.gateways.base import InboundNotify, NotifyRejected
@@ -19,7 +18,7 @@ from kameng.payments.gateways.epay_v2 import EpayV2Gateway
 from kameng.sandbox import rsa_sign
 from kameng.web.app import create_app
 from tests.e2e.test_epay_v2_roundtrip import PID, epay_v2_settings
-from tests.factories import Sessions, add_keys, count, create_product, place_order
+from tests.factories import Sessions, add_keys, count, create_product, notify_verdicts, place_order
 from tests.rsa_keys import keypair
 
 gateway = EpayV2Gateway(
@@ -128,9 +127,7 @@ async def test_rejected_over_http_recorded_and_nothing_changed(
         response = await shop.get("/notify/epay_v2", params=fields)
         assert (response.status_code, response.text) == (200, "fail")
     assert await count(db, "SELECT count(*) FROM payments") == 0
-    async with db() as s:
-        rows = (await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))).all()
-    assert [r[0] for r in rows] == [
+    assert await notify_verdicts(db) == [
         "bad_signature",
         "amount_mismatch",
         "stale_timestamp",

@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import text
 
 from kameng.config import Settings
-from tests.factories import Sessions, count, make_stocked_product, place_order, signed_notify
+from tests.factories import (
+    Sessions,
+    count,
+    make_stocked_product,
+    notify_verdicts,
+    place_order,
+    signed_notify,
+)
 
 
 async def send(client: httpx.AsyncClient, params: dict[str, str]) -> httpx.Response:
@@ -33,13 +40,6 @@ async def state(db: Sessions, order_no: str) -> tuple[str, int, int, int]:
             )
         ).one()
     return row[0], row[1], row[2], row[3]
-
-
-async def verdicts(db: Sessions) -> list[str]:
-    async with db() as s:
-        return list(
-            (await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))).scalars()
-        )
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ class TestRejected:
         response = await send(client, params)
         assert response.text == "fail"
         assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
-        assert await verdicts(db) == [verdict]
+        assert await notify_verdicts(db) == [verdict]
 
     async def test_wrong_amount_signed_correctly_still_fails(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
@@ -79,14 +79,14 @@ class TestRejected:
         response = await send(client, signed_notify(settings, order["order_no"], 999))
         assert response.text == "fail"
         assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
-        assert await verdicts(db) == ["amount_mismatch"]
+        assert await notify_verdicts(db) == ["amount_mismatch"]
 
     async def test_other_merchant_fails(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
     ) -> None:
         response = await send(client, signed_notify(settings, order["order_no"], 1000, pid="9999"))
         assert response.text == "fail"
-        assert await verdicts(db) == ["wrong_merchant"]
+        assert await notify_verdicts(db) == ["wrong_merchant"]
 
     async def test_unknown_order_and_unknown_gateway_fail(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
@@ -98,7 +98,7 @@ class TestRejected:
             "/notify/alipay", params=signed_notify(settings, order["order_no"], 1000)
         )
         assert other.text == "fail"
-        assert await verdicts(db) == ["unknown_order", "unknown_gateway"]
+        assert await notify_verdicts(db) == ["unknown_order", "unknown_gateway"]
         assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
 
     async def test_trade_number_replayed_for_another_order_fails(
@@ -112,7 +112,7 @@ class TestRejected:
         )
         assert replay.text == "fail"
         assert await state(db, second["order_no"]) == ("unpaid", 0, 0, 1)
-        assert await verdicts(db) == ["accepted", "trade_no_reused"]
+        assert await notify_verdicts(db) == ["accepted", "trade_no_reused"]
 
     @pytest.mark.parametrize(
         "query", ["", "pid=1001", "a=1&a=2", "money=abc&sign=x", "out_trade_no=%05A%00"]
@@ -123,7 +123,7 @@ class TestRejected:
         response = await client.get(f"/notify/epay?{query}")
         assert response.status_code == 200
         assert response.text == "fail"
-        assert await verdicts(db) == ["malformed"]
+        assert await notify_verdicts(db) == ["malformed"]
         assert await count(db, "SELECT count(*) FROM payments") == 0
 
     async def test_non_ascii_sign_is_a_bad_signature_not_a_crash(
@@ -132,7 +132,7 @@ class TestRejected:
         params = signed_notify(settings, order["order_no"], 1000) | {"sign": "签名" * 16}
         response = await send(client, params)
         assert (response.status_code, response.text) == (200, "fail")
-        assert await verdicts(db) == ["bad_signature"]
+        assert await notify_verdicts(db) == ["bad_signature"]
         assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
 
     async def test_a_body_over_the_limit_is_refused_unread_and_unrecorded(
@@ -155,7 +155,7 @@ class TestRejected:
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
         assert chunked.status_code == 413
-        assert await verdicts(db) == []
+        assert await notify_verdicts(db) == []
         assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
 
     async def test_form_field_also_in_the_query_is_ambiguous(
@@ -164,7 +164,7 @@ class TestRejected:
         params = signed_notify(settings, order["order_no"], 1000)
         response = await client.post("/notify/epay", params={"money": params["money"]}, data=params)
         assert (response.status_code, response.text) == (200, "fail")
-        assert await verdicts(db) == ["malformed"]
+        assert await notify_verdicts(db) == ["malformed"]
         assert await state(db, order["order_no"]) == ("unpaid", 0, 0, 1)
 
     async def test_every_notify_is_stored_raw(
@@ -204,7 +204,7 @@ class TestAccepted:
         before = await state(db, order["order_no"])
         assert (await send(client, params)).text == "success"
         assert await state(db, order["order_no"]) == before == ("delivered", 1, 1, 3)
-        assert await verdicts(db) == ["accepted", "duplicate"]
+        assert await notify_verdicts(db) == ["accepted", "duplicate"]
 
     async def test_second_distinct_payment_is_kept_on_record(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings, order: dict[str, Any]
@@ -217,13 +217,13 @@ class TestAccepted:
         # Two payments (the second one surplus); events: created, paid, delivered,
         # second_payment, refund_requested.
         assert await state(db, order["order_no"]) == ("delivered", 2, 1, 5)
-        assert await verdicts(db) == ["accepted", "second_payment"]
+        assert await notify_verdicts(db) == ["accepted", "second_payment"]
         refunds = "SELECT count(*) FROM refunds r JOIN payments p ON p.id = r.payment_id"
         assert await count(db, f"{refunds} WHERE p.trade_no = 'B' AND p.surplus") == 1
         assert await count(db, f"{refunds} WHERE r.amount_cents = 1000") == 1
         # The gateway re-sends the second payment: recorded once, refunded once.
         await send(client, signed_notify(settings, order["order_no"], 1000, trade_no="B"))
-        assert await verdicts(db) == ["accepted", "second_payment", "duplicate"]
+        assert await notify_verdicts(db) == ["accepted", "second_payment", "duplicate"]
         assert await count(db, "SELECT count(*) FROM refunds") == 1
 
     async def test_50_concurrent_duplicates_pay_once_and_allocate_once(
@@ -233,7 +233,7 @@ class TestAccepted:
         responses = await asyncio.gather(*(send(client, params) for _ in range(50)))
         assert [r.text for r in responses] == ["success"] * 50
         assert await state(db, order["order_no"]) == ("delivered", 1, 1, 3)
-        assert sorted(await verdicts(db)) == ["accepted"] + ["duplicate"] * 49
+        assert sorted(await notify_verdicts(db)) == ["accepted"] + ["duplicate"] * 49
 
     async def test_200_buyers_100_keys_none_sold_twice(
         self, client: httpx.AsyncClient, db: Sessions, settings: Settings

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from kameng.config import Settings
 from kameng.payments.gateways.base import InboundNotify
-from tests.factories import Sessions, add_keys, count, create_product
+from tests.factories import Sessions, add_keys, count, create_product, notify_verdicts
 from tests.wechatpay.conftest import Wired
 
 
@@ -20,12 +20,6 @@ async def unpaid_order(wired: Wired, db: Sessions, settings: Settings) -> dict[s
     product_id = await create_product(db)
     await add_keys(db, settings, product_id, 1)
     return await wired.order()
-
-
-async def verdicts(db: Sessions) -> list[str]:
-    async with db() as s:
-        rows = await s.execute(text("SELECT verdict FROM payment_notifies ORDER BY id"))
-        return [r[0] for r in rows]
 
 
 async def assert_nothing_changed(wired: Wired, db: Sessions, order: dict[str, Any]) -> None:
@@ -44,7 +38,7 @@ async def test_a_good_notify_is_accepted_and_its_replay_refused(
     replay = await wired.post_notify(body, headers)
     assert replay.status_code == 400
     assert replay.json() == {"code": "FAIL", "message": "replayed_nonce"}
-    assert await verdicts(db) == ["accepted", "replayed_nonce"]
+    assert await notify_verdicts(db) == ["accepted", "replayed_nonce"]
     assert await count(db, "SELECT count(*) FROM payments") == 1
     assert await count(db, "SELECT count(*) FROM notify_nonces") == 1
     # Stored raw with its signed headers: the log can be re-verified later.
@@ -70,7 +64,7 @@ async def test_a_replayed_nonce_is_refused_even_before_any_payment(
     body, headers = wired.signed_notify(wired.paid_resource(order, out_trade_no="1234567890123456"))
     assert (await wired.post_notify(body, headers)).status_code == 400
     assert (await wired.post_notify(body, headers)).status_code == 400
-    assert await verdicts(db) == ["unknown_order", "replayed_nonce"]
+    assert await notify_verdicts(db) == ["unknown_order", "replayed_nonce"]
     await assert_nothing_changed(wired, db, order)
 
 
@@ -92,7 +86,7 @@ async def test_timestamp_more_than_5_minutes_off(
     wired.notifier.unix_time = real_time
     response = await wired.post_notify(body, headers)
     assert response.status_code == 400
-    assert await verdicts(db) == ["stale_timestamp"]
+    assert await notify_verdicts(db) == ["stale_timestamp"]
     await assert_nothing_changed(wired, db, order)
 
 
@@ -109,7 +103,7 @@ async def test_timestamp_within_5_minutes_is_fine(
     headers = wired.notifier.signed_headers(body)
     wired.notifier.unix_time = real_time
     assert (await wired.post_notify(body, headers)).status_code == 204
-    assert await verdicts(db) == ["accepted"]
+    assert await notify_verdicts(db) == ["accepted"]
 
 
 def _flip_ciphertext(body: str) -> str:
@@ -149,7 +143,7 @@ async def test_tampered_and_unsigned(wired: Wired, db: Sessions, settings: Setti
         response = await wired.post_notify(sent_body, sent_headers)
         assert response.status_code == 400, (response.status_code, sent_headers)
         assert response.json()["code"] == "FAIL"
-    assert await verdicts(db) == [verdict for *_, verdict in cases]
+    assert await notify_verdicts(db) == [verdict for *_, verdict in cases]
     await assert_nothing_changed(wired, db, order)
     assert await count(db, "SELECT count(*) FROM notify_nonces") == 0
 
@@ -162,7 +156,7 @@ async def test_ciphertext_signed_by_the_platform_but_not_decryptable(
     tampered = _flip_ciphertext(body)
     response = await wired.post_notify(tampered, wired.notifier.signed_headers(tampered))
     assert response.status_code == 400
-    assert await verdicts(db) == ["malformed"]
+    assert await notify_verdicts(db) == ["malformed"]
     await assert_nothing_changed(wired, db, order)
 
 
@@ -189,7 +183,7 @@ async def test_signed_by_the_platform_but_wrong(
     body, headers = wired.signed_notify(wired.paid_resource(order, **changes))
     response = await wired.post_notify(body, headers)
     assert response.status_code == 400
-    assert await verdicts(db) == [verdict]
+    assert await notify_verdicts(db) == [verdict]
     await assert_nothing_changed(wired, db, order)
 
 
@@ -203,7 +197,7 @@ async def test_other_events_and_garbage_are_not_payments(
     for body in (refund, not_json, no_resource):
         response = await wired.post_notify(body, wired.notifier.signed_headers(body))
         assert response.status_code == 400
-    assert await verdicts(db) == ["not_paid", "malformed", "malformed"]
+    assert await notify_verdicts(db) == ["not_paid", "malformed", "malformed"]
     await assert_nothing_changed(wired, db, order)
     get = await wired.shop.get("/notify/wechatpay", headers=wired.notifier.signed_headers(""))
     assert get.status_code == 400
@@ -246,7 +240,7 @@ async def test_a_replay_to_another_web_process_is_refused_too(
             assert sorted(r.status_code for r in both) == [204, 400]
     finally:
         await other_pool.close()
-    assert await verdicts(db) in (
+    assert await notify_verdicts(db) in (
         ["accepted", "replayed_nonce", "accepted", "replayed_nonce"],
         ["accepted", "replayed_nonce", "replayed_nonce", "accepted"],
     )
