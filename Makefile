@@ -40,6 +40,8 @@ bench: install
 ifeq ($(filter --scale,$(BENCH_ARGS)),)
 	$(UV) run python scripts/bench_supply.py
 	$(UV) run python scripts/bench_sse.py
+	# Issue 11: the lookup by identifier kind with 1 M orders in the database.
+	$(UV) run python scripts/bench.py --scale --sizes 1000000 --seconds 2 --notifies 500
 endif
 
 bench-scale: install

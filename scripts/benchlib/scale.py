@@ -74,7 +74,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=5, help="S: product-list phase (5)")
     p.add_argument("--concurrency", type=int, default=16, help="C: list/notify clients (16)")
     p.add_argument("--notifies", type=int, default=2000, help="N: notifies per step (2000)")
-    p.add_argument("--lookups", type=int, default=400, help="L: lookups per kind (400)")
+    p.add_argument("--lookups", type=int, default=1000, help="L: lookups per kind (1000)")
     p.add_argument("--lookup-concurrency", type=int, default=4, help="LC: lookup clients (4)")
     args = p.parse_args(argv)
     try:
