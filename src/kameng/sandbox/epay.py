@@ -23,8 +23,7 @@ can run the whole schedule in a blink.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +45,7 @@ from kameng.sandbox.epay_store import (
     php_intval,
 )
 from kameng.sandbox.persist import JsonFile
+from kameng.sandbox.trade_routes import sandbox_app
 
 ORDERS_MAX_LIMIT = 50
 
@@ -107,21 +107,7 @@ def create_app(
     notifier = Notifier(store, time_scale, http_transport)
     sandbox = EpaySandbox(store=store, notifier=notifier)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        notifier.resume()
-        try:
-            yield
-        finally:
-            await sandbox.aclose()
-
-    app = FastAPI(
-        title="彩虹易支付 沙箱",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
+    app = sandbox_app("彩虹易支付 沙箱", notifier.resume, sandbox.aclose)
     app.state.epay = sandbox
 
     def pay(trade: Trade, pay_type: str) -> bool:

@@ -7,7 +7,7 @@ and the bodies its errors answer with.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from html import escape
 from typing import Any, Protocol, TypeVar
@@ -46,18 +46,26 @@ def with_query(url: str, fields: Mapping[str, Any]) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode(fields)}"
 
 
-def flow_app(title: str, flow: TradeFlow[Any]) -> FastAPI:
-    """The twin's app: resumes notifying on start, stops its tasks on shutdown."""
+def sandbox_app(
+    title: str, resume: Callable[[], None], aclose: Callable[[], Awaitable[None]]
+) -> FastAPI:
+    """A twin's app (every twin's, not only these two): ``resume`` on start
+    (notifying where it stopped), ``aclose`` its tasks and clients on shutdown."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        flow.resume()
+        resume()
         try:
             yield
         finally:
-            await flow.aclose()
+            await aclose()
 
-    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    return FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def flow_app(title: str, flow: TradeFlow[Any]) -> FastAPI:
+    """The twin's app around its trade flow."""
+    app = sandbox_app(title, flow.resume, flow.aclose)
     app.state.resume = flow.resume  # tests without a lifespan call these two themselves
     app.state.aclose = flow.aclose
     return app
@@ -97,27 +105,36 @@ def add_inspection_routes(
         trade = find(key)
         return JSONResponse(sandbox_json(trade)) if trade else JSONResponse(missing, 404)
 
-    @app.post("/sandbox/trades/{key}/pay")
-    async def sandbox_pay(key: str, request: Request) -> JSONResponse:
-        """Pay by script: ``outcome`` = notify / later / silent / twice / wrong_amount."""
+    async def chosen(
+        key: str, request: Request, default: str, allowed: Collection[str], refusal: dict[str, Any]
+    ) -> tuple[TradeT, str] | JSONResponse:
+        """The trade and the ``outcome`` field, or the answer refusing them."""
         trade = find(key)
         if trade is None:
             return JSONResponse(missing, 404)
-        outcome = (await request_fields(request)).get("outcome", "notify")
-        if outcome not in OUTCOMES:
-            return JSONResponse(bad_outcome(sorted(OUTCOMES)), 422)
+        outcome = (await request_fields(request)).get("outcome", default)
+        if outcome not in allowed:
+            return JSONResponse(refusal, 422)
+        return trade, outcome
+
+    @app.post("/sandbox/trades/{key}/pay")
+    async def sandbox_pay(key: str, request: Request) -> JSONResponse:
+        """Pay by script: ``outcome`` = notify / later / silent / twice / wrong_amount."""
+        found = await chosen(key, request, "notify", OUTCOMES, bad_outcome(sorted(OUTCOMES)))
+        if isinstance(found, JSONResponse):
+            return found
+        trade, outcome = found
         paid_now = await flow.pay(trade, outcome)
         return JSONResponse({"paid_now": paid_now, **sandbox_json(trade)})
 
     @app.post("/sandbox/trades/{key}/refund-outcome")
     async def sandbox_refund_outcome(key: str, request: Request) -> JSONResponse:
         """What the trade's next refunds do: refund_succeeds / refund_late / refund_fails."""
-        trade = find(key)
-        if trade is None:
-            return JSONResponse(missing, 404)
-        outcome = (await request_fields(request)).get("outcome", "")
-        if outcome not in refund_outcomes:
-            return JSONResponse({"error": f"outcome must be one of {sorted(refund_outcomes)}"}, 422)
+        refusal = {"error": f"outcome must be one of {sorted(refund_outcomes)}"}
+        found = await chosen(key, request, "", refund_outcomes, refusal)
+        if isinstance(found, JSONResponse):
+            return found
+        trade, outcome = found
         trade.refund_outcome = outcome
         flow.store.save()
         return JSONResponse(sandbox_json(trade))

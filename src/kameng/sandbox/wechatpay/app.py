@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kameng.kit import clock as kit_clock
+from kameng.sandbox.trade_routes import sandbox_app
 from kameng.sandbox.wechatpay import bill, pages, wire
 from kameng.sandbox.wechatpay.keys import Identity, load_or_create
 from kameng.sandbox.wechatpay.notifier import Notifier
@@ -95,17 +95,7 @@ def create_app(
         identity, store, serial, time_scale, http_transport, lambda: int(now().timestamp())
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        notifier.resume()
-        try:
-            yield
-        finally:
-            await notifier.aclose()
-
-    app = FastAPI(
-        title="微信支付 v3 沙箱", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
-    )
+    app = sandbox_app("微信支付 v3 沙箱", notifier.resume, notifier.aclose)
     app.state.wechatpay = notifier
     app.state.identity = identity
 
