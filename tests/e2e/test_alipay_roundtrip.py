@@ -177,6 +177,31 @@ async def test_silent_payment_is_found_by_the_active_query(
     assert await notify_log(db) == [("QUERY", "accepted", trade_no)]
 
 
+async def test_silent_payment_found_though_no_page_of_ours_was_opened(
+    wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
+) -> None:
+    """An API client sends the buyer straight to the Alipay link it was given;
+    the buyer pays (the notify never comes) and never comes back: handing out
+    the link started the schedule, and the minute sweep finds the payment."""
+    from kameng.payments.active_query.tasks import query_pending
+
+    w = wired
+    await add_keys(db, settings, await create_product(db, price_cents=1050), 1)
+    order = await place_order(w.shop, gateway="alipay")
+    trade_no = await open_cashier(w, order)
+    paid = await w.alipay.post(f"/sandbox/trades/{trade_no}/pay", data={"outcome": "silent"})
+    assert paid.status_code == 200, paid.text
+    clock.advance(seconds=60)  # the next minute's sweep
+    await query_pending.defer_async(timestamp=0)
+    await run_jobs()
+    assert await notify_log(db) == [("QUERY", "accepted", trade_no)]
+    trade = (await w.alipay.get(f"/sandbox/trades/{trade_no}")).json()
+    assert trade["notify_attempts"] == []  # silent: only the query told the shop
+    body = await order_status(w.shop, order["order_no"])
+    assert body["status"] == "delivered"
+    assert await count(db, "SELECT count(*) FROM payments WHERE gateway = 'alipay'") == 1
+
+
 async def test_return_url_asks_alipay_at_once_and_nothing_is_paid_twice(
     wired: Wired, db: Sessions, settings: Settings, run_jobs: Any, clock: Any
 ) -> None:

@@ -19,7 +19,14 @@ from kameng.kit.clock import FrozenClock
 from kameng.payments.gateways.base import GatewayUnavailable
 from kameng.payments.gateways.epay_v1 import EpayV1Gateway
 from kameng.payments.gateways.registry import from_settings
-from tests.factories import Sessions, count, make_product, make_stocked_product, place_order
+from tests.factories import (
+    Sessions,
+    count,
+    csrf_form,
+    make_product,
+    make_stocked_product,
+    place_order,
+)
 from tests.payments.epay_sandbox import (
     buyer,
     gateways,
@@ -76,6 +83,17 @@ class Shop:
             await query_pending.defer_async(timestamp=0)
         await self.run_jobs()
 
+    async def db_status(self, order_no: str) -> str:
+        """The order's status, read without a visit (the API's read is one)."""
+        async with self.db() as s:
+            return str(
+                (
+                    await s.execute(
+                        text("SELECT status FROM orders WHERE order_no = :n"), {"n": order_no}
+                    )
+                ).scalar_one()
+            )
+
     async def status(self, order_no: str) -> dict[str, Any]:
         body: dict[str, Any] = (await self.client.get(f"/api/shop/orders/{order_no}")).json()
         return body
@@ -110,25 +128,25 @@ def shop(
 
 class TestActiveQuery:
     async def test_lost_notify_is_found_by_the_schedule(self, shop: Shop) -> None:
+        """The API's client took the gateway's pay link and never came back to
+        any page of ours: the schedule started when the link was handed out."""
         keys = (await make_stocked_product(shop.db, shop.settings, 1)).keys
-        order, trade_no = await shop.at_cashier()
-        assert (await shop.epay.post(f"/pay/{trade_no}")).status_code == 302
-        # Never opened here: not asked about (junk orders cost nothing).
-        assert await shop.schedule(order["order_no"]) == (None, 0)
-        await shop.run_query_job()
-        assert await shop.count("SELECT count(*) FROM payment_notifies") == 0
-
-        started = shop.clock.now()
-        assert (await shop.client.get(f"/o/{order['order_no']}")).status_code == 200
-        assert await shop.schedule(order["order_no"]) == (started + timedelta(seconds=15), 0)
+        created = shop.clock.now()
+        order, trade_no = await shop.at_cashier()  # POST /api/shop/orders, then epay's cashier
+        assert order["pay_url"].startswith("http://epay.sandbox.test/")  # straight to epay
+        assert (await shop.epay.post(f"/pay/{trade_no}")).status_code == 302  # notify lost
+        # Written with the order: the first ask 15 s after creation, no job (the sweep asks).
+        assert await shop.schedule(order["order_no"]) == (created + timedelta(seconds=15), 0)
+        assert await shop.count(QUERY_ORDER_JOBS) == 0
 
         shop.clock.advance(seconds=14)  # not due yet: the gateway is not asked
         await shop.run_query_job()
         assert await shop.count("SELECT count(*) FROM payment_notifies") == 0
-        assert (await shop.status(order["order_no"]))["status"] == "unpaid"
+        assert await shop.db_status(order["order_no"]) == "unpaid"
 
         shop.clock.advance(seconds=1)  # due: asked, found paid, delivered
         await shop.run_query_job()
+        assert await shop.db_status(order["order_no"]) == "delivered"
         body = await shop.status(order["order_no"])
         assert body["status"] == "delivered"
         assert [(g["number"], g["password"]) for g in body["goods"]] == keys
@@ -146,6 +164,59 @@ class TestActiveQuery:
         await shop.run_query_job()
         assert await shop.count("SELECT count(*) FROM payment_notifies") == 1
         assert await shop.count("SELECT count(*) FROM payments") == 1
+
+    async def test_storefront_order_never_opened_is_not_asked(self, shop: Shop) -> None:
+        """The buy button sends the buyer to the order page, which starts the
+        schedule; an order nobody opened costs the gateway nothing."""
+        await make_product(shop.db)
+        bought = await shop.client.post(
+            "/buy", data=await csrf_form(shop.client, {"product": "GAME-10", "quantity": "1"})
+        )
+        assert bought.status_code == 303
+        number = bought.headers["location"].removeprefix("/o/").split("?")[0]
+        assert await shop.schedule(number) == (None, 0)
+        shop.clock.advance(minutes=2)
+        await shop.run_query_job()
+        assert await shop.schedule(number) == (None, 0)
+        assert await shop.db_status(number) == "unpaid"
+        started = shop.clock.now()
+        assert (await shop.client.get(bought.headers["location"])).status_code == 200
+        assert await shop.schedule(number) == (started + timedelta(seconds=15), 0)
+
+    async def test_unvisited_unpaid_api_order_is_asked_a_bounded_number_of_times(
+        self,
+        shop: Shop,
+        sandbox: Any,  # noqa: F811 - the fixture imported above
+        worker_runtime: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A direct pay link nobody used: the schedule's few asks (none per
+        minute), then no more; nothing about the order changes."""
+        asked: list[int] = []
+        created = shop.clock.now()
+
+        class Counting(httpx.AsyncBaseTransport):
+            inner = httpx.ASGITransport(app=sandbox)
+
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                asked.append(int((shop.clock.now() - created).total_seconds()))
+                return await self.inner.handle_async_request(request)
+
+        registry = from_settings(shop.settings, transport=Counting())
+        monkeypatch.setattr(worker_runtime, "gateways", registry)
+        await make_product(shop.db)
+        order = await place_order(shop.client)  # never opened, here or at the gateway
+        for _ in range(20):  # the minute sweep, for 20 minutes (expiry at 15 min)
+            shop.clock.advance(minutes=1)
+            await shop.run_query_job()
+        # Due at 15 s, then 30 s, 1, 2, 5 min after each ask, as the minute sweep
+        # finds them; one last ask a minute after expiry (960 s); then none.
+        assert asked == [60, 120, 180, 300, 600, 960]
+        assert await shop.schedule(order["order_no"]) == (None, 6)
+        assert await shop.db_status(order["order_no"]) == "unpaid"
+        assert await shop.count("SELECT count(*) FROM payment_notifies") == 0
+        assert await shop.count("SELECT count(*) FROM payments") == 0
+        assert await shop.count("SELECT count(*) FROM order_events") == 1  # created
 
     async def test_return_url_asks_at_once(self, shop: Shop) -> None:
         await make_stocked_product(shop.db, shop.settings, 1)

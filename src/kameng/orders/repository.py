@@ -70,10 +70,11 @@ _INSERT_ORDER = f"""
     WITH created AS (
         INSERT INTO orders (order_no, product_id, quantity, unit_price_cents,
             amount_cents, contact, query_password_hash, gateway, status,
-            delivered_quantity, created_at, expires_at, updated_at, locale)
+            delivered_quantity, created_at, expires_at, updated_at, locale, next_query_at)
         VALUES (%(order_no)s, %(product_id)s, %(quantity)s, %(unit_price_cents)s,
             %(amount_cents)s, %(contact)s, %(query_password_hash)s, %(gateway)s,
-            '{OrderStatus.UNPAID}', 0, %(now)s, %(expires_at)s, %(now)s, %(locale)s)
+            '{OrderStatus.UNPAID}', 0, %(now)s, %(expires_at)s, %(now)s, %(locale)s,
+            %(next_query_at)s)
         ON CONFLICT (order_no) DO NOTHING
         RETURNING id
     ), inputs AS (
@@ -101,10 +102,12 @@ async def insert_order(
     event_params: dict[str, Any],
     inputs: dict[str, str] | None = None,
     locale: str | None = None,
+    next_query_at: datetime | None = None,
 ) -> int | None:
     """Insert the order, its first timeline event and what the buyer filled in
     (``inputs``, a top-up's account; none when empty) in one statement: one
-    round trip, and all or nothing even outside a transaction.
+    round trip, and all or nothing even outside a transaction. ``next_query_at``:
+    the first 主动查单 ask, when the schedule starts at creation.
 
     Returns the new id, or None when the number is already taken (the caller
     draws another).
@@ -126,6 +129,7 @@ async def insert_order(
             "params": Jsonb(event_params),
             "inputs": Jsonb(inputs) if inputs else None,
             "locale": locale,
+            "next_query_at": next_query_at,
         },
     )
     return None if row is None else int(row[0])

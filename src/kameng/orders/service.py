@@ -77,12 +77,15 @@ async def create_order(
     now: datetime,
     fields: dict[str, str] | None = None,
     locale: str | None = None,
+    first_query_at: datetime | None = None,
 ) -> OrderRow:
     """Create an unpaid order; its number exists from this moment on.
 
     ``fields``: what the product asks the buyer to fill in (a top-up's account),
     checked against the product's declared fields (a clear error names the field).
-    ``locale``: the buyer's language, kept for what is sent later (receipts)."""
+    ``locale``: the buyer's language, kept for what is sent later (receipts).
+    ``first_query_at``: the first 主动查单 ask, when its schedule starts at
+    creation (a pay link that bypasses the shop's pages was handed out)."""
     if gateway not in known_gateways:
         raise GatewayUnknown(gateway=gateway)
     product = await catalog.active_by_sku(conn, sku)
@@ -122,6 +125,7 @@ async def create_order(
                 "gateway": gateway,
             },
             inputs=inputs,
+            next_query_at=first_query_at,
         )
         if order_id is not None:
             return OrderRow(

@@ -128,15 +128,23 @@ def chosen_channel(rt: Runtime, asked: str | None) -> str:
     return asked
 
 
-async def create(rt: Runtime, body: CreateOrderIn, locale: str | None = None) -> OrderRow:
+async def create(
+    rt: Runtime, body: CreateOrderIn, locale: str | None = None, *, hands_out_link: bool = False
+) -> OrderRow:
     """Create the order and commit: its number exists from here on.
 
     A product read, then one statement writes the order, its first event and
     its inputs together (``orders.repository.insert_order``): no BEGIN/COMMIT.
-    ``locale`` is the buyer's language (receipts sent later speak it)."""
+    ``locale`` is the buyer's language (receipts sent later speak it).
+    ``hands_out_link``: the caller gives out the pay link (the JSON API); when
+    it goes straight to the gateway, no page of ours may ever see the buyer, so
+    the 主动查单 schedule starts now, written with the order."""
     async with single_statements(rt.pool) as conn:
         await rt.gateways.refresh(conn)
         channel = chosen_channel(rt, body.channel or body.gateway)
+        gateway = rt.gateways.get(channel)
+        now = clock.now()
+        direct = hands_out_link and gateway is not None and gateway.direct_pay_link
         order = await orders.create_order(
             conn,
             sku=body.product,
@@ -147,9 +155,10 @@ async def create(rt: Runtime, body: CreateOrderIn, locale: str | None = None) ->
             gateway=channel,
             known_gateways=[channel],
             ttl=timedelta(seconds=rt.settings.unpaid_ttl_seconds),
-            now=clock.now(),
+            now=now,
             fields=body.fields,
             locale=locale,
+            first_query_at=active_query.first_ask_for_link(now) if direct else None,
         )
     bind(order_no=order.order_no)
     return order

@@ -84,21 +84,24 @@ async def nudge(
     start_at: datetime,
     debounce: timedelta,
     oldest: datetime,
-) -> tuple[int, bool] | None:
-    """A buyer's visit: start the schedule (first ask at ``start_at``) or pull
-    the next ask forward to ``now``; at most once per ``debounce`` per order,
-    only for unpaid/expired orders created after ``oldest``.
+) -> tuple[int, datetime] | None:
+    """A buyer's visit: before the first ask, make it come at ``start_at`` at
+    the latest (starting the schedule, or keeping an earlier start, e.g. one
+    set at creation); after it, pull the next ask forward to ``now``. At most
+    once per ``debounce`` per order, only for unpaid/expired orders created
+    after ``oldest``.
 
-    Returns (order id, due now) when something changed, else None. ``start_at``
+    Returns (order id, next ask) when something changed, else None. ``start_at``
     equal to ``now`` makes even a first visit ask at once (the return URL)."""
     row = await fetch_one(
         conn,
         "UPDATE orders SET query_nudged_at = %(now)s, next_query_at = CASE "
-        "WHEN next_query_at IS NULL AND query_attempts = 0 THEN %(start)s ELSE %(now)s END "
+        "WHEN query_attempts = 0 THEN least(coalesce(next_query_at, %(start)s), %(start)s) "
+        "ELSE %(now)s END "
         f"WHERE order_no = %(no)s AND {_AWAITING} AND created_at > %(oldest)s "
         "AND (next_query_at IS NULL OR next_query_at > %(now)s) "
         "AND (query_nudged_at IS NULL OR query_nudged_at <= %(now)s - %(debounce)s) "
-        "RETURNING id, next_query_at <= %(now)s",
+        "RETURNING id, next_query_at",
         {
             "no": order_no,
             "now": now,
@@ -107,4 +110,4 @@ async def nudge(
             "oldest": oldest,
         },
     )
-    return None if row is None else (int(row[0]), bool(row[1]))
+    return None if row is None else (int(row[0]), row[1])

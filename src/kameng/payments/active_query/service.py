@@ -2,12 +2,17 @@
 
 A notify can be lost (or a sandbox told to suppress it); the shop then asks
 the gateway itself. Only orders whose payment was started are asked about: the
-schedule starts when the buyer opens the order page or the pay page, so junk
-orders nobody opened cost nothing. Then it backs off (QUERY_STEPS_SECONDS)
-until the order expires, with one last ask just after. A buyer's visit pulls
-the next ask forward to now: coming back from the gateway (return URL) at
-once, opening the order page at most once per VIEW_DEBOUNCE. The visit only
-writes the time and defers a job; the network call is the worker's.
+schedule starts when the buyer opens the order page or the pay page, or when
+the shop hands out a pay link that goes straight to the gateway (the JSON
+API's ``pay_url`` for epay V1 and Alipay: its client may send the buyer on
+without any page of ours). Junk orders nobody opened cost nothing; a direct
+link costs at most the schedule's few asks. Then it backs off
+(QUERY_STEPS_SECONDS) until the order expires, with one last ask just after. A
+buyer's visit pulls the next ask forward to now: coming back from the gateway
+(return URL) at once, opening the order page at most once per VIEW_DEBOUNCE
+(a visit before the first ask never puts it later, nor earlier than its own
+first-ask delay). The visit only writes the time and defers a job; the network
+call is the worker's.
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ AFTER_EXPIRY = timedelta(minutes=1)
 VISITS_COUNT_FOR = timedelta(days=1)
 # The periodic sweep runs once a minute; an ask due sooner gets its own job.
 SWEEP_PERIOD = timedelta(minutes=1)
+
+
+def first_ask_for_link(now: datetime) -> datetime:
+    """The first ask for an order whose direct pay link is handed out ``now``:
+    written with the order itself (no job: the minute sweep asks, so the first
+    ask comes 15-75 s after creation, and the schedule's steps after it)."""
+    return now + timedelta(seconds=QUERY_STEPS_SECONDS[0])
 
 
 class Visit(StrEnum):
@@ -59,8 +71,8 @@ async def buyer_visited(conn: Conn, *, order_no: str, visit: Visit, now: datetim
     )
     if changed is None:
         return False
-    order_id, due_now = changed
-    await ask_later(conn, order_id=order_id, delay=timedelta(0) if due_now else first_ask)
+    order_id, next_ask = changed
+    await ask_later(conn, order_id=order_id, delay=max(timedelta(0), next_ask - now))
     return True
 
 

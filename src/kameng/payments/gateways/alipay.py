@@ -55,6 +55,8 @@ def pem(text: str, kind: str) -> str:
 
 
 class AlipayGateway:
+    direct_pay_link = True  # the link goes straight to the gateway
+
     def __init__(
         self,
         *,

@@ -148,6 +148,9 @@ class GatewayUnavailable(Exception):
 class Gateway(Protocol):
     name: str  # the instance name orders refer to, e.g. "epay"
     title: str  # msgid of the name buyers see, e.g. N_("Epay")
+    # pay_url() sends the buyer straight to the gateway (epay V1, Alipay), not
+    # through the shop's /o/{no}/pay: handing it out starts the 主动查单 schedule.
+    direct_pay_link: bool
 
     def pay_url(self, request: PayRequest) -> str: ...
 

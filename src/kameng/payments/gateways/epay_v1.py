@@ -36,6 +36,8 @@ _OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]{1,64}$")
 
 
 class EpayV1Gateway:
+    direct_pay_link = True  # the link goes straight to the gateway
+
     def __init__(
         self,
         *,

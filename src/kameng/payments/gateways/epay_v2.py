@@ -61,6 +61,8 @@ def signing_string(params: Mapping[str, Any]) -> str:
 
 
 class EpayV2Gateway:
+    direct_pay_link = False  # the link is the shop's /o/{no}/pay
+
     def __init__(
         self,
         *,

@@ -69,6 +69,8 @@ class PaymentStart:
 
 
 class WechatPayV3Gateway:
+    direct_pay_link = False  # the link is the shop's /o/{no}/pay
+
     def __init__(
         self,
         *,

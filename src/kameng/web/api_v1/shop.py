@@ -64,9 +64,11 @@ async def payment_channels(request: Request) -> list[PaymentChannelOut]:
 
 @router.post("/orders", status_code=201, response_model=CreatedOrderOut, responses=ERRORS)
 async def create_order(body: CreateOrderIn, request: Request) -> Response:
-    """Create an order. Its number is final from now on, before any payment."""
+    """Create an order. Its number is final from now on, before any payment.
+    The shop asks the gateway about it (主动查单) even if the buyer goes
+    straight to ``pay_url`` and never opens ``order_url``."""
     rt = runtime(request)
-    order = await shared.create(rt, body, language(request))
+    order = await shared.create(rt, body, language(request), hands_out_link=True)
     # Hot path: the documented CreatedOrderOut shape, built as a plain dict and
     # sent as is (FastAPI's response_model pass would validate it a second time).
     token = token_for(rt, order.order_no)
