@@ -176,8 +176,14 @@ async def get_detail(
         throttle=throttle,
         now=now,
     )
-    timeline = await repository.events_of(conn, order.id)
+    # Each read below takes its own snapshot (READ COMMITTED), and a notify may
+    # commit between them. Goods first, then the order again, then the timeline:
+    # each read sees at least what the one before saw, so keys never show next
+    # to "unpaid" (a timeline a step ahead of the status heals on the next poll).
     shown = await goods.goods_of(conn, order) if authorised else None
+    if shown:
+        order = await repository.get_by_id(conn, order.id) or order
+    timeline = await repository.events_of(conn, order.id)
     return OrderDetail(order=order, timeline=timeline, goods=shown)
 
 
