@@ -244,3 +244,26 @@ async def test_gateway_down_gives_a_clear_page(wired: Wired, db: Sessions) -> No
     page = await wired.shop.get(f"/o/{order['order_no']}/pay", headers=DESKTOP)
     assert page.status_code == 503 and "暂时无法连接微信支付" in page.text
     assert (await wired.status(order["order_no"]))["status"] == "unpaid"
+
+
+async def test_back_on_the_pay_page_after_paying_goes_to_the_order_not_an_error(
+    wired: Wired, db: Sessions
+) -> None:
+    """The buyer paid at WeChat and pressed Back before the notify arrived: the
+    shop still says unpaid, WeChat answers ORDERPAID; that is no "cannot reach
+    WeChat Pay, nothing was charged" page but the return URL, which asks at once."""
+    await create_product(db)
+    order = await wired.order()
+    first = await wired.shop.get(f"/o/{order['order_no']}/pay", headers=DESKTOP)
+    assert first.status_code == 200 and "<svg" in first.text
+    await wired.phone.post(
+        f"/sandbox/trades/{order['order_no']}/pay", params={"outcome": "no_notify"}
+    )
+    assert (await wired.status(order["order_no"]))["status"] == "unpaid"
+    for headers in (DESKTOP, PHONE):
+        again = await wired.shop.get(f"/o/{order['order_no']}/pay", headers=headers)
+        assert (again.status_code, again.headers["location"]) == (
+            303,
+            f"/o/{order['order_no']}/return",
+        )
+    assert await count(db, "SELECT count(*) FROM payments") == 0  # only the notify or query pays

@@ -62,9 +62,10 @@ _REFUND_EVENTS = {
 @dataclass(frozen=True, slots=True)
 class PaymentStart:
     """Where the buyer goes to pay: an H5 page to redirect to, or a Native
-    ``code_url`` to show as a QR code."""
+    ``code_url`` to show as a QR code; or, when WeChat says the trade is paid
+    already (the buyer came back to the pay page), our return URL."""
 
-    kind: str  # "redirect" | "qr"
+    kind: str  # "redirect" | "qr" | "paid"
     url: str
 
 
@@ -151,6 +152,10 @@ class WechatPayV3Gateway:
             body["scene_info"] = {"payer_client_ip": client_ip, "h5_info": {"type": "Wap"}}
         path = "/v3/pay/transactions/h5" if mobile else "/v3/pay/transactions/native"
         status, answer = await self._call("POST", path, body)
+        if status != 200 and isinstance(answer, dict) and answer.get("code") == "ORDERPAID":
+            # Paid, and the notify not processed yet: no error page (nothing is
+            # wrong); the return URL asks WeChat at once.
+            return PaymentStart("paid", request.return_url)
         if status != 200 or not isinstance(answer, dict):
             raise GatewayUnavailable(f"create answered {status}: {_error_text(answer)}")
         if mobile and isinstance(answer.get("h5_url"), str):

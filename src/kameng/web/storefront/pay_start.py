@@ -77,6 +77,8 @@ async def start_payment(request: Request, order_no: str) -> Response:
     except GatewayUnavailable:
         failed = {"message": translator_for(request)(_UNAVAILABLE)}
         return templates.TemplateResponse(request, "error.html", failed, status_code=503)
+    if start.kind == "paid":  # paid at WeChat, our notify still on its way
+        return RedirectResponse(f"/o/{number}/return", status_code=303)
     if start.kind == "redirect":
         return RedirectResponse(start.url, status_code=303)
     context: dict[str, object] = {
