@@ -56,6 +56,17 @@ def test_trade_number_then_contact_and_password(
     form.locator("input[name=password]").fill(QUERY_PASSWORD)
     form.get_by_role("button").click()
     stranger.wait_for_url(re.compile(f"/o/{n}$"))
+    # The password just given shows the keys: not asked for a second time.
+    expect(stranger.locator("table.keys td").first).to_have_text(stocked[0][0])
+    assert stranger.locator("input[name=password]").count() == 0
+
+    ask(stranger, trade)  # the contact opens the order, but the keys need the password
+    form = stranger.locator("#trade-proof")
+    form.locator("input[name=contact]").fill("buyer@example.com")
+    form.get_by_role("button").click()
+    stranger.wait_for_url(re.compile(f"/o/{n}$"))
+    expect(stranger.locator("input[name=password]")).to_have_count(1)
+    assert stranger.locator("table.keys").count() == 0
 
     stranger.goto("/query/contact")
     stranger.locator("input[name=contact]").fill("buyer@example.com")

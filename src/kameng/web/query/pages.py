@@ -54,6 +54,11 @@ async def _answer(
         except (TooManyLookups, TooManyProofs, CaptchaRequired) as exc:
             refused = exc
         target = _opens(result) if result else None
+        if target is not None and password:
+            # The query password proved the order: 307 re-posts it (and the CSRF
+            # token) to the order page, which then shows the goods; a plain 303
+            # would drop it and ask the buyer for the same password again.
+            return RedirectResponse(target, status_code=307)
         if target is not None:
             return RedirectResponse(target, status_code=303)
     return templates.TemplateResponse(
