@@ -78,5 +78,39 @@ async def test_buy_form_with_an_odd_quantity_is_a_clear_422(
         "/buy", data=await csrf_form(client, {"product": "GAME-10", "quantity": quantity})
     )
     assert response.status_code == 422
-    assert "输入有误：quantity：" in response.text
+    assert "输入有误：数量：" in response.text
+    assert await count(db, "SELECT count(*) FROM orders") == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "zh", "en"),
+    [
+        ({"quantity": "0"}, "输入有误：数量：不能小于 1", "Invalid input: Quantity: at least 1"),
+        (
+            {"query_password": "12"},
+            "输入有误：查询密码：至少 4 个字符",
+            "Invalid input: Query password: at least 4 characters",
+        ),
+        (
+            {"contact": "x" * 121},
+            "输入有误：联系方式：最多 120 个字符",
+            "Invalid input: Contact: at most 120 characters",
+        ),
+    ],
+)
+async def test_buy_form_names_its_fields_as_the_form_shows_them(
+    client: httpx.AsyncClient, db: Sessions, fields: dict[str, str], zh: str, en: str
+) -> None:
+    """The API's field names (query_password) mean nothing to a buyer on the page."""
+    await create_product(db)
+    chinese = await client.post(
+        "/buy", data=await csrf_form(client, {"product": "GAME-10", **fields})
+    )
+    english = await client.post(
+        "/buy?lang=en", data=await csrf_form(client, {"product": "GAME-10", **fields})
+    )
+    assert chinese.status_code == english.status_code == 422
+    assert f'<p class="error" role="alert">{zh}</p>' in chinese.text
+    assert f'<p class="error" role="alert">{en}</p>' in english.text
+    assert "query_password：" not in chinese.text and "query_password:" not in english.text
     assert await count(db, "SELECT count(*) FROM orders") == 0

@@ -39,12 +39,19 @@ _SKIPPED_LOCATIONS = ("body", "query", "path", "form")
 SHOWN = 5
 
 
-def describe(errors: Sequence[Mapping[str, Any]], t: Translator) -> str:
-    """ "Invalid input: quantity: at most 1000; contact: …" in the buyer's language."""
+def describe(
+    errors: Sequence[Mapping[str, Any]], t: Translator, labels: Mapping[str, str] | None = None
+) -> str:
+    """ "Invalid input: quantity: at most 1000; contact: …" in the buyer's language.
+
+    ``labels`` (field name -> msgid) names a form's fields as the form shows them;
+    without it the API's field names are used."""
     parts = []
     for error in errors[:SHOWN]:
         where = [str(p) for p in error.get("loc", ()) if p not in _SKIPPED_LOCATIONS]
         field = ".".join(where) or t(N_("request"))
+        if labels and field in labels:
+            field = t(labels[field])
         context = {k: v for k, v in (error.get("ctx") or {}).items() if k != "field"}
         parts.append(t(_BY_TYPE.get(error.get("type", ""), _OTHER), **context, field=field))
     return t(InvalidInput.message, detail="; ".join(parts))

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from kameng.db.connection import transaction
 from kameng.kit.errors import DomainError
+from kameng.kit.i18n import N_
 from kameng.orders.schemas import CreateOrderIn
 from kameng.orders.states import FINAL, OrderStatus
 from kameng.payments.active_query.service import Visit
@@ -37,6 +38,14 @@ async def _index(request: Request, *, error: str | None = None, status: int = 20
         },
         status_code=status,
     )
+
+
+# The buy form's fields by the words the form shows (not the API's names).
+_BUY_LABELS = {
+    "quantity": N_("Quantity"),
+    "contact": N_("Contact"),
+    "query_password": N_("Query password"),
+}
 
 
 @router.get("/")
@@ -78,7 +87,8 @@ async def buy(
             }
         )
     except ValidationError as exc:
-        return await _index(request, error=describe(exc.errors()[:1], t), status=422)
+        error = describe(exc.errors()[:1], t, _BUY_LABELS)
+        return await _index(request, error=error, status=422)
     try:
         order = await shared.create(rt, body, language(request))
     except DomainError as exc:
