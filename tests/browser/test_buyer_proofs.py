@@ -61,7 +61,9 @@ def test_copy_the_keys_on_a_phone(
     (n1, p1), (n2, p2) = stocked[:2]
     assert phone.evaluate("navigator.clipboard.readText()") == f"{n1} {p1}\n{n2} {p2}"
 
-    phone.get_by_role("button", name="复制订单号").click()
+    copy_number = phone.get_by_role("button", name="复制订单号")
+    copy_number.click()
+    expect(phone.locator("#copy-order-no")).to_have_text("已复制")  # the tap did something
     assert phone.evaluate("navigator.clipboard.readText()") == order_no
     shot(phone, "order-delivered-copied")
     # The tab remembers a fingerprint of the copied keys, not the keys...

@@ -7,7 +7,10 @@
   var copy = document.getElementById("copy-order-no");
   if (copy) {
     copy.addEventListener("click", function () {
-      if (navigator.clipboard) navigator.clipboard.writeText(number);
+      if (!navigator.clipboard) return;
+      navigator.clipboard.writeText(number).then(function () {
+        copy.textContent = copy.getAttribute("data-copied"); // the tap did something
+      });
     });
   }
   // #live (with the keys and their button) is replaced by htmx whenever the
