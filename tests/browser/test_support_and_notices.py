@@ -97,6 +97,11 @@ def test_notice_on_the_touched_order_and_a_ticket_the_lookup_box_finds(
     expect(phone.locator("#support-cause")).to_contain_text("缺货")
     phone.locator("textarea[name=message]").fill("付款后一直没有卡密")
     phone.locator("input[name=contact]").fill("qq 10001")
+    # The message box lines up with the contact box, not past the card's edge.
+    box = phone.locator("textarea[name=message]").bounding_box()
+    field = phone.locator("input[name=contact]").bounding_box()
+    assert box is not None and field is not None
+    assert (box["x"], box["width"]) == (field["x"], field["width"])
     phone.screenshot(path=str(SCREENSHOTS / "support-form.png"), full_page=True)
     phone.get_by_role("button", name="提交给客服").click()
     phone.wait_for_url(re.compile(r"/t/T\d{13}\?new=1$"))
