@@ -173,8 +173,8 @@ class TestBuyForm:
             data=await csrf_form(client, {"product": "GAME-10", "quantity": quantity}),
         )
         assert (zh.status_code, en.status_code) == (422, 422)
-        assert "quantity：须为整数" in zh.text
-        assert "quantity: a whole number is needed" in en.text
+        assert "数量：须为整数" in zh.text  # the form's word for the field
+        assert "Quantity: a whole number is needed" in en.text
         assert await snapshot(db) == before
 
 
