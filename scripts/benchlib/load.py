@@ -1,4 +1,4 @@
-"""Closed-loop load and a bare keep-alive HTTP/1.1 client.
+"""Closed-loop and fixed-rate (open-loop) load, and a bare keep-alive HTTP/1.1 client.
 
 The client is deliberately minimal (~0.1 ms of CPU per request): the load
 generator shares the cores with the server it measures, and httpx costs about
@@ -70,6 +70,50 @@ async def run(
                 return
 
     await asyncio.gather(*(worker(op) for op in workers))
+    phase.elapsed = time.perf_counter() - started
+    return phase
+
+
+async def run_at_rate(
+    name: str,
+    items: Iterable[T],
+    workers: list[Callable[[T], Awaitable[R]]],
+    *,
+    rate: float,
+) -> Phase[R]:
+    """Start one operation every ``1 / rate`` seconds whether or not earlier ones
+    have answered (buyers arrive on their own), each on a free worker (client
+    connection). A latency counts from the moment the operation was due, so a
+    server that falls behind shows it (no coordinated omission): waiting for a
+    free worker or for the event loop is part of it."""
+    phase: Phase[R] = Phase(name)
+    free: asyncio.Queue[Callable[[T], Awaitable[R]]] = asyncio.Queue()
+    for op in workers:
+        free.put_nowait(op)
+    started = time.perf_counter()
+
+    async def one(item: T, due: float) -> None:
+        op = await free.get()
+        try:
+            result = await op(item)
+        except Exception as exc:
+            phase.failed += 1
+            if len(phase.errors) < 5:
+                phase.errors.append(f"{type(exc).__name__}: {exc}"[:1000])
+        else:
+            phase.latencies.append(time.perf_counter() - due)
+            phase.results.append(result)
+        finally:
+            free.put_nowait(op)
+
+    running = []
+    for i, item in enumerate(items):
+        due = started + i / rate
+        pause = due - time.perf_counter()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        running.append(asyncio.create_task(one(item, due)))
+    await asyncio.gather(*running)
     phase.elapsed = time.perf_counter() - started
     return phase
 
