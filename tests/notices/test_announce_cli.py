@@ -7,11 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from kameng.cli import app
-from tests import conftest
 from tests.factories import count, make_product
 from tests.support import run_sync
-
-cli_env = conftest.cli_env  # tests/tickets import the fixture from here
 
 
 def test_add_list_end(cli_env: None, database_url: str) -> None:

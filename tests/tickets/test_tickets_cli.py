@@ -13,7 +13,6 @@ from kameng.orders import repository as orders_repo
 from kameng.orders.explain import explain
 from kameng.tickets import service as tickets
 from tests.factories import make_order, make_product, transaction
-from tests.notices.test_announce_cli import cli_env  # noqa: F401  (fixture)
 from tests.support import run_sync
 
 
@@ -35,7 +34,7 @@ async def _follow_up(url: str, ticket_no: str, text: str) -> None:
         await tickets.follow_up(conn, ticket_no, text, now=clock.now())
 
 
-def test_list_show_reply_close(cli_env: None, database_url: str) -> None:  # noqa: F811
+def test_list_show_reply_close(cli_env: None, database_url: str) -> None:
     ticket_no, order_no = run_sync(_open_ticket(database_url))
     runner = CliRunner()
     listed = runner.invoke(app, ["tickets", "list", "--json"])
