@@ -78,9 +78,7 @@ class TestApi:
                 {"author": "buyer", "body": "没收到卡密", "at": opened["messages"][0]["at"]}
             ],
         }
-        assert opened["cause_text"].startswith(
-            "订单尚未支付（¥10.00）。请在 "
-        )  # the explanation's words
+        assert opened["cause_text"].startswith("应付金额 ¥10.00。请在 ")  # the explanation's words
         async with transaction(pool) as conn:
             stored = await tickets.view(conn, ticket_no)
         assert (stored.ticket.contact, stored.order.order_no) == ("qq 12345", order_no)

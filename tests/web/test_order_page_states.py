@@ -54,3 +54,17 @@ class TestSupportLink:
         assert order.status == "awaiting_stock"
         page = await client.get(f"/o/{order.order_no}")
         assert _support_links(page.text, order.order_no) == 1
+
+
+class TestExplanationWords:
+    async def test_unpaid_title_and_text_do_not_repeat_the_status(
+        self, client: httpx.AsyncClient, db: Sessions, settings: Settings
+    ) -> None:
+        await make_product(db)
+        order = await make_order(db, settings=settings)
+        chinese = (await client.get(f"/o/{order.order_no}")).text
+        assert "<strong>尚未支付</strong> 应付金额 ¥10.00。请在 " in chinese
+        assert chinese.count("尚未支付") == 1
+        english = (await client.get(f"/o/{order.order_no}?lang=en")).text
+        assert "<strong>Not paid yet</strong> Amount due: ¥10.00. Pay before " in english
+        assert english.count("Not paid yet") == 1

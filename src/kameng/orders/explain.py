@@ -96,7 +96,8 @@ STATUS_RULES: dict[OrderStatus, Rule] = {
     OrderStatus.UNPAID: Rule(
         Cause.NOT_PAID,
         N_(
-            "Not paid yet (¥%(amount)s). Pay before %(deadline)s; "
+            # The title already says "not paid yet": the text does not repeat it.
+            "Amount due: ¥%(amount)s. Pay before %(deadline)s; "
             "the card keys appear here at once."
         ),
     ),
