@@ -85,7 +85,8 @@ def announce_add(
         )
 
     notice = in_transaction(settings, work)
-    typer.echo(f"notice {notice.id} published ({notice.scope.value} {notice.target or ''})")
+    touches = " ".join(w for w in (notice.scope.value, notice.target) if w)  # "all", no target
+    typer.echo(f"notice {notice.id} published ({touches})")
 
 
 @announce_app.command("list")

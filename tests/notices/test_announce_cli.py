@@ -35,6 +35,27 @@ def test_add_list_end(cli_env: None, database_url: str) -> None:
     assert f"No notice {rows[0]['id']}, or it has already ended" in again.output
 
 
+def test_add_without_target_says_all_without_a_stray_space(
+    cli_env: None, database_url: str
+) -> None:
+    added = CliRunner().invoke(
+        app,
+        [
+            "announce",
+            "add",
+            "--zh",
+            "全店维护",
+            "--en",
+            "Maintenance",
+            "--ends",
+            "2099-01-01T00:00",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert added.output.endswith(" published (all)\n"), added.output
+    assert run_sync(count(database_url, "SELECT count(*) FROM notices WHERE target IS NULL")) == 1
+
+
 def test_bad_input_is_a_clear_error_and_writes_nothing(cli_env: None, database_url: str) -> None:
     runner = CliRunner()
     for args, phrase in (
