@@ -97,8 +97,7 @@ STATUS_RULES: dict[OrderStatus, Rule] = {
         Cause.NOT_PAID,
         N_(
             # The title already says "not paid yet": the text does not repeat it.
-            "Amount due: ¥%(amount)s. Pay before %(deadline)s; "
-            "the card keys appear here at once."
+            "Amount due: ¥%(amount)s. Pay before %(deadline)s; the card keys appear here at once."
         ),
     ),
     OrderStatus.EXPIRED: Rule(
