@@ -143,6 +143,26 @@ class TestForm:
         assert en.status_code == 422 and "Please describe the problem" in en.text
         assert await count(pool, "SELECT count(*) FROM tickets") == 0
 
+    async def test_english_status_badge_is_capitalised(
+        self, client: httpx.AsyncClient, pool: AsyncConnectionPool[Conn]
+    ) -> None:
+        await make_product(pool)
+        order = await make_order(pool)
+        ticket_no = await _ticket_no(await _form(client, order.order_no, message="key fails"))
+        badge = '<span class="status" id="ticket-status">%s</span>'
+        chinese = await client.get(f"/t/{ticket_no}")
+        assert badge % "等待客服处理" in chinese.text
+        for step, label in ((None, "Waiting for support"), ("reply", "Support has replied")):
+            if step == "reply":
+                async with transaction(pool) as conn:
+                    await tickets.reply(conn, ticket_no, "Which key?", now=clock.now())
+            page = await client.get(f"/t/{ticket_no}?lang=en")
+            assert page.status_code == 200 and badge % label in page.text
+            assert badge % label.lower() not in page.text
+        async with transaction(pool) as conn:
+            await tickets.close(conn, ticket_no, now=clock.now())
+        assert badge % "Closed" in (await client.get(f"/t/{ticket_no}?lang=en")).text
+
     async def test_rate_limited_per_address(
         self, client: httpx.AsyncClient, pool: AsyncConnectionPool[Conn]
     ) -> None:

@@ -100,7 +100,7 @@ class TestApi:
             await tickets.reply(conn, ticket_no, "请提供付款截图", now=clock.now())
         en = {"Accept-Language": "en"}
         answered = (await client.get(f"/api/shop/tickets/{ticket_no}", headers=en)).json()
-        assert (answered["status"], answered["status_label"]) == ("answered", "support has replied")
+        assert (answered["status"], answered["status_label"]) == ("answered", "Support has replied")
 
         added = await stranger.post(
             f"/api/shop/tickets/{ticket_no}/messages", json={"message": "截图已发邮箱"}
