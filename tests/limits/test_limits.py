@@ -62,6 +62,9 @@ async def test_a_count_commits_without_waiting_for_the_disk_and_leaves_the_conne
     )
     await one.open()
     try:
+        # The session's own setting (the test servers may run with it off).
+        async with one.connection() as conn:
+            await conn.execute("SET synchronous_commit = on")
         limiter = Limiter(one)
         assert await limiter.hit(RULE, "durable", T0) == 1
         assert await limiter.hit_and_count(RULE, "durable", T0, [(RULE, "other")]) == (2, [0])
