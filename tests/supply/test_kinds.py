@@ -63,7 +63,13 @@ async def test_product_list_says_kind_and_fields(
          "Phone number is not valid; it should look like 13800138000"),
         ({"phone": "13800138000", "qq": "1"}, "en", "field_unknown",
          "This product has no field named qq"),
-        ({"phone": "1380013800０"}, "en", "field_invalid",
+        # Full-width digits count as digits (１２３４５ is 12345: still too short);
+        # other digit look-alikes (circled, superscript) do not.
+        ({"phone": "１２３４５"}, "en", "field_invalid",
+         "Phone number is not valid; it should look like 13800138000"),
+        ({"phone": "1380013800①"}, "en", "field_invalid",
+         "Phone number is not valid; it should look like 13800138000"),
+        ({"phone": "1380013800²"}, "en", "field_invalid",
          "Phone number is not valid; it should look like 13800138000"),
     ],
 )  # fmt: skip
@@ -96,6 +102,46 @@ async def test_good_fields_are_kept_with_the_order(
     assert response.status_code == 201
     row = await _rows(pool, "SELECT fields FROM order_inputs")
     assert row[0] == {"phone": "13900139000"}
+
+
+async def test_full_width_digits_are_kept_half_width(
+    client: Any, pool: AsyncConnectionPool[Conn], settings: Settings
+) -> None:
+    await setup_suppliers(pool, supply_config(settings), "http://127.0.0.1:9")
+    response = await client.post(
+        "/api/shop/orders",
+        json={"product": "TOPUP-10", "fields": {"phone": "１３８００１３８０００"}},
+    )
+    assert response.status_code == 201, response.text
+    row = await _rows(pool, "SELECT fields FROM order_inputs")
+    assert row[0] == {"phone": "13800138000"}
+
+
+async def test_buy_form_takes_full_width_digits_browser_and_server(
+    client: Any, pool: AsyncConnectionPool[Conn], settings: Settings
+) -> None:
+    await setup_suppliers(pool, supply_config(settings), "http://127.0.0.1:9")
+    page = await client.get("/")
+    # The browser's pattern takes the full-width digits the server normalises.
+    assert 'name="field_phone" required pattern="[1１][3-9３-９][0-9０-９]{9}"' in page.text
+    bought = await client.post(
+        "/buy",
+        data=await csrf_form(
+            client,
+            {"product": "TOPUP-10", "quantity": "1", "field_phone": "１３９００１３９０００"},
+        ),
+    )
+    assert bought.status_code == 303, bought.text
+    row = await _rows(pool, "SELECT fields FROM order_inputs")
+    assert row[0] == {"phone": "13900139000"}
+    wrong = await client.post(
+        "/buy",
+        data=await csrf_form(
+            client, {"product": "TOPUP-10", "quantity": "1", "field_phone": "１２３４５"}
+        ),
+    )
+    assert wrong.status_code == 422
+    assert (await _rows(pool, "SELECT count(*) FROM orders"))[0] == 1
 
 
 async def test_upstream_card_is_stored_sealed_and_shown_like_own_keys(

@@ -10,6 +10,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from kameng.catalog.fields import browser_pattern
 from kameng.kit.money import format_yuan
 from kameng.kit.timefmt import local
 from kameng.web.csrf import template_context as csrf_context
@@ -34,3 +35,4 @@ templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
 templates.env.filters["yuan"] = format_yuan
 templates.env.filters["local_time"] = local
+templates.env.filters["browser_pattern"] = browser_pattern
