@@ -104,7 +104,8 @@ def browser_pattern(pattern: str) -> str:
 
 
 def validate(fields: list[BuyerField], given: dict[str, str] | None) -> dict[str, str]:
-    """The buyer's values, trimmed, digits half-width, each fully matching its pattern; raises naming the field."""
+    """The buyer's values, trimmed and with half-width digits, each fully matching its
+    pattern; raises naming the field."""
     given = dict(given or {})
     known = {f.name for f in fields}
     for name in given:
