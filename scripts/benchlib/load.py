@@ -40,6 +40,22 @@ class Phase(Generic[R]):
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
+async def _measured(
+    phase: Phase[R], op: Callable[[T], Awaitable[R]], item: T, *, since: float
+) -> None:
+    """Run one operation into ``phase``: its latency counted from ``since``, or a
+    failure (counted, first five kept), never retried."""
+    try:
+        result = await op(item)
+    except Exception as exc:
+        phase.failed += 1
+        if len(phase.errors) < 5:
+            phase.errors.append(f"{type(exc).__name__}: {exc}"[:1000])
+    else:
+        phase.latencies.append(time.perf_counter() - since)
+        phase.results.append(result)
+
+
 async def run(
     name: str,
     items: Iterable[T],
@@ -56,16 +72,7 @@ async def run(
 
     async def worker(op: Callable[[T], Awaitable[R]]) -> None:
         for item in source:
-            t0 = time.perf_counter()
-            try:
-                result = await op(item)
-            except Exception as exc:
-                phase.failed += 1
-                if len(phase.errors) < 5:
-                    phase.errors.append(f"{type(exc).__name__}: {exc}"[:1000])
-            else:
-                phase.latencies.append(time.perf_counter() - t0)
-                phase.results.append(result)
+            await _measured(phase, op, item, since=time.perf_counter())
             if deadline is not None and time.perf_counter() > deadline:
                 return
 
@@ -95,14 +102,7 @@ async def run_at_rate(
     async def one(item: T, due: float) -> None:
         op = await free.get()
         try:
-            result = await op(item)
-        except Exception as exc:
-            phase.failed += 1
-            if len(phase.errors) < 5:
-                phase.errors.append(f"{type(exc).__name__}: {exc}"[:1000])
-        else:
-            phase.latencies.append(time.perf_counter() - due)
-            phase.results.append(result)
+            await _measured(phase, op, item, since=due)
         finally:
             free.put_nowait(op)
 

@@ -16,7 +16,7 @@ from kameng.kit.throttle import AttemptThrottle
 from kameng.models.vocabulary import OrderEventType, OrderStatus
 from kameng.orders import service as orders
 from kameng.orders.repository import OrderRow
-from kameng.orders.service import CardKeyItem
+from kameng.orders.service import CardKeyItem, GoodsSource, OrderDetail
 from tests.factories import make_order, make_stocked_product, pay
 
 
@@ -44,6 +44,24 @@ class PaidMeanwhile:
         return await self.inner.goods_of(conn, order)
 
 
+async def _read(
+    settings: Settings, pool: AsyncConnectionPool[Conn], order_no: str, goods: GoodsSource
+) -> OrderDetail:
+    """The order's detail as the owner (right query password) reads it."""
+    async with transaction(pool) as conn:
+        return await orders.get_detail(
+            conn,
+            order_no,
+            password="open sesame",
+            token=None,
+            goods=goods,
+            token_secrets=[b"s" * 32],
+            passwords=settings.query_passwords(),
+            throttle=_throttle(),
+            now=clock.now(),
+        )
+
+
 async def test_keys_are_never_shown_beside_a_status_that_says_unpaid(
     settings: Settings, pool: AsyncConnectionPool[Conn]
 ) -> None:
@@ -51,18 +69,7 @@ async def test_keys_are_never_shown_beside_a_status_that_says_unpaid(
     order = await make_order(
         pool, stocked.product.sku, query_password="open sesame", settings=settings
     )
-    async with transaction(pool) as conn:
-        detail = await orders.get_detail(
-            conn,
-            order.order_no,
-            password="open sesame",
-            token=None,
-            goods=PaidMeanwhile(settings, pool),
-            token_secrets=[b"s" * 32],
-            passwords=settings.query_passwords(),
-            throttle=_throttle(),
-            now=clock.now(),
-        )
+    detail = await _read(settings, pool, order.order_no, PaidMeanwhile(settings, pool))
     assert [(g.number, g.password) for g in detail.goods or []] == stocked.keys[:1]
     assert detail.order.status == OrderStatus.DELIVERED
     assert [e.type for e in detail.timeline][-1] == OrderEventType.DELIVERED
@@ -75,18 +82,7 @@ async def test_an_unpaid_order_read_without_interference_stays_unpaid(
     order = await make_order(
         pool, stocked.product.sku, query_password="open sesame", settings=settings
     )
-    async with transaction(pool) as conn:
-        detail = await orders.get_detail(
-            conn,
-            order.order_no,
-            password="open sesame",
-            token=None,
-            goods=StrategyGoods(settings.card_key_cipher()),
-            token_secrets=[b"s" * 32],
-            passwords=settings.query_passwords(),
-            throttle=_throttle(),
-            now=clock.now(),
-        )
+    detail = await _read(settings, pool, order.order_no, StrategyGoods(settings.card_key_cipher()))
     assert (detail.order.status, detail.goods) == (OrderStatus.UNPAID, [])
     assert [e.type for e in detail.timeline] == [OrderEventType.CREATED]
 
